@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spec.h - the chain-spec language (`wormhole create WORDS...`)
+ *
+ * A spec is a linear chain of segments. Each segment has an init list (words run at creation) and
+ * a trig list (words run on its first inbound connection). Modifier words (url, docker-ns,
+ * docker-run) carry a tail flag: false changes the head, true the tail. Link words (child, chain,
+ * remote, tunnel, udptunnel) end the current segment's words and own the next segment's.
+ *
+ *   segment    ::= head-phase [ "tail" tail-phase ] [ "trigger" trig-phase ] [ link segment ]
+ *   mod        ::= "url" URL | "docker-ns" CONTAINER | "docker-run" ARGS
+ *   link       ::= "child" | "chain" | "remote" HOST | "tunnel" HOST | "udptunnel" HOST
+ *   "id" NAME may appear anywhere and names the top segment.
+ *
+ * spec_parse() validates everything that can be checked without touching the system: words,
+ * arguments (URL, netns name, container reference, docker-run flags, peer address), and
+ * impossible combinations (udp with a stream protocol, unix with a netns or container, a segment
+ * whose tail would be its own head). It is run by the CLI and again by the daemon.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum spec_word_type {
+	SPEC_URL,
+	SPEC_DOCKER_NS,
+	SPEC_DOCKER_RUN,
+	SPEC_CHILD,
+	SPEC_CHAIN,
+	SPEC_REMOTE,
+	SPEC_TUNNEL,
+	SPEC_UDPTUNNEL,
+	_SPEC_WORD_TYPE_MAX,
+};
+
+struct spec_seg;
+
+struct spec_word {
+	enum spec_word_type type;
+	bool tail;		/* modifiers: applies to the tail (after `tail` or `trigger`) */
+	char *arg;		/* NULL for child and chain */
+	unsigned pos;		/* 1-based position of the keyword among the create words */
+	struct spec_seg *child; /* link words: the segment they create (owned) */
+};
+
+struct spec_seg {
+	struct spec_word *init; /* run at creation, in order */
+	size_t n_init;
+	struct spec_word *trig; /* run once, on the first inbound connection */
+	size_t n_trig;
+};
+
+struct spec {
+	char *id;	      /* from `id NAME`, NULL for a generated id */
+	struct spec_seg *top; /* never NULL after a successful parse */
+};
+
+#define SPEC_ID_MAX 64
+
+/**
+ * spec_parse() - Parse and validate a chain spec
+ * @words:	NULL-terminated create words (borrowed)
+ * @ret:	the parsed spec on success only; free with spec_free()
+ * @reterr:	on -EINVAL, a malloc'ed message naming the word and its position, e.g.
+ *		"word 3 'tial': unknown word"
+ *
+ * Return: 0, -EINVAL for a bad spec, -ENOMEM
+ */
+int spec_parse(char *const *words, struct spec **ret, char **reterr);
+
+/**
+ * spec_free() - Free @sp (NULL is fine). Return: NULL
+ */
+struct spec *spec_free(struct spec *sp);
+void spec_freep(struct spec **sp);
+
+/**
+ * spec_seg_to_words() - Serialize the words of one segment and its descendants back into the
+ * create language, so that a peer daemon can re-parse them (remote/tunnel)
+ * @seg:	the segment (borrowed)
+ * @ret:	NULL-terminated, malloc'ed array of malloc'ed strings; free with strv_free()
+ *
+ * Return: 0, -ENOMEM
+ */
+int spec_seg_to_words(const struct spec_seg *seg, char ***ret);
+
+/**
+ * spec_word_name() - Return: the keyword for @t ("docker-ns")
+ */
+const char *spec_word_name(enum spec_word_type t);
+
+/**
+ * spec_word_is_link() - Return: whether @t starts a new segment
+ */
+bool spec_word_is_link(enum spec_word_type t);
+
+/**
+ * spec_id_valid() - Whether @id is usable as a segment id: 1..64 chars of [A-Za-z0-9._-],
+ * not starting with '-' or '.'
+ */
+bool spec_id_valid(const char *id);
+
+/**
+ * strv_free() - Free a NULL-terminated string array (NULL is fine). Return: NULL
+ */
+char **strv_free(char **l);
+void strv_freep(char ***l);
