@@ -143,6 +143,7 @@ static pid_t fork_echo(int fd, int *close_in_child, size_t n_close)
 		static char buf[65536];
 		ssize_t n;
 
+		alarm(120); /* never outlive a failed test */
 		for (size_t i = 0; i < n_close; i++)
 			close(close_in_child[i]);
 		while ((n = read(fd, buf, sizeof(buf))) > 0)
@@ -172,6 +173,7 @@ static pid_t fork_client(int fd, uint64_t total, size_t chunk, int *close_in_chi
 		static uint8_t out[65536], in[65536];
 		uint64_t sent = 0, got = 0;
 
+		alarm(120); /* never outlive a failed test */
 		for (size_t i = 0; i < n_close; i++)
 			close(close_in_child[i]);
 		if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
