@@ -34,7 +34,7 @@ struct url {
 
 struct peer_addr {
 	bool is_unix;
-	char *host; /* without brackets; NULL for unix */
+	char *host; /* without brackets; "" for the local host (":port"); NULL for unix */
 	char *path; /* unix socket path */
 	uint16_t port;
 };

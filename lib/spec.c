@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spec.c - parse and validate chain specs
+ *
+ * spec_parse() reads the words in one pass, the way the original's parseSegment did: a phase
+ * (head, tail, trigger) decides where a modifier goes, and a link word opens the next segment and
+ * resets the phase. Unlike the original, every word is checked on the spot: unknown words, missing
+ * arguments (an argument that is itself a keyword counts as missing, which catches the README's
+ * `docker-ns tail docker-ns $mysql`; containers named like a keyword are therefore not
+ * supported), and each argument by its own parser.
+ *
+ * A second pass walks the finished chain and refuses what can never work, modelling the runtime
+ * rules: an endpoint's words overwrite what they give; a tail with no proto takes the head's (a
+ * unix head's tail that names a host or port is tcp); a child's head starts as its parent's tail
+ * (proto, netns, host); chain/remote/tunnel/udptunnel make the parent's tail the child's head; a
+ * remote child's head starts fresh on the peer. Refused are: udp joined with tcp or unix in one
+ * segment, a unix socket with a netns or container on the same endpoint, and a segment whose
+ * tail would be its own head (no word acts on the tail, no chain-like link, and the head listens
+ * in our own namespace on an address that 127.0.0.1:PORT reaches, or on a unix socket).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cleanup.h"
+#include "docker-args.h"
+#include "spec.h"
+#include "url.h"
+
+/* Deeper chains are surely a mistake; the limit also bounds the validator's stack arrays. */
+#define SPEC_SEGMENTS_MAX 64
+
+static const char *const word_names[_SPEC_WORD_TYPE_MAX] = {
+	[SPEC_URL] = "url",	  [SPEC_DOCKER_NS] = "docker-ns", [SPEC_DOCKER_RUN] = "docker-run",
+	[SPEC_CHILD] = "child",	  [SPEC_CHAIN] = "chain",	  [SPEC_REMOTE] = "remote",
+	[SPEC_TUNNEL] = "tunnel", [SPEC_UDPTUNNEL] = "udptunnel",
+};
+
+/* How the argument is shown in "missing argument (url URL)"; NULL: the word takes none. */
+static const char *const word_argnames[_SPEC_WORD_TYPE_MAX] = {
+	[SPEC_URL] = "URL",	[SPEC_DOCKER_NS] = "NAME", [SPEC_DOCKER_RUN] = "ARGS",
+	[SPEC_REMOTE] = "HOST", [SPEC_TUNNEL] = "HOST",	   [SPEC_UDPTUNNEL] = "HOST",
+};
+
+#define EXPECTED_WORDS \
+	"url, docker-ns, docker-run, tail, trigger, child, chain, remote, tunnel, udptunnel, id"
+
+static int __attribute__((format(printf, 2, 3))) fail(char **reterr, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (!reterr)
+		return -EINVAL;
+	va_start(ap, fmt);
+	r = vasprintf(reterr, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		*reterr = NULL;
+		return -ENOMEM;
+	}
+	return -EINVAL;
+}
+
+const char *spec_word_name(enum spec_word_type t)
+{
+	if ((unsigned)t >= _SPEC_WORD_TYPE_MAX)
+		return "?";
+	return word_names[t];
+}
+
+bool spec_word_is_link(enum spec_word_type t)
+{
+	return t == SPEC_CHILD || t == SPEC_CHAIN || t == SPEC_REMOTE || t == SPEC_TUNNEL ||
+	       t == SPEC_UDPTUNNEL;
+}
+
+static bool word_is_peer_link(enum spec_word_type t)
+{
+	return t == SPEC_REMOTE || t == SPEC_TUNNEL || t == SPEC_UDPTUNNEL;
+}
+
+bool spec_id_valid(const char *id)
+{
+	size_t n;
+
+	if (!id)
+		return false;
+	n = strlen(id);
+	if (n < 1 || n > SPEC_ID_MAX || id[0] == '-' || id[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+char **strv_free(char **l)
+{
+	if (!l)
+		return NULL;
+	for (char **p = l; *p; p++)
+		free(*p);
+	free(l);
+	return NULL;
+}
+
+void strv_freep(char ***l)
+{
+	*l = strv_free(*l);
+}
+
+/* Frees a chain iteratively, so a long one cannot exhaust the stack. */
+static void seg_free(struct spec_seg *s)
+{
+	while (s) {
+		struct spec_seg *next = NULL;
+
+		for (size_t i = 0; i < s->n_init; i++) {
+			free(s->init[i].arg);
+			if (s->init[i].child)
+				next = s->init[i].child;
+		}
+		for (size_t i = 0; i < s->n_trig; i++) {
+			free(s->trig[i].arg);
+			if (s->trig[i].child)
+				next = s->trig[i].child;
+		}
+		free(s->init);
+		free(s->trig);
+		free(s);
+		s = next;
+	}
+}
+
+struct spec *spec_free(struct spec *sp)
+{
+	if (!sp)
+		return NULL;
+	seg_free(sp->top);
+	free(sp->id);
+	free(sp);
+	return NULL;
+}
+
+void spec_freep(struct spec **sp)
+{
+	*sp = spec_free(*sp);
+}
+
+enum kw {
+	KW_URL = SPEC_URL,
+	KW_DOCKER_NS = SPEC_DOCKER_NS,
+	KW_DOCKER_RUN = SPEC_DOCKER_RUN,
+	KW_CHILD = SPEC_CHILD,
+	KW_CHAIN = SPEC_CHAIN,
+	KW_REMOTE = SPEC_REMOTE,
+	KW_TUNNEL = SPEC_TUNNEL,
+	KW_UDPTUNNEL = SPEC_UDPTUNNEL,
+	KW_TAIL = _SPEC_WORD_TYPE_MAX,
+	KW_TRIGGER,
+	KW_ID,
+	KW_NONE,
+};
+
+static enum kw keyword(const char *w)
+{
+	for (unsigned t = 0; t < _SPEC_WORD_TYPE_MAX; t++)
+		if (strcmp(w, word_names[t]) == 0)
+			return (enum kw)t;
+	if (strcmp(w, "tail") == 0)
+		return KW_TAIL;
+	if (strcmp(w, "trigger") == 0)
+		return KW_TRIGGER;
+	if (strcmp(w, "id") == 0)
+		return KW_ID;
+	return KW_NONE;
+}
+
+/*
+ * Fetches the argument of words[i]. A keyword in its place is the README's argument-order mistake;
+ * for a modifier followed by tail/trigger the message suggests the order that was meant.
+ */
+static int need_arg(char *const *words, size_t i, size_t seg_start, const char **ret, char **reterr)
+{
+	const char *w = words[i], *next = words[i + 1];
+	enum kw k = keyword(w), nk;
+	const char *argname = k == KW_ID ? "NAME" : word_argnames[k];
+	_cleanup_free_ char *prefix = NULL;
+	size_t len = 0;
+
+	if (!next)
+		return fail(reterr, "word %zu '%s': missing argument (%s %s)", i + 1, w, w,
+			    argname);
+	nk = keyword(next);
+	if (nk == KW_NONE) {
+		*ret = next;
+		return 0;
+	}
+	if (!((nk == KW_TAIL || nk == KW_TRIGGER) &&
+	      (k == KW_URL || k == KW_DOCKER_NS || k == KW_DOCKER_RUN)))
+		return fail(reterr, "word %zu '%s': missing argument (got keyword '%s')", i + 1, w,
+			    next);
+
+	for (size_t j = seg_start; j < i; j++)
+		len += strlen(words[j]) + 1;
+	prefix = malloc(len + 1);
+	if (!prefix)
+		return -ENOMEM;
+	prefix[0] = '\0';
+	for (size_t j = seg_start; j < i; j++) {
+		strcat(prefix, words[j]);
+		strcat(prefix, " ");
+	}
+	return fail(
+		reterr,
+		"word %zu '%s': missing argument (got keyword '%s'; did you mean `%s%s %s %s`?)",
+		i + 1, w, next, prefix, next, w, argname);
+}
+
+static int check_arg(enum kw k, size_t pos, const char *arg, char **reterr)
+{
+	_cleanup_free_ char *e = NULL;
+	int r = 0;
+
+	switch (k) {
+	case KW_URL: {
+		struct url u = {};
+
+		r = url_parse(arg, &u, &e);
+		url_done(&u);
+		break;
+	}
+	case KW_DOCKER_NS:
+		if (!docker_ref_valid(arg))
+			return fail(
+				reterr,
+				"word %zu 'docker-ns' argument '%s': invalid container name or id",
+				pos, arg);
+		return 0;
+	case KW_DOCKER_RUN: {
+		struct docker_run_args a = {};
+
+		r = docker_run_args_parse(arg, &a, &e);
+		docker_run_args_done(&a);
+		break;
+	}
+	case KW_REMOTE:
+	case KW_TUNNEL:
+	case KW_UDPTUNNEL: {
+		struct peer_addr p = {};
+
+		r = peer_addr_parse(arg, false, &p, &e);
+		peer_addr_done(&p);
+		break;
+	}
+	case KW_ID:
+		if (!spec_id_valid(arg))
+			return fail(reterr,
+				    "word %zu 'id' argument '%s': invalid id (1..%d characters of "
+				    "[A-Za-z0-9._-], not starting with '-' or '.')",
+				    pos, arg, SPEC_ID_MAX);
+		return 0;
+	default:
+		return 0;
+	}
+	if (r == -EINVAL)
+		return fail(reterr, "word %zu '%s' argument '%s': %s", pos,
+			    word_names[(enum spec_word_type)k], arg, e ? e : "invalid");
+	return r;
+}
+
+static int seg_append(struct spec_seg *s, bool trig, struct spec_word *w)
+{
+	struct spec_word **list = trig ? &s->trig : &s->init;
+	size_t *n = trig ? &s->n_trig : &s->n_init;
+	struct spec_word *nl = realloc(*list, (*n + 1) * sizeof(**list));
+
+	if (!nl)
+		return -ENOMEM;
+	nl[(*n)++] = *w;
+	*list = nl;
+	return 0;
+}
+
+/* Per segment, what the validator needs to name words. */
+struct seg_meta {
+	unsigned first_pos; /* first word (not id) of the segment, 0 if none */
+	unsigned link_pos;  /* the link word that opened it, 0 for the top */
+};
+
+/* What the words of one endpoint (head or tail) say about it; *_pos name the word that said it. */
+struct ep {
+	enum url_proto proto;
+	unsigned proto_pos;
+	bool ns; /* ns@, docker-ns or docker-run */
+	unsigned ns_pos;
+	bool addr; /* a host, port or path was given */
+	unsigned addr_pos;
+	bool host_remote; /* a host that 127.0.0.1 does not reach */
+};
+
+struct seg_info {
+	struct ep h, t;
+	size_t n_tail;
+	const struct spec_word *link;
+	enum url_proto t_proto; /* the tail's own proto (before a chain-like link replaces it) */
+	unsigned t_proto_pos;
+};
+
+/* Listening here is reached by the default tail 127.0.0.1:PORT. */
+static bool host_is_local(const char *h)
+{
+	return !h || h[0] == '\0' || strcmp(h, "127.0.0.1") == 0 ||
+	       strcasecmp(h, "localhost") == 0 || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
+}
+
+static int ep_apply(struct ep *e, const struct spec_word *w)
+{
+	struct url u = {};
+	int r;
+
+	if (w->type == SPEC_DOCKER_NS || w->type == SPEC_DOCKER_RUN) {
+		e->ns = true;
+		e->ns_pos = w->pos;
+		return 0;
+	}
+	if (w->type != SPEC_URL)
+		return 0;
+	r = url_parse(w->arg, &u, NULL);
+	if (r < 0)
+		return r; /* checked already: only -ENOMEM */
+	if (u.proto != URL_PROTO_NONE) {
+		e->proto = u.proto;
+		e->proto_pos = w->pos;
+	}
+	if (u.ns) {
+		e->ns = true;
+		e->ns_pos = w->pos;
+	}
+	if (u.host || u.port || u.path) {
+		e->addr = true;
+		e->addr_pos = w->pos;
+	}
+	if (u.host)
+		e->host_remote = !host_is_local(u.host);
+	url_done(&u);
+	return 0;
+}
+
+static unsigned max_pos(unsigned a, unsigned b)
+{
+	return a > b ? a : b;
+}
+
+static enum url_proto head_proto(const struct ep *h)
+{
+	return h->proto != URL_PROTO_NONE ? h->proto : URL_PROTO_TCP;
+}
+
+static int fail_at(char *const *words, unsigned pos, char **reterr, const char *msg)
+{
+	return fail(reterr, "word %u '%s': %s", pos, words[pos - 1], msg);
+}
+
+static int validate(char *const *words, const struct spec *sp, const struct seg_meta *meta,
+		    size_t nseg, char **reterr)
+{
+	struct seg_info info[SPEC_SEGMENTS_MAX] = {};
+	const struct spec_seg *s = sp->top;
+	struct ep inherit = {};
+	int r;
+
+	for (size_t k = 0; k < nseg && s; k++) {
+		struct seg_info *in = &info[k];
+		enum url_proto hp;
+
+		in->h = inherit;
+		for (size_t pass = 0; pass < 2; pass++) {
+			const struct spec_word *l = pass ? s->trig : s->init;
+			size_t n = pass ? s->n_trig : s->n_init;
+
+			for (size_t i = 0; i < n; i++) {
+				if (spec_word_is_link(l[i].type)) {
+					in->link = &l[i];
+					continue;
+				}
+				r = ep_apply(l[i].tail ? &in->t : &in->h, &l[i]);
+				if (r < 0)
+					return r;
+				if (l[i].tail)
+					in->n_tail++;
+			}
+		}
+		hp = head_proto(&in->h);
+		if (in->t.proto != URL_PROTO_NONE) {
+			in->t_proto = in->t.proto;
+			in->t_proto_pos = in->t.proto_pos;
+		} else if (hp == URL_PROTO_UNIX && in->t.addr) {
+			in->t_proto = URL_PROTO_TCP;
+			in->t_proto_pos = in->t.addr_pos;
+		} else {
+			in->t_proto = hp;
+			in->t_proto_pos = in->h.proto_pos;
+		}
+
+		inherit = (struct ep){};
+		if (in->link && (in->link->type == SPEC_CHILD || in->link->type == SPEC_CHAIN))
+			inherit = (struct ep){
+				.proto = in->t_proto,
+				.proto_pos = in->t_proto_pos,
+				.ns = in->t.ns,
+				.ns_pos = in->t.ns_pos,
+				.host_remote = in->t.host_remote,
+			};
+		s = in->link ? in->link->child : NULL;
+	}
+
+	for (size_t k = 0; k < nseg; k++) {
+		const struct seg_info *in = &info[k];
+		enum url_proto hp = head_proto(&in->h), tp = in->t_proto;
+		unsigned tpos = in->t_proto_pos, seg = (unsigned)k + 1;
+		char msg[256];
+
+		if (hp == URL_PROTO_UNIX && in->h.ns) {
+			snprintf(msg, sizeof(msg),
+				 "unix sockets do not live in network namespaces (head of segment "
+				 "%u)",
+				 seg);
+			return fail_at(words, max_pos(in->h.proto_pos, in->h.ns_pos), reterr, msg);
+		}
+		if (hp == URL_PROTO_UNIX && k > 0 && word_is_peer_link(info[k - 1].link->type)) {
+			snprintf(msg, sizeof(msg),
+				 "segment %u is created by '%s' on a peer and cannot listen on a "
+				 "unix "
+				 "socket",
+				 seg, spec_word_name(info[k - 1].link->type));
+			return fail_at(words, in->h.proto_pos, reterr, msg);
+		}
+		if (tp == URL_PROTO_UNIX && in->t.ns) {
+			snprintf(msg, sizeof(msg),
+				 "unix sockets do not live in network namespaces (tail of segment "
+				 "%u)",
+				 seg);
+			return fail_at(words, max_pos(tpos, in->t.ns_pos), reterr, msg);
+		}
+		if (in->link && in->link->type != SPEC_CHILD && k + 1 < nseg) {
+			tp = head_proto(&info[k + 1].h);
+			tpos = info[k + 1].h.proto_pos;
+		}
+		if ((hp == URL_PROTO_UDP) != (tp == URL_PROTO_UDP)) {
+			unsigned pos = max_pos(in->h.proto_pos, tpos);
+
+			if (pos == 0)
+				pos = in->link ? in->link->pos : meta[k].first_pos;
+			snprintf(
+				msg, sizeof(msg),
+				"segment %u would join a %s head to a %s tail (udp cannot be mixed "
+				"with tcp or unix)",
+				seg, url_proto_name(hp), url_proto_name(tp));
+			return fail_at(words, pos ? pos : 1, reterr, msg);
+		}
+		if (in->n_tail == 0 && (!in->link || in->link->type == SPEC_CHILD) && !in->h.ns &&
+		    (hp == URL_PROTO_UNIX || !in->h.host_remote)) {
+			unsigned pos = meta[k].first_pos ? meta[k].first_pos : meta[k].link_pos;
+
+			snprintf(msg, sizeof(msg),
+				 "segment %u: the tail is the head itself (nothing after 'tail'); "
+				 "add "
+				 "e.g. 'tail url :PORT'",
+				 seg);
+			return fail_at(words, pos ? pos : 1, reterr, msg);
+		}
+	}
+	return 0;
+}
+
+int spec_parse(char *const *words, struct spec **ret, char **reterr)
+{
+	_cleanup_(spec_freep) struct spec *sp = NULL;
+	struct seg_meta meta[SPEC_SEGMENTS_MAX] = {};
+	enum { PH_HEAD, PH_TAIL, PH_TRIG } phase = PH_HEAD;
+	size_t nseg = 1, seg_start = 0, i;
+	unsigned id_pos = 0;
+	struct spec_seg *cur;
+	int r;
+
+	if (reterr)
+		*reterr = NULL;
+	if (!words || !words[0])
+		return fail(reterr, "empty chain spec");
+
+	sp = calloc(1, sizeof(*sp));
+	if (!sp)
+		return -ENOMEM;
+	sp->top = cur = calloc(1, sizeof(*cur));
+	if (!cur)
+		return -ENOMEM;
+
+	for (i = 0; words[i]; i++) {
+		const char *w = words[i], *arg = NULL;
+		unsigned pos = (unsigned)i + 1;
+		enum kw k = keyword(w);
+		struct spec_word sw = {};
+
+		if (k == KW_NONE)
+			return fail(reterr,
+				    "word %u '%s': unknown word (expected " EXPECTED_WORDS ")", pos,
+				    w);
+		if (k != KW_ID && meta[nseg - 1].first_pos == 0)
+			meta[nseg - 1].first_pos = pos;
+
+		if (k == KW_TAIL) {
+			if (phase == PH_HEAD)
+				phase = PH_TAIL;
+			continue;
+		}
+		if (k == KW_TRIGGER) {
+			phase = PH_TRIG;
+			continue;
+		}
+		if (k == KW_ID || word_argnames[k]) {
+			r = need_arg(words, i, seg_start, &arg, reterr);
+			if (r < 0)
+				return r;
+			r = check_arg(k, pos, arg, reterr);
+			if (r < 0)
+				return r;
+			i++;
+		}
+		if (k == KW_ID) {
+			if (sp->id)
+				return fail(reterr,
+					    "word %u 'id': id given twice (first as word %u)", pos,
+					    id_pos);
+			sp->id = strdup(arg);
+			if (!sp->id)
+				return -ENOMEM;
+			id_pos = pos;
+			continue;
+		}
+
+		sw = (struct spec_word){ .type = (enum spec_word_type)k, .pos = pos };
+		/* links carry no tail flag: their place in init or trig says all */
+		sw.tail = !spec_word_is_link(sw.type) && phase != PH_HEAD;
+		if (arg) {
+			sw.arg = strdup(arg);
+			if (!sw.arg)
+				return -ENOMEM;
+		}
+		if (spec_word_is_link(sw.type)) {
+			if (nseg >= SPEC_SEGMENTS_MAX) {
+				free(sw.arg);
+				return fail(reterr, "word %u '%s': too many segments (at most %d)",
+					    pos, w, SPEC_SEGMENTS_MAX);
+			}
+			sw.child = calloc(1, sizeof(*sw.child));
+			if (!sw.child) {
+				free(sw.arg);
+				return -ENOMEM;
+			}
+		}
+		r = seg_append(cur, phase == PH_TRIG, &sw);
+		if (r < 0) {
+			free(sw.arg);
+			free(sw.child);
+			return r;
+		}
+		if (sw.child) {
+			cur = sw.child;
+			phase = PH_HEAD;
+			meta[nseg++] = (struct seg_meta){ .link_pos = pos };
+			seg_start = i + 1;
+		}
+	}
+
+	r = validate(words, sp, meta, nseg, reterr);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(sp);
+	return 0;
+}
+
+static int strv_add(char ***l, size_t *n, const char *s)
+{
+	char **nl;
+	char *d;
+
+	d = strdup(s);
+	if (!d)
+		return -ENOMEM;
+	nl = realloc(*l, (*n + 2) * sizeof(char *));
+	if (!nl) {
+		free(d);
+		return -ENOMEM;
+	}
+	nl[(*n)++] = d;
+	nl[*n] = NULL;
+	*l = nl;
+	return 0;
+}
+
+static int word_add(char ***l, size_t *n, const struct spec_word *w)
+{
+	int r;
+
+	r = strv_add(l, n, spec_word_name(w->type));
+	if (r < 0 || !w->arg)
+		return r;
+	return strv_add(l, n, w->arg);
+}
+
+int spec_seg_to_words(const struct spec_seg *seg, char ***ret)
+{
+	_cleanup_(strv_freep) char **l = NULL;
+	size_t n = 0;
+	int r;
+
+	l = calloc(1, sizeof(char *));
+	if (!l)
+		return -ENOMEM;
+	while (seg) {
+		const struct spec_seg *next = NULL;
+		bool tail = false;
+
+		for (size_t i = 0; i < seg->n_init; i++) {
+			const struct spec_word *w = &seg->init[i];
+
+			if (!spec_word_is_link(w->type) && w->tail && !tail) {
+				r = strv_add(&l, &n, "tail");
+				if (r < 0)
+					return r;
+				tail = true;
+			}
+			r = word_add(&l, &n, w);
+			if (r < 0)
+				return r;
+			if (w->child)
+				next = w->child;
+		}
+		if (seg->n_trig > 0) {
+			r = strv_add(&l, &n, "trigger");
+			if (r < 0)
+				return r;
+		}
+		for (size_t i = 0; i < seg->n_trig; i++) {
+			r = word_add(&l, &n, &seg->trig[i]);
+			if (r < 0)
+				return r;
+			if (seg->trig[i].child)
+				next = seg->trig[i].child;
+		}
+		seg = next;
+	}
+	*ret = TAKE_PTR(l);
+	return 0;
+}
