@@ -279,9 +279,17 @@ static int image_check(const char *img, char **reterr)
 		    (hl == 9 && strncmp(img, "localhost", 9) == 0)) {
 			if (hl == 0)
 				return fail(reterr, "invalid image '%s'", img);
-			for (const char *p = img; p < slash; p++)
-				if (!char_is_alnum(*p) && !strchr(".-:", *p))
+			const char *pc = memchr(img, ':', hl);
+
+			for (const char *p = img; p < (pc ? pc : slash); p++)
+				if (!char_is_alnum(*p) && !strchr(".-", *p))
 					return fail(reterr, "invalid image '%s': bad registry",
+						    img);
+			if (pc && (pc + 1 == slash || pc == img))
+				return fail(reterr, "invalid image '%s': bad registry", img);
+			for (const char *p = pc ? pc + 1 : slash; p < slash; p++)
+				if (*p < '0' || *p > '9')
+					return fail(reterr, "invalid image '%s': bad registry port",
 						    img);
 			path = slash + 1;
 		}
