@@ -9,7 +9,13 @@
 # descriptors per idle connection at 1000 and 9000 held connections. See bench/README.md.
 #
 # Usage: bash bench/run.sh [--quick] [--proxies "direct wormhole socat haproxy proxyd"]
-#                          [--perf] [--keep] [--markdown FILE] [--no-install] [--no-build]
+#                          [--repeat N] [--perf] [--keep] [--markdown FILE] [--no-install]
+#                          [--no-build]
+#   --quick      2 s runs, 5000 RTT samples, 1 repetition, 1000 held connections only
+#   --repeat N   run the throughput, wrk and RTT tests N times (proxies interleaved) and report
+#                the median (default 3, --quick 1); the idle-connection test runs once
+#   --perf       also profile wormholed with perf during a keep-alive run and print hot spots
+#   --keep       keep the temp dir (logs, wrk/iperf3 outputs, perf data)
 #
 # Everything runs inside a private network namespace (unshare --net) on its own loopback, so no
 # port of the machine is used and no non-loopback address is touched; the proxy runs on core 0,
@@ -23,6 +29,7 @@ SRC=$(dirname "$HERE")
 BUILD=$SRC/build-bench
 
 QUICK=0
+REPEAT=
 PERF=0
 KEEP=0
 INSTALL=1
@@ -34,12 +41,13 @@ while [[ $# -gt 0 ]]; do
 	case $1 in
 	--quick) QUICK=1 ;;
 	--perf) PERF=1 ;;
+	--repeat) REPEAT=$2; shift ;;
 	--keep) KEEP=1 ;;
 	--no-install) INSTALL=0 ;;
 	--no-build) DOBUILD=0 ;;
 	--proxies) PROXIES=$2; shift ;;
 	--markdown) MARKDOWN=$2; shift ;;
-	-h | --help) sed -n '3,17p' "$0"; exit 0 ;;
+	-h | --help) sed -n '3,24p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -113,9 +121,9 @@ sysctl -qw net.core.somaxconn=8192
 sysctl -qw net.ipv4.tcp_max_syn_backlog=8192
 
 if ((QUICK)); then
-	DUR=2 RTT_N=5000 HOLD_NS="1000"
+	DUR=2 RTT_N=5000 HOLD_NS="1000" REPEAT=${REPEAT:-1}
 else
-	DUR=5 RTT_N=20000 HOLD_NS="1000 9000"
+	DUR=5 RTT_N=20000 HOLD_NS="1000 9000" REPEAT=${REPEAT:-3}
 fi
 WRK_C=50
 
@@ -438,11 +446,15 @@ test_hold() { # PROXY N
 	stop_tree "$hs"
 }
 
-log "proxies: $PROXIES; duration ${DUR}s; tmp $T"
-for p in $PROXIES; do test_throughput "$p"; done
-for p in $PROXIES; do test_wrk "$p" close; done
-for p in $PROXIES; do test_wrk "$p" keepalive; done
-for p in $PROXIES; do test_rtt "$p"; done
+log "proxies: $PROXIES; duration ${DUR}s; repetitions $REPEAT; tmp $T"
+log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for rep in $(seq "$REPEAT"); do
+	((REPEAT == 1)) || log "repetition $rep of $REPEAT"
+	for p in $PROXIES; do test_throughput "$p"; done
+	for p in $PROXIES; do test_wrk "$p" close; done
+	for p in $PROXIES; do test_wrk "$p" keepalive; done
+	for p in $PROXIES; do test_rtt "$p"; done
+done
 for n in $HOLD_NS; do
 	for p in $PROXIES; do
 		if [[ $p == socat && $n -gt 1000 ]]; then
@@ -454,6 +466,8 @@ for n in $HOLD_NS; do
 done
 if ((PERF)) && [[ " $PROXIES " == *" wormhole "* ]]; then test_perf; fi
 
+log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p')), duration ${DUR}s, median of $REPEAT"
 python3 "$HERE/tools/table.py" "$RESULTS" ${MARKDOWN:+--markdown "$MARKDOWN"} --proxies "$PROXIES"
 if ((PERF)) && [[ -s $T/perf-keepalive-flat.txt ]]; then
 	echo

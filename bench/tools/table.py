@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Turns the results.tsv that bench/run.sh writes (METRIC<TAB>PROXY<TAB>VALUE lines) into the
 comparison table: one row per metric, one column per proxy (with its ratio to `direct` where
-direct has the metric), wormhole's ratio to each anchor, the wormhole target and met/missed."""
+direct has the metric; the median where a test ran repeatedly), wormhole's ratio to each anchor, the wormhole target and met/missed."""
 import argparse
 import sys
 
@@ -71,14 +71,20 @@ def main():
     a = ap.parse_args()
     proxies = a.proxies.split()
     r = {}
+    raw = {}
     for line in open(a.results):
         parts = line.rstrip("\n").split("\t")
         if len(parts) != 3 or parts[2] == "":
             continue
         try:
-            r.setdefault(parts[0], {})[parts[1]] = float(parts[2])
+            raw.setdefault(parts[0], {}).setdefault(parts[1], []).append(float(parts[2]))
         except ValueError:
             pass
+    # Repeated runs: the median (the upper one of an even count's middle pair).
+    for k, per in raw.items():
+        for p, vs in per.items():
+            vs.sort()
+            r.setdefault(k, {})[p] = vs[len(vs) // 2]
     tg = targets(r)
     anchors = [p for p in ANCHORS if p in proxies]
     head = ["metric"] + proxies
