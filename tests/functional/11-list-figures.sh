@@ -20,7 +20,7 @@ wh_setup
 wh_start_daemon main
 # the backend reads the request to its end, records its length, then answers M bytes
 bg_in "$ns_host" socat -t 10 TCP4-LISTEN:9001,bind=127.0.0.1,reuseaddr,fork \
-	SYSTEM:"wc -c >'$wh_tmp/seen'; head -c $M /dev/zero"
+	SYSTEM:"wc -c >$wh_tmp/seen; head -c $M /dev/zero"
 wait_tcp_listen "$ns_host" 9001
 
 wh_create id fig url :9000 tail url :9001 >/dev/null

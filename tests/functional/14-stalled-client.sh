@@ -20,8 +20,9 @@ source "$(dirname "$0")/../lib/netns.sh"
 wh_setup
 wh_start_daemon main
 # per connection: first line "flood" -> endless zeros; otherwise echo that line and the rest
+# (no quotes inside: socat's address parser would eat them)
 bg_in "$ns_host" socat -t 10 TCP4-LISTEN:9001,bind=127.0.0.1,reuseaddr,fork \
-	SYSTEM:'read -r l; if [ "$l" = flood ]; then exec cat /dev/zero; fi; printf "%s\n" "$l"; exec cat'
+	SYSTEM:'read -r l; case $l in flood) exec cat /dev/zero;; esac; echo $l; exec cat'
 wait_tcp_listen "$ns_host" 9001
 wh_create id st url :9000 tail url :9001 >/dev/null
 wait_tcp_listen "$ns_host" 9000
