@@ -195,6 +195,7 @@ static int need_arg(char *const *words, size_t i, size_t seg_start, const char *
 	const char *argname = k == KW_ID ? "NAME" : word_argnames[k];
 	_cleanup_free_ char *prefix = NULL;
 	size_t len = 0;
+	char *p;
 
 	if (!next)
 		return fail(reterr, "word %zu '%s': missing argument (%s %s)", i + 1, w, w,
@@ -214,11 +215,10 @@ static int need_arg(char *const *words, size_t i, size_t seg_start, const char *
 	prefix = malloc(len + 1);
 	if (!prefix)
 		return -ENOMEM;
-	prefix[0] = '\0';
-	for (size_t j = seg_start; j < i; j++) {
-		strcat(prefix, words[j]);
-		strcat(prefix, " ");
-	}
+	p = prefix;
+	*p = '\0';
+	for (size_t j = seg_start; j < i; j++)
+		p = stpcpy(stpcpy(p, words[j]), " ");
 	return fail(
 		reterr,
 		"word %zu '%s': missing argument (got keyword '%s'; did you mean `%s%s %s %s`?)",
@@ -482,6 +482,20 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 	return 0;
 }
 
+static struct spec *spec_new(void)
+{
+	struct spec *sp = calloc(1, sizeof(*sp));
+
+	if (!sp)
+		return NULL;
+	sp->top = calloc(1, sizeof(*sp->top));
+	if (!sp->top) {
+		free(sp);
+		return NULL;
+	}
+	return sp;
+}
+
 int spec_parse(char *const *words, struct spec **ret, char **reterr)
 {
 	_cleanup_(spec_freep) struct spec *sp = NULL;
@@ -497,12 +511,10 @@ int spec_parse(char *const *words, struct spec **ret, char **reterr)
 	if (!words || !words[0])
 		return fail(reterr, "empty chain spec");
 
-	sp = calloc(1, sizeof(*sp));
+	sp = spec_new();
 	if (!sp)
 		return -ENOMEM;
-	sp->top = cur = calloc(1, sizeof(*cur));
-	if (!cur)
-		return -ENOMEM;
+	cur = sp->top;
 
 	for (i = 0; words[i]; i++) {
 		const char *w = words[i], *arg = NULL;
