@@ -277,10 +277,10 @@ static int image_check(const char *img, char **reterr)
 
 		if (memchr(img, '.', hl) || memchr(img, ':', hl) ||
 		    (hl == 9 && strncmp(img, "localhost", 9) == 0)) {
-			if (hl == 0)
-				return fail(reterr, "invalid image '%s'", img);
 			const char *pc = memchr(img, ':', hl);
 
+			if (hl == 0)
+				return fail(reterr, "invalid image '%s'", img);
 			for (const char *p = img; p < (pc ? pc : slash); p++)
 				if (!char_is_alnum(*p) && !strchr(".-", *p))
 					return fail(reterr, "invalid image '%s': bad registry",
