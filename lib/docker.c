@@ -803,7 +803,6 @@ static void step_inspect_ambiguous(struct docker_op *op, int r, const char *erro
 			if (names && YAJL_GET_ARRAY(names)->len > 0 &&
 			    YAJL_IS_STRING(YAJL_GET_ARRAY(names)->values[0]))
 				name = YAJL_GET_STRING(YAJL_GET_ARRAY(names)->values[0]);
-			/* dockerd's id filter is a regular expression: keep real prefixes only */
 			if (!id || strncmp(id, op->ref, strlen(op->ref)) != 0)
 				continue;
 			if (name && name[0] == '/')
@@ -823,7 +822,7 @@ static void step_inspect_ambiguous(struct docker_op *op, int r, const char *erro
 
 static void step_inspect(struct docker_op *op, int r, const char *error, long status, char *body)
 {
-	_cleanup_free_ char *msg = NULL, *filters = NULL, *path = NULL;
+	_cleanup_free_ char *msg = NULL;
 	struct docker_container_info info = { 0 };
 
 	if (r < 0) {
@@ -834,14 +833,9 @@ static void step_inspect(struct docker_op *op, int r, const char *error, long st
 		r = http_error(status, body, &msg);
 		/* dockerd 20.10 answers 500 "Multiple IDs found with provided prefix: ab" */
 		if (msg && strstr(msg, "Multiple IDs found")) {
-			filters = filter_one("id", op->ref);
-			path = filters ? strdup_printf("/containers/json?all=1&filters=%s", filters)
-				       : NULL;
-			if (!path) {
-				op_finish_info(op, -ENOMEM, "out of memory", NULL);
-				return;
-			}
-			op_request(op, "GET", path, NULL, step_inspect_ambiguous);
+			/* dockerd 20.10's id filter finds nothing for an ambiguous prefix: list all */
+			op_request(op, "GET", "/containers/json?all=1", NULL,
+				   step_inspect_ambiguous);
 			return;
 		}
 		op_finish_info(op, r, msg ? msg : "out of memory", NULL);
@@ -1678,6 +1672,15 @@ struct docker *docker_free(struct docker *d)
 	d->n_ref--;
 	docker_unref(d);
 	return NULL;
+}
+
+unsigned docker_pending(const struct docker *d)
+{
+	unsigned n = 0;
+
+	for (const struct docker_op *op = d->ops; op; op = op->next)
+		n++;
+	return n;
 }
 
 void docker_set_timeout(struct docker *d, uint64_t usec)

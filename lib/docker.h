@@ -90,6 +90,13 @@ int docker_new(sd_event *e, const char *host, struct docker **ret);
 struct docker *docker_free(struct docker *d);
 
 /**
+ * docker_pending() - Return: how many operations are still running, including cancelled
+ * creates that are removing their container. A daemon that exits runs its loop until this is 0
+ * (bounded) after cancelling, so no container it started is left behind.
+ */
+unsigned docker_pending(const struct docker *d);
+
+/**
  * docker_set_timeout() - Per-request timeout for later requests (default 30 s; pulls get 20
  * times as long, the events stream has none)
  */
