@@ -31,8 +31,8 @@ struct docker_run_args {
  * docker_run_args_parse() - Split and parse a docker-run argument
  * @s:		the word (borrowed)
  * @ret:	filled on success only; release with docker_run_args_done()
- * @reterr:	on -EINVAL, a malloc'ed message ("unsupported flag '--privileged'", "missing image",
- *		"unterminated quote")
+ * @reterr:	on -EINVAL, a malloc'ed message ("unsupported docker-run flag '--privileged'",
+ *		"missing image", "unterminated quote")
  *
  * Return: 0, -EINVAL, -ENOMEM
  */
