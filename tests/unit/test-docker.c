@@ -517,6 +517,66 @@ static void test_events_restart(void **state)
 	remove_container(id);
 }
 
+struct reconnect_seen {
+	bool reconnected;
+	bool started;
+	char *id;
+};
+
+static void on_event_reconnect(struct docker *d, const struct docker_event *ev, void *userdata)
+{
+	struct reconnect_seen *s = userdata;
+
+	fprintf(stderr, "# event %s %.12s pid %d\n", ev->action, ev->id ? ev->id : "-",
+		(int)ev->pid);
+	if (strcmp(ev->action, "reconnect") == 0) {
+		assert_null(ev->id);
+		s->reconnected = true;
+	} else if (strcmp(ev->action, "start") == 0 && s->reconnected) {
+		assert_true(ev->pid > 0);
+		free(s->id);
+		s->id = strdup(ev->id);
+		s->started = true;
+	}
+}
+
+/*
+ * Restarts the private dockerd under a running events stream. Only when this test started that
+ * engine itself, or WORMHOLE_TEST_DOCKERD_RESTART=1 says it may (other tests may be using it).
+ */
+static void test_events_survive_dockerd_restart(void **state)
+{
+	struct reconnect_seen seen = { 0 };
+	struct docker_events_filter f = { .label = label };
+	struct docker_op *ev = NULL;
+	struct result res = { 0 };
+	const char *host = getenv("DOCKER_HOST");
+	const char *allow = getenv("WORMHOLE_TEST_DOCKERD_RESTART");
+	_cleanup_free_ char *cmd = NULL;
+
+	if (!host || strcmp(host, "unix://" PRIVATE_SOCKET) != 0 || !srcdir[0] ||
+	    !(started_dockerd || (allow && strcmp(allow, "1") == 0)))
+		skip();
+	assert_int_equal(docker_events(dk, &f, on_event_reconnect, &seen, &ev), 0);
+	for (int i = 0; i < 10; i++)
+		(void)sd_event_run(loop, 20000);
+	assert_true(
+		asprintf(&cmd,
+			 "%s/tests/lib/dockerd.sh stop && %s/tests/lib/dockerd.sh start >/dev/null",
+			 srcdir, srcdir) > 0);
+	assert_int_equal(system(cmd), 0);
+	/* the stream comes back by itself: a "reconnect", then events again */
+	run_until(&seen.reconnected, 30);
+	create("--network none --init " IMAGE " sleep 600", &res);
+	assert_int_equal(res.r, 0);
+	run_until(&seen.started, 30);
+	assert_string_equal(seen.id, res.id);
+	docker_op_cancel(ev);
+	remove_container(res.id);
+	result_done(&res);
+	free(seen.id);
+}
+
 /* ---- pull from a local registry ------------------------------------------------------------ */
 
 static pid_t registry_pid;
@@ -739,6 +799,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_create),
 		cmocka_unit_test(test_events_restart),
 		cmocka_unit_test(test_pull_local_registry),
+		cmocka_unit_test(test_events_survive_dockerd_restart),
 	};
 
 	if (geteuid() != 0) {
