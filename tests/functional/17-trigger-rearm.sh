@@ -27,7 +27,7 @@ echo "$res" >&2
 assert_match "client closed without data" "^closed after [0-9.]+ s, 0 bytes$" "$res"
 secs=$(sed -E 's/^closed after ([0-9.]+) s.*/\1/' <<<"$res")
 "$PYTHON" -c "import sys; sys.exit(not float('$secs') < 5.0)" || fail "closing took $secs s"
-wait_for "a log line naming the missing netns" 30 grep -q -- "$ns_n" "$(wh_log main)"
+wait_for "a log line naming the missing netns and why" 30 grep -Eq -- "$ns_n.*No such file or directory" "$(wh_log main)"
 echo "log: $(grep -- "$ns_n" "$(wh_log main)" | tail -n1)" >&2
 assert_eq "state after the failed trigger" "armed" "$(wh_json_get rearm state)"
 if ! tcp_listening "$ns_host" 9000; then

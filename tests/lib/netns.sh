@@ -46,10 +46,12 @@ else
 	_wh_c1="" _wh_c0=""
 fi
 
-# pretty WHERE TEXT: show a command and where it runs (on stderr, so $(...) captures stay clean)
+# pretty WHERE TEXT: show a command and where it runs, on fd 3 (the script's stderr, set up by
+# wh_setup), so that neither $(...) nor a 2>file around a wrapper captures it
 pretty() {
-	printf '%s[%s]%s %s\n' "$_wh_c1" "$1" "$_wh_c0" "$2" >&2
+	printf '%s[%s]%s %s\n' "$_wh_c1" "$1" "$_wh_c0" "$2" >&3
 }
+exec 3>&2
 
 skip() {
 	echo "SKIP: $*"
