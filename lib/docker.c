@@ -1661,7 +1661,7 @@ struct docker *docker_free(struct docker *d)
 
 	if (!d)
 		return NULL;
-	d->n_ref++;
+	/* The user's reference keeps d alive through the cancellations. */
 	for (;;) {
 		for (op = d->ops; op && op->cancelled; op = op->next)
 			;
@@ -1669,7 +1669,6 @@ struct docker *docker_free(struct docker *d)
 			break;
 		docker_op_cancel(op);
 	}
-	d->n_ref--;
 	docker_unref(d);
 	return NULL;
 }
