@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl-proto.c - JSON lines for the control socket, built with yajl_gen and read with yajl_tree
+ *
+ * Every field is type-checked before use: a request whose "words" is not an array of strings, or
+ * whose "id" is not a string, is refused with a message rather than half-understood.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "cleanup.h"
+#include "ctl-proto.h"
+#include "spec.h"
+
+static const char *const ctl_op_names[_CTL_OP_MAX] = {
+	[CTL_OP_CREATE] = "create", [CTL_OP_DELETE] = "delete",	  [CTL_OP_LIST] = "list",
+	[CTL_OP_PING] = "ping",	    [CTL_OP_VERSION] = "version",
+};
+
+const char *ctl_op_name(enum ctl_op op)
+{
+	return op < _CTL_OP_MAX ? ctl_op_names[op] : "?";
+}
+
+static void yajl_gen_freep(yajl_gen *g)
+{
+	if (*g)
+		yajl_gen_free(*g);
+}
+
+static void yajl_tree_freep(yajl_val *v)
+{
+	if (*v)
+		yajl_tree_free(*v);
+}
+
+static int gen_str(yajl_gen g, const char *s)
+{
+	return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) == yajl_gen_status_ok
+		       ? 0
+		       : -ENOMEM;
+}
+
+static int gen_kv(yajl_gen g, const char *k, const char *v)
+{
+	if (gen_str(g, k) < 0)
+		return -ENOMEM;
+	if (!v)
+		return yajl_gen_null(g) == yajl_gen_status_ok ? 0 : -ENOMEM;
+	return gen_str(g, v);
+}
+
+static int gen_ku(yajl_gen g, const char *k, uint64_t v)
+{
+	if (gen_str(g, k) < 0)
+		return -ENOMEM;
+	return yajl_gen_integer(g, (long long)v) == yajl_gen_status_ok ? 0 : -ENOMEM;
+}
+
+/* Takes the generated text, adds '\n', NUL-terminates. */
+static int gen_finish(yajl_gen g, char **ret)
+{
+	const unsigned char *buf;
+	size_t len;
+	char *s;
+
+	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+		return -ENOMEM;
+	s = malloc(len + 2);
+	if (!s)
+		return -ENOMEM;
+	memcpy(s, buf, len);
+	if (len == 0 || s[len - 1] != '\n')
+		s[len++] = '\n';
+	s[len] = 0;
+	*ret = s;
+	return 0;
+}
+
+int ctl_request_format(const struct ctl_request *req, char **ret)
+{
+	_cleanup_(yajl_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
+	int r;
+
+	if (!g)
+		return -ENOMEM;
+	if (req->op >= _CTL_OP_MAX)
+		return -EINVAL;
+	yajl_gen_map_open(g);
+	r = gen_kv(g, "op", ctl_op_name(req->op));
+	if (r < 0)
+		return r;
+	if (req->op == CTL_OP_DELETE) {
+		if (!req->id)
+			return -EINVAL;
+		r = gen_kv(g, "id", req->id);
+		if (r < 0)
+			return r;
+	}
+	if (req->op == CTL_OP_CREATE) {
+		if (!req->words)
+			return -EINVAL;
+		r = gen_str(g, "words");
+		if (r < 0)
+			return r;
+		yajl_gen_array_open(g);
+		for (char **w = req->words; *w; w++) {
+			r = gen_str(g, *w);
+			if (r < 0)
+				return r;
+		}
+		yajl_gen_array_close(g);
+	}
+	yajl_gen_map_close(g);
+	return gen_finish(g, ret);
+}
+
+static int set_err(char **reterr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int set_err(char **reterr, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (reterr) {
+		va_start(ap, fmt);
+		if (vasprintf(reterr, fmt, ap) < 0)
+			*reterr = NULL;
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* Copies the line into a NUL-terminated buffer and parses it; the caller frees the tree. */
+static int parse_tree(const char *line, size_t len, yajl_val *ret, char **reterr)
+{
+	_cleanup_free_ char *buf = NULL;
+	char errbuf[256] = "";
+	yajl_val v;
+
+	if (len > CTL_LINE_MAX)
+		return -E2BIG;
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	buf = strndup(line, len);
+	if (!buf)
+		return -ENOMEM;
+	v = yajl_tree_parse(buf, errbuf, sizeof(errbuf));
+	if (!v) {
+		errbuf[strcspn(errbuf, "\n")] = 0;
+		return set_err(reterr, "malformed JSON: %s", errbuf[0] ? errbuf : "parse error");
+	}
+	if (!YAJL_IS_OBJECT(v)) {
+		yajl_tree_free(v);
+		return set_err(reterr, "a message must be a JSON object");
+	}
+	*ret = v;
+	return 0;
+}
+
+static yajl_val obj_get(yajl_val obj, const char *key)
+{
+	const char *path[] = { key, NULL };
+
+	return yajl_tree_get(obj, path, yajl_t_any);
+}
+
+/* Optional string field: absent/null -> NULL; wrong type -> -EINVAL. */
+static int get_str(yajl_val obj, const char *key, char **ret, char **reterr)
+{
+	yajl_val v = obj_get(obj, key);
+
+	if (!v || YAJL_IS_NULL(v)) {
+		*ret = NULL;
+		return 0;
+	}
+	if (!YAJL_IS_STRING(v))
+		return set_err(reterr, "'%s' must be a string", key);
+	*ret = strdup(YAJL_GET_STRING(v) ?: "");
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int get_u64(yajl_val obj, const char *key, uint64_t *ret, char **reterr)
+{
+	yajl_val v = obj_get(obj, key);
+
+	if (!v) {
+		*ret = 0;
+		return 0;
+	}
+	if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0)
+		return set_err(reterr, "'%s' must be a non-negative integer", key);
+	*ret = (uint64_t)YAJL_GET_INTEGER(v);
+	return 0;
+}
+
+int ctl_request_parse(const char *line, size_t len, struct ctl_request *ret, char **reterr)
+{
+	_cleanup_(yajl_tree_freep) yajl_val v = NULL;
+	struct ctl_request req = { .op = _CTL_OP_MAX };
+	yajl_val op, words;
+	int r;
+
+	r = parse_tree(line, len, &v, reterr);
+	if (r < 0)
+		return r;
+	op = obj_get(v, "op");
+	if (!op || !YAJL_IS_STRING(op))
+		return set_err(reterr, "'op' must be a string");
+	for (unsigned i = 0; i < _CTL_OP_MAX; i++)
+		if (strcmp(YAJL_GET_STRING(op) ?: "", ctl_op_names[i]) == 0)
+			req.op = i;
+	if (req.op == _CTL_OP_MAX)
+		return set_err(reterr, "unknown op '%.64s'", YAJL_GET_STRING(op));
+
+	if (req.op == CTL_OP_DELETE) {
+		r = get_str(v, "id", &req.id, reterr);
+		if (r < 0)
+			return r;
+		if (!req.id)
+			return set_err(reterr, "delete needs 'id'");
+	}
+	if (req.op == CTL_OP_CREATE) {
+		words = obj_get(v, "words");
+		if (!words || !YAJL_IS_ARRAY(words))
+			return set_err(reterr, "'words' must be an array of strings");
+		req.words = calloc(words->u.array.len + 1, sizeof(char *));
+		if (!req.words)
+			return -ENOMEM;
+		for (size_t i = 0; i < words->u.array.len; i++) {
+			yajl_val w = words->u.array.values[i];
+
+			if (!YAJL_IS_STRING(w)) {
+				ctl_request_done(&req);
+				return set_err(reterr, "'words' must be an array of strings");
+			}
+			req.words[i] = strdup(YAJL_GET_STRING(w) ?: "");
+			if (!req.words[i]) {
+				ctl_request_done(&req);
+				return -ENOMEM;
+			}
+		}
+	}
+	*ret = req;
+	return 0;
+}
+
+void ctl_request_done(struct ctl_request *r)
+{
+	free(r->id);
+	strv_free(r->words);
+	*r = (struct ctl_request){ 0 };
+}
+
+static int gen_segment(yajl_gen g, const struct ctl_segment_info *s)
+{
+	int r = 0;
+
+	yajl_gen_map_open(g);
+	r = r ?: gen_kv(g, "id", s->id);
+	r = r ?: gen_kv(g, "parent", s->parent);
+	r = r ?: gen_kv(g, "head", s->head);
+	r = r ?: gen_kv(g, "tail", s->tail);
+	r = r ?: gen_kv(g, "state", s->state);
+	r = r ?: gen_ku(g, "conns_active", s->conns_active);
+	r = r ?: gen_ku(g, "conns_total", s->conns_total);
+	r = r ?: gen_ku(g, "bytes_in", s->bytes_in);
+	r = r ?: gen_ku(g, "bytes_out", s->bytes_out);
+	yajl_gen_map_close(g);
+	return r;
+}
+
+static int gen_segments(yajl_gen g, const struct ctl_segment_info *s, size_t n)
+{
+	int r;
+
+	r = gen_str(g, "segments");
+	if (r < 0)
+		return r;
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < n; i++) {
+		r = gen_segment(g, &s[i]);
+		if (r < 0)
+			return r;
+	}
+	yajl_gen_array_close(g);
+	return 0;
+}
+
+int ctl_reply_format(const struct ctl_reply *rep, char **ret)
+{
+	_cleanup_(yajl_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
+	int r = 0;
+
+	if (!g)
+		return -ENOMEM;
+	yajl_gen_map_open(g);
+	if (rep->progress) {
+		r = gen_kv(g, "progress", rep->progress);
+	} else {
+		r = gen_str(g, "ok");
+		if (r == 0 && yajl_gen_bool(g, rep->ok) != yajl_gen_status_ok)
+			r = -ENOMEM;
+		if (rep->error)
+			r = r ?: gen_kv(g, "error", rep->error);
+		if (rep->id)
+			r = r ?: gen_kv(g, "id", rep->id);
+		if (rep->url)
+			r = r ?: gen_kv(g, "url", rep->url);
+		if (rep->version)
+			r = r ?: gen_kv(g, "version", rep->version);
+		if (rep->has_segments)
+			r = r ?: gen_segments(g, rep->segments, rep->n_segments);
+	}
+	if (r < 0)
+		return r;
+	yajl_gen_map_close(g);
+	return gen_finish(g, ret);
+}
+
+static int parse_segment(yajl_val o, struct ctl_segment_info *s, char **reterr)
+{
+	int r = 0;
+
+	if (!YAJL_IS_OBJECT(o))
+		return set_err(reterr, "a segment must be an object");
+	r = r ?: get_str(o, "id", &s->id, reterr);
+	r = r ?: get_str(o, "parent", &s->parent, reterr);
+	r = r ?: get_str(o, "head", &s->head, reterr);
+	r = r ?: get_str(o, "tail", &s->tail, reterr);
+	r = r ?: get_str(o, "state", &s->state, reterr);
+	r = r ?: get_u64(o, "conns_active", &s->conns_active, reterr);
+	r = r ?: get_u64(o, "conns_total", &s->conns_total, reterr);
+	r = r ?: get_u64(o, "bytes_in", &s->bytes_in, reterr);
+	r = r ?: get_u64(o, "bytes_out", &s->bytes_out, reterr);
+	if (r == 0 && !s->id)
+		r = set_err(reterr, "a segment needs an 'id'");
+	return r;
+}
+
+int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **reterr)
+{
+	_cleanup_(yajl_tree_freep) yajl_val v = NULL;
+	struct ctl_reply rep = { 0 };
+	yajl_val ok, segs;
+	int r;
+
+	r = parse_tree(line, len, &v, reterr);
+	if (r < 0)
+		return r;
+	r = get_str(v, "progress", &rep.progress, reterr);
+	if (r < 0)
+		return r;
+	if (rep.progress) {
+		*ret = rep;
+		return 0;
+	}
+	ok = obj_get(v, "ok");
+	if (!ok || !(YAJL_IS_TRUE(ok) || YAJL_IS_FALSE(ok)))
+		return set_err(reterr, "'ok' must be a boolean");
+	rep.ok = YAJL_IS_TRUE(ok);
+	r = get_str(v, "error", &rep.error, reterr);
+	r = r ?: get_str(v, "id", &rep.id, reterr);
+	r = r ?: get_str(v, "url", &rep.url, reterr);
+	r = r ?: get_str(v, "version", &rep.version, reterr);
+	if (r < 0)
+		goto fail;
+	segs = obj_get(v, "segments");
+	if (segs) {
+		if (!YAJL_IS_ARRAY(segs)) {
+			r = set_err(reterr, "'segments' must be an array");
+			goto fail;
+		}
+		rep.has_segments = true;
+		rep.segments = calloc(segs->u.array.len + 1, sizeof(*rep.segments));
+		if (!rep.segments) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		for (size_t i = 0; i < segs->u.array.len; i++) {
+			rep.n_segments = i + 1;
+			r = parse_segment(segs->u.array.values[i], &rep.segments[i], reterr);
+			if (r < 0)
+				goto fail;
+		}
+	}
+	*ret = rep;
+	return 0;
+fail:
+	ctl_reply_done(&rep);
+	return r;
+}
+
+void ctl_segment_info_done(struct ctl_segment_info *s)
+{
+	free(s->id);
+	free(s->parent);
+	free(s->head);
+	free(s->tail);
+	free(s->state);
+	*s = (struct ctl_segment_info){ 0 };
+}
+
+void ctl_reply_done(struct ctl_reply *r)
+{
+	free(r->error);
+	free(r->progress);
+	free(r->id);
+	free(r->url);
+	free(r->version);
+	for (size_t i = 0; i < r->n_segments; i++)
+		ctl_segment_info_done(&r->segments[i]);
+	free(r->segments);
+	*r = (struct ctl_reply){ 0 };
+}
+
+int ctl_segments_format_json(const struct ctl_segment_info *s, size_t n, bool pretty, char **ret)
+{
+	_cleanup_(yajl_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
+	int r;
+
+	if (!g)
+		return -ENOMEM;
+	if (pretty)
+		yajl_gen_config(g, yajl_gen_beautify, 1);
+	yajl_gen_map_open(g);
+	r = gen_segments(g, s, n);
+	if (r < 0)
+		return r;
+	yajl_gen_map_close(g);
+	return gen_finish(g, ret);
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl-proto.h - the control protocol: one JSON object per line, both ways
+ *
+ * Requests:  {"op":"create","words":["url",":9000","tail","url",":9001"]}
+ *            {"op":"delete","id":"web"}  {"op":"list"}  {"op":"ping"}  {"op":"version"}
+ * Replies:   {"ok":true,"id":"web","url":"tcp://127.0.0.1:9000"}
+ *            {"ok":true,"segments":[{...}, ...]}   {"ok":true,"version":"0.1.0"}
+ *            {"ok":false,"error":"segment 'web': no such segment"}
+ * A long request (a create that pulls an image) may be preceded by progress lines
+ * {"progress":"..."}; the final line is the one with "ok".
+ * This module is the only control-protocol code that touches yajl; trees are freed right after
+ * parsing into the plain structs below. Lines are capped at CTL_LINE_MAX before parsing.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTL_LINE_MAX (256u * 1024u)
+
+enum ctl_op {
+	CTL_OP_CREATE,
+	CTL_OP_DELETE,
+	CTL_OP_LIST,
+	CTL_OP_PING,
+	CTL_OP_VERSION,
+	_CTL_OP_MAX,
+};
+
+struct ctl_request {
+	enum ctl_op op;
+	char *id;     /* delete */
+	char **words; /* create: NULL-terminated */
+};
+
+struct ctl_segment_info {
+	char *id;
+	char *parent; /* NULL for a top segment */
+	char *head;   /* "tcp://127.0.0.1:9000" */
+	char *tail;
+	char *state; /* "listening", "armed", "triggering" */
+	uint64_t conns_active;
+	uint64_t conns_total;
+	uint64_t bytes_in;  /* from clients, toward the tail */
+	uint64_t bytes_out; /* from the tail, back to clients */
+};
+
+struct ctl_reply {
+	bool ok;
+	char *error;
+	char *progress; /* a progress line (ok is meaningless then) */
+	char *id;
+	char *url;
+	char *version;
+	struct ctl_segment_info *segments;
+	size_t n_segments;
+	bool has_segments;
+};
+
+/**
+ * ctl_op_name() - Return: "create", "delete", ... for @op
+ */
+const char *ctl_op_name(enum ctl_op op);
+
+/**
+ * ctl_request_format() - Serialize @req as one line, '\n' included
+ * @ret:	malloc'ed, NUL-terminated, on success only
+ *
+ * Return: 0, -EINVAL (missing field for the op), -ENOMEM
+ */
+int ctl_request_format(const struct ctl_request *req, char **ret);
+
+/**
+ * ctl_request_parse() - Parse one request line (without or with its '\n')
+ * @ret:	filled on success only; release with ctl_request_done()
+ * @reterr:	on -EINVAL, a malloc'ed message ("unknown op 'x'", "'words' must be an array of strings")
+ *
+ * Return: 0, -EINVAL, -E2BIG (over CTL_LINE_MAX), -ENOMEM
+ */
+int ctl_request_parse(const char *line, size_t len, struct ctl_request *ret, char **reterr);
+
+/**
+ * ctl_request_done() - Free the contents of @r and zero it
+ */
+void ctl_request_done(struct ctl_request *r);
+
+/**
+ * ctl_reply_format() - Serialize @rep as one line, '\n' included. Return: 0, -ENOMEM
+ */
+int ctl_reply_format(const struct ctl_reply *rep, char **ret);
+
+/**
+ * ctl_reply_parse() - Parse one reply line
+ * @ret:	filled on success only; release with ctl_reply_done()
+ * @reterr:	on -EINVAL, a malloc'ed message
+ *
+ * Return: 0, -EINVAL, -E2BIG, -ENOMEM
+ */
+int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **reterr);
+
+/**
+ * ctl_reply_done() - Free the contents of @r and zero it
+ */
+void ctl_reply_done(struct ctl_reply *r);
+
+/**
+ * ctl_segments_format_json() - The `list --json` document: {"segments":[...]}
+ * @pretty:	indent it
+ * @ret:	malloc'ed, NUL-terminated, '\n' at the end
+ *
+ * Return: 0, -ENOMEM
+ */
+int ctl_segments_format_json(const struct ctl_segment_info *s, size_t n, bool pretty, char **ret);
+
+/**
+ * ctl_segment_info_done() - Free the strings of @s
+ */
+void ctl_segment_info_done(struct ctl_segment_info *s);

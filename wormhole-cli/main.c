@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c - wormhole: global options, then one command from the table
+ *
+ * Exit status: 0 ok, 1 failed (the daemon said no, or could not be reached), 2 usage (a bad
+ * command, option or chain spec; nothing was sent to the daemon).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "cli.h"
+#include "config.h"
+#include "ctl-proto.h"
+#include "url.h"
+
+#define CLI_TIMEOUT_MS (10 * 60 * 1000) /* a create that pulls an image may take minutes */
+
+const char *cli_ctl_path = WORMHOLE_CTL_SOCKET;
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char *argv[]);
+	const char *help;
+} commands[] = {
+	{ "create", cmd_create,
+	  "Create a segment chain from WORDS (see `wormhole create --help`)" },
+	{ "delete", cmd_delete, "Delete a segment, its connections and its children" },
+	{ "list", cmd_list, "Show segments and their connections (--json)" },
+	{ "ping", cmd_ping, "Round trip to the daemon, in ms" },
+	{ "version", cmd_version, "Print the CLI's and the daemon's versions" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: wormhole [-H unix://PATH] COMMAND [ARGS...]\n\nCommands:\n");
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f,
+		"\nOptions:\n"
+		"  -H unix://PATH  the daemon's control socket (default unix://%s)\n"
+		"  -h, --help      this text\n"
+		"      --version   print the version\n",
+		WORMHOLE_CTL_SOCKET);
+}
+
+static int read_line(int fd, char **buf, size_t *len, size_t *used, char **ret_line,
+		     size_t *ret_len)
+{
+	for (;;) {
+		char *nl = *used ? memchr(*buf, '\n', *used) : NULL;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (nl) {
+			*ret_line = *buf;
+			*ret_len = (size_t)(nl - *buf) + 1;
+			return 0;
+		}
+		if (*used >= CTL_LINE_MAX)
+			return -E2BIG;
+		if (*used == *len) {
+			size_t nlen = *len ? *len * 2 : 4096;
+			char *b = realloc(*buf, nlen);
+
+			if (!b)
+				return -ENOMEM;
+			*buf = b;
+			*len = nlen;
+		}
+		if (poll(&p, 1, CLI_TIMEOUT_MS) == 0)
+			return -ETIMEDOUT;
+		n = read(fd, *buf + *used, *len - *used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		*used += (size_t)n;
+	}
+}
+
+int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	_cleanup_free_ char *line = NULL, *buf = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	size_t len = 0, used = 0;
+	int r;
+
+	r = ctl_request_format(req, &line);
+	if (r < 0) {
+		fprintf(stderr, "wormhole: %s\n", strerror(-r));
+		return r;
+	}
+	if (strlen(cli_ctl_path) >= sizeof(un.sun_path)) {
+		fprintf(stderr, "wormhole: control socket path too long\n");
+		return -ENAMETOOLONG;
+	}
+	strcpy(un.sun_path, cli_ctl_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&un, sizeof(un)) < 0) {
+		r = -errno;
+		fprintf(stderr, "wormhole: cannot reach wormholed at unix://%s: %s%s\n",
+			cli_ctl_path, strerror(-r),
+			r == -ENOENT || r == -ECONNREFUSED ? " (is wormholed running?)" : "");
+		return r;
+	}
+	for (size_t off = 0, n = strlen(line); off < n;) {
+		ssize_t k = send(fd, line + off, n - off, MSG_NOSIGNAL);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			r = -errno;
+			fprintf(stderr, "wormhole: sending to wormholed: %s\n", strerror(-r));
+			return r;
+		}
+		off += (size_t)k;
+	}
+	for (;;) {
+		_cleanup_free_ char *err = NULL;
+		struct ctl_reply rep = { 0 };
+		char *l;
+		size_t ll;
+
+		r = read_line(fd, &buf, &len, &used, &l, &ll);
+		if (r < 0) {
+			fprintf(stderr, "wormhole: reading the reply of wormholed: %s\n",
+				strerror(-r));
+			return r;
+		}
+		r = ctl_reply_parse(l, ll, &rep, &err);
+		memmove(buf, buf + ll, used - ll);
+		used -= ll;
+		if (r < 0) {
+			fprintf(stderr, "wormhole: bad reply from wormholed: %s\n",
+				err ?: strerror(-r));
+			return r;
+		}
+		if (rep.progress) {
+			fprintf(stderr, "%s\n", rep.progress);
+			ctl_reply_done(&rep);
+			continue;
+		}
+		*ret = rep;
+		return 0;
+	}
+}
+
+int main(int argc, char *argv[])
+{
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("wormhole %s\n", WORMHOLE_VERSION);
+			return EXIT_OK;
+		}
+		if (strcmp(a, "-H") == 0 || strncmp(a, "-H", 2) == 0 ||
+		    strncmp(a, "--host=", 7) == 0 || strcmp(a, "--host") == 0) {
+			_cleanup_free_ char *err = NULL;
+			const char *v;
+			struct peer_addr pa = { 0 };
+
+			if (strcmp(a, "-H") == 0 || strcmp(a, "--host") == 0) {
+				if (i + 1 >= argc) {
+					fprintf(stderr, "wormhole: %s needs an address\n", a);
+					return EXIT_USAGE;
+				}
+				v = argv[++i];
+			} else {
+				v = a[1] == 'H' ? a + 2 : a + 7;
+			}
+			if (peer_addr_parse(v, true, &pa, &err) < 0 || !pa.is_unix) {
+				fprintf(stderr, "wormhole: -H '%s': %s\n", v,
+					err ?: "only unix://PATH is supported for now");
+				peer_addr_done(&pa);
+				return EXIT_USAGE;
+			}
+			cli_ctl_path = strdup(pa.path); /* lives until exit */
+			peer_addr_done(&pa);
+			if (!cli_ctl_path)
+				return EXIT_FAIL;
+			i++;
+			continue;
+		}
+		fprintf(stderr, "wormhole: unknown option '%s'\n", a);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t k = 0; k < ELEMENTSOF(commands); k++)
+		if (strcmp(argv[i], commands[k].name) == 0)
+			return commands[k].fn(argc - i, argv + i);
+	if (strcmp(argv[i], "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "wormhole: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

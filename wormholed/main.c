@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c - wormholed: arguments, the event loop, the control socket, clean shutdown
+ *
+ * One thread, one sd-event loop. SIGTERM and SIGINT end the loop; every segment is then deleted
+ * (listeners closed, connections ended, children and containers undone) and the control socket
+ * removed before exit status 0. A control socket passed by systemd (FileDescriptorName=control)
+ * is adopted instead of binding one.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "netns.h"
+#include "relay.h"
+#include "segment.h"
+#include "url.h"
+
+#define USEC_PER_SEC 1000000ULL
+
+struct options {
+	char *ctl_path;
+	uint64_t connect_timeout_usec;
+	uint64_t udp_idle_usec;
+	unsigned max_conns;
+	int log_level;
+};
+
+static void help(void)
+{
+	printf("Usage: wormholed [OPTIONS]\n"
+	       "\n"
+	       "The wormhole daemon: creates and runs segments asked for by `wormhole`.\n"
+	       "\n"
+	       "  -H, --host unix://PATH      control socket (default unix://%s)\n"
+	       "      --connect-timeout SEC   how long a connection waits for its tail to accept\n"
+	       "                              (retried while refused; default 30)\n"
+	       "      --max-conns N           concurrent connections per segment (default 16384)\n"
+	       "      --udp-idle SEC          idle timeout of a UDP session (default 60)\n"
+	       "  -v, --verbose               debug logging\n"
+	       "  -h, --help                  this text\n"
+	       "      --version               print the version\n",
+	       WORMHOLE_CTL_SOCKET);
+}
+
+static int parse_seconds(const char *s, uint64_t *ret)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v <= 0 || v > 86400.0 * 365)
+		return -EINVAL;
+	*ret = (uint64_t)(v * USEC_PER_SEC);
+	return 0;
+}
+
+static int parse_args(int argc, char *argv[], struct options *o)
+{
+	enum { ARG_CONNECT_TIMEOUT = 0x100, ARG_MAX_CONNS, ARG_UDP_IDLE, ARG_VERSION };
+	static const struct option opts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "connect-timeout", required_argument, NULL, ARG_CONNECT_TIMEOUT },
+		{ "max-conns", required_argument, NULL, ARG_MAX_CONNS },
+		{ "udp-idle", required_argument, NULL, ARG_UDP_IDLE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, ARG_VERSION },
+		{}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "H:vh", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'H': {
+			_cleanup_free_ char *err = NULL;
+			struct peer_addr a = { 0 };
+
+			if (peer_addr_parse(optarg, true, &a, &err) < 0 || !a.is_unix) {
+				fprintf(stderr, "wormholed: -H '%s': %s\n", optarg,
+					err
+						?: "only unix://PATH is served here (the peer port "
+						   "comes "
+						   "with the remote issue)");
+				peer_addr_done(&a);
+				return 2;
+			}
+			free(o->ctl_path);
+			o->ctl_path = TAKE_PTR(a.path);
+			peer_addr_done(&a);
+			break;
+		}
+		case ARG_CONNECT_TIMEOUT:
+			if (parse_seconds(optarg, &o->connect_timeout_usec) < 0) {
+				fprintf(stderr,
+					"wormholed: --connect-timeout '%s': not a positive "
+					"number of seconds\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case ARG_UDP_IDLE:
+			if (parse_seconds(optarg, &o->udp_idle_usec) < 0) {
+				fprintf(stderr,
+					"wormholed: --udp-idle '%s': not a positive number "
+					"of seconds\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case ARG_MAX_CONNS: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || v == 0 || v > 1000000) {
+				fprintf(stderr,
+					"wormholed: --max-conns '%s': not a number in "
+					"1..1000000\n",
+					optarg);
+				return 2;
+			}
+			o->max_conns = (unsigned)v;
+			break;
+		}
+		case 'v':
+			o->log_level = LOG_DEBUG;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case ARG_VERSION:
+			printf("wormholed %s\n", WORMHOLE_VERSION);
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "wormholed: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	return -1; /* go on */
+}
+
+/* A listening control socket from systemd, named "control"; anything else is closed. */
+static int adopt_listen_fds(void)
+{
+	char **names = NULL;
+	int n, fd = -EBADF;
+
+	n = sd_listen_fds_with_names(1, &names);
+	if (n < 0)
+		return log_warning_errno(n, "cannot read the sockets systemd passed, ignoring");
+	for (int i = 0; i < n; i++) {
+		int cur = SD_LISTEN_FDS_START + i;
+
+		if (fd < 0 && names && names[i] && strcmp(names[i], "control") == 0 &&
+		    sd_is_socket_unix(cur, SOCK_STREAM, 1, NULL, 0) > 0)
+			fd = cur;
+		else {
+			log_warning("ignoring socket '%s' passed by systemd",
+				    names && names[i] ? names[i] : "?");
+			safe_close(cur);
+		}
+	}
+	for (int i = 0; names && names[i]; i++)
+		free(names[i]);
+	free(names);
+	return fd;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char *argv[])
+{
+	struct options o = {
+		.connect_timeout_usec = 30 * USEC_PER_SEC,
+		.udp_idle_usec = 60 * USEC_PER_SEC,
+		.max_conns = 16384,
+		.log_level = LOG_INFO,
+	};
+	struct daemon d = { 0 };
+	struct control *ctl = NULL;
+	int r, fd;
+
+	log_setup("wormholed", LOG_INFO);
+	r = parse_args(argc, argv, &o);
+	if (r >= 0) {
+		free(o.ctl_path);
+		return r;
+	}
+	log_set_max_level(o.log_level);
+	if (!o.ctl_path) {
+		o.ctl_path = strdup(WORMHOLE_CTL_SOCKET);
+		if (!o.ctl_path)
+			return 1;
+	}
+
+	umask(0077); /* the control socket is born 0600, never briefly wider */
+	(void)signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	r = netns_init();
+	if (r < 0) {
+		log_error_errno(r, "cannot open our own network namespace");
+		goto out;
+	}
+
+	r = sd_event_default(&d.event);
+	if (r < 0) {
+		log_error_errno(r, "cannot create the event loop");
+		goto out;
+	}
+	(void)sd_event_add_signal(d.event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+	(void)sd_event_add_signal(d.event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+	(void)sd_event_set_watchdog(d.event, 1);
+	d.connect_timeout_usec = o.connect_timeout_usec;
+	d.udp_idle_usec = o.udp_idle_usec;
+	d.max_conns = o.max_conns;
+	r = pipe_pool_new(64, &d.pipes);
+	if (r < 0) {
+		log_error_errno(r, "cannot create the pipe pool");
+		goto out;
+	}
+
+	fd = adopt_listen_fds();
+	if (fd < 0 && strncmp(o.ctl_path, "/run/wormhole/", 14) == 0)
+		(void)mkdir("/run/wormhole", 0755);
+	r = control_new(&d, fd < 0 ? o.ctl_path : NULL, fd, &ctl);
+	if (r < 0) {
+		log_error_errno(r, "control socket '%s'", o.ctl_path);
+		goto out;
+	}
+	log_info("wormholed %s ready, control socket %s", WORMHOLE_VERSION,
+		 fd < 0 ? o.ctl_path : "from systemd");
+	(void)sd_notify(0, "READY=1\nSTATUS=running");
+
+	r = sd_event_loop(d.event);
+	if (r < 0)
+		log_error_errno(r, "event loop failed");
+	(void)sd_notify(0, "STOPPING=1");
+	log_info("shutting down");
+out:
+	daemon_free_all_segments(&d);
+	ctl = control_free(ctl);
+	d.pipes = pipe_pool_free(d.pipes);
+	d.event = sd_event_unref(d.event);
+	free(o.ctl_path);
+	return r < 0 ? 1 : 0;
+}
