@@ -386,16 +386,22 @@ test_wrk() { # PROXY close|keepalive
 	proxy_stop "$p"
 }
 
-test_perf() { # profile wormholed during the keep-alive test
+test_perf() { # KIND (close|keepalive): profile wormholed during a wrk run
+	local kind=$1 args=()
 	command -v perf >/dev/null || { log "perf not installed, no profile"; return 0; }
+	[[ $kind == close ]] && args=(-H 'Connection: close')
 	proxy_start wormhole $P_NGINX
-	perf record -g -o "$T/perf.data" -p "$PROXY_PID" -- sleep "$DUR" >/dev/null 2>&1 &
+	perf record -g -o "$T/perf-$kind.data" -p "$PROXY_PID" -- sleep "$DUR" >/dev/null 2>&1 &
 	local perf_pid=$!
-	wrk_run perf wormhole || true
+	wrk_run "perf-$kind" wormhole "${args[@]}" || true
 	wait $perf_pid || true
-	perf report -i "$T/perf.data" --no-children --stdio --percent-limit 1.5 2>/dev/null | head -120 >"$T/perf-keepalive.txt" || true
-	perf report -i "$T/perf.data" --no-children --stdio --sort symbol -g none --percent-limit 0.7 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 >"$T/perf-keepalive-flat.txt" || true
-	log "perf profile of wormholed (keep-alive): $T/perf-keepalive*.txt"
+	perf report -i "$T/perf-$kind.data" --no-children --stdio --percent-limit 1.5 2>/dev/null |
+		head -150 >"$T/perf-$kind.txt" || true
+	perf report -i "$T/perf-$kind.data" --no-children --stdio --sort symbol -g none --percent-limit 0.7 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | head -40 >"$T/perf-$kind-flat.txt" || true
+	perf report -i "$T/perf-$kind.data" --children --stdio --sort symbol -g none --percent-limit 3 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | head -40 >"$T/perf-$kind-children.txt" || true
+	log "perf profile of wormholed ($kind, $WRK_RPS req/s): $T/perf-$kind*.txt"
 	proxy_stop wormhole
 }
 
@@ -464,14 +470,20 @@ for n in $HOLD_NS; do
 		test_hold "$p" "$n"
 	done
 done
-if ((PERF)) && [[ " $PROXIES " == *" wormhole "* ]]; then test_perf; fi
+if ((PERF)) && [[ " $PROXIES " == *" wormhole "* ]]; then
+	test_perf keepalive
+	test_perf close
+fi
 
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p')), duration ${DUR}s, median of $REPEAT"
 python3 "$HERE/tools/table.py" "$RESULTS" ${MARKDOWN:+--markdown "$MARKDOWN"} --proxies "$PROXIES"
-if ((PERF)) && [[ -s $T/perf-keepalive-flat.txt ]]; then
-	echo
-	echo "wormholed hot spots during the keep-alive test (perf, self time):"
-	cat "$T/perf-keepalive-flat.txt"
+if ((PERF)); then
+	for kind in keepalive close; do
+		[[ -s $T/perf-$kind-flat.txt ]] || continue
+		echo
+		echo "wormholed hot spots, wrk $kind (perf, self time):"
+		cat "$T/perf-$kind-flat.txt"
+	done
 	KEEP=1
 fi
