@@ -118,6 +118,8 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
 
 		if (k < 0 && errno == EINTR)
 			continue;
+		if (k < 0 && errno == EPIPE)
+			break; /* the daemon may have said why before closing: read it */
 		if (k < 0) {
 			r = -errno;
 			fprintf(stderr, "wormhole: sending to wormholed: %s\n", strerror(-r));
@@ -128,8 +130,8 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
 	for (;;) {
 		_cleanup_free_ char *err = NULL;
 		struct ctl_reply rep = { 0 };
-		char *l;
-		size_t ll;
+		char *l = NULL;
+		size_t ll = 0;
 
 		r = read_line(fd, &buf, &len, &used, &l, &ll);
 		if (r < 0) {

@@ -55,6 +55,7 @@ struct ctl_client {
 	size_t out_len;
 	struct create_req *pending;
 	bool closing; /* close once the output is flushed */
+	bool refused; /* not root: its request is read to the end of line, never parsed */
 };
 
 static void client_free(struct ctl_client *c)
@@ -333,6 +334,14 @@ static int client_process(struct ctl_client *c)
 
 		if (!nl)
 			break;
+		if (c->refused) {
+			/* answer only after the request arrived: closing a unix socket with unread
+			 * data would reset the client before it read why */
+			(void)client_reply_error(c, "permission denied: wormholed takes requests "
+						    "from root only");
+			c->closing = true;
+			break;
+		}
 		len = (size_t)(nl - c->in) + 1;
 		(void)client_handle_line(c, c->in, len);
 		memmove(c->in, c->in + len, c->in_len - len);
@@ -398,16 +407,10 @@ static int on_ctl_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 			log_warning_errno(-errno, "control: accept failed, ignoring");
 		return 0;
 	}
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
-		static const char msg[] =
-			"{\"ok\":false,\"error\":\"permission denied: wormholed takes requests "
-			"from root only\"}\n";
-
-		log_notice("control: refused a client with uid %d", len ? (int)cred.uid : -1);
-		(void)send(cfd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		safe_close(cfd);
-		return 0;
-	}
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		cred.uid = (uid_t)-1;
+	if (cred.uid != 0)
+		log_notice("control: refusing a client with uid %d", (int)cred.uid);
 	if (ctl->n_clients >= CTL_MAX_CLIENTS) {
 		log_notice("control: %u clients is the limit, refusing one", CTL_MAX_CLIENTS);
 		safe_close(cfd);
@@ -420,6 +423,7 @@ static int on_ctl_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 	}
 	c->ctl = ctl;
 	c->fd = cfd;
+	c->refused = cred.uid != 0;
 	r = sd_event_add_io(sd_event_source_get_event(src), &c->src, cfd, EPOLLIN, on_client_io, c);
 	if (r < 0) {
 		safe_close(cfd);
