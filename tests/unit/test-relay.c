@@ -591,12 +591,16 @@ static void test_idle_memory(void **state)
 		print_message("idle relay: %zu bytes of heap each (sd-event sources included)\n",
 			      per);
 	/* mallinfo2 is meaningless under valgrind and ASan (their own allocator) */
-	if (after.uordblks > before.uordblks && !getenv("RELAY_TEST_NO_MEM"))
+	if (after.uordblks > before.uordblks)
 		assert_true(per <= 3072);
 	for (unsigned i = 0; i < N; i++) {
 		char buf[8];
+		ssize_t n;
 
-		assert_int_equal(read(ends[i][1], buf, sizeof(buf)), 4);
+		set_nonblock(ends[i][1]);
+		while ((n = read(ends[i][1], buf, sizeof(buf))) < 0 && errno == EAGAIN)
+			assert_true(sd_event_run(e, 100 * 1000) >= 0);
+		assert_int_equal(n, 4);
 		r[i] = relay_free(r[i]);
 		close(ends[i][0]);
 		close(ends[i][1]);
