@@ -2,13 +2,177 @@
 /*
  * docker-run.c - `docker-run 'ARGS'`: start a container; the head or tail lives in its namespace
  *
- * Not run by this daemon yet (the Docker Engine API client lands with the docker issue); the
- * word is fully syntax-checked by lib/spec.c and refused here before anything is created.
+ * ARGS is `[docker run flags] IMAGE [CMD...]` (lib/docker-args), mapped onto create + start
+ * through the Engine API, pulling a missing image (progress goes to the client that asked). Every
+ * container carries wormhole.segment=<id> and wormhole.daemon=<control socket>, is followed like a
+ * docker-ns container, and is removed when the word is undone: a failure later in the chain, a
+ * failed trigger, `delete`, or the daemon's exit. A daemon that was killed removes them at its
+ * next start.
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "chains.h"
+#include "cleanup.h"
+#include "docker-args.h"
+#include "docker.h"
+#include "log.h"
+#include "spec.h"
+#include "wormholed/containers.h"
+#include "wormholed/segment.h"
+
+struct docker_run {
+	struct segment *s;
+	struct endpoint *target;
+	const struct spec_word *w;
+	struct docker_op *op;
+	chain_done_fn done;
+	void *userdata;
+	struct container_watch *watch;
+	char *id;
+	char *name;
+};
+
+static void docker_run_free(struct docker_run *st)
+{
+	free(st->id);
+	free(st->name);
+	free(st);
+}
+
+static void on_removed(struct docker *dk, int r, const char *error, void *userdata)
+{
+	_cleanup_free_ char *id = userdata;
+
+	if (r < 0)
+		log_warning("cannot remove container %.12s: %s", id, error ?: strerror(-r));
+	else
+		log_info("removed container %.12s", id);
+}
+
+static void remove_container(struct segment *s, const char *id)
+{
+	char *copy = strdup(id);
+
+	if (!copy || docker_remove(s->d->docker, copy, on_removed, copy, NULL) < 0) {
+		log_warning("cannot remove container %.12s: out of memory", id);
+		free(copy);
+	}
+}
+
+static void on_progress(struct docker *dk, const char *text, void *userdata)
+{
+	struct docker_run *st = userdata;
+	struct daemon *d = st->s->d;
+
+	log_info("segment '%s': %s", st->s->id, text);
+	if (d->progress)
+		d->progress(d, segment_top(st->s), text);
+}
+
+static void on_started(struct docker *dk, int r, const char *error,
+		       const struct docker_container_info *info, void *userdata)
+{
+	struct docker_run *st = userdata;
+	chain_done_fn done = st->done;
+	void *ud = st->userdata;
+	char *msg = NULL;
+
+	st->op = NULL;
+	if (r >= 0) {
+		st->id = strdup(info->id);
+		st->name = strdup(info->name ?: info->id);
+		if (!st->id || !st->name) {
+			r = -ENOMEM;
+			remove_container(st->s, info->id);
+		}
+	}
+	if (r >= 0) {
+		r = container_watch_new(st->s, st->target, info->id, info->name, info->pid,
+					&st->watch);
+		if (r < 0) {
+			error = "cannot enter the container's network namespace";
+			remove_container(st->s, info->id);
+		}
+	}
+	if (r < 0) {
+		if (asprintf(&msg, "word %u 'docker-run': %s", st->w->pos, error ?: strerror(-r)) <
+		    0)
+			msg = NULL;
+		docker_run_free(st);
+		done(ud, r, NULL, msg);
+		return;
+	}
+	log_info("segment '%s': started container '%s' (%.12s, pid %d)", st->s->id, st->name,
+		 st->id, (int)info->pid);
+	done(ud, 0, st, NULL);
+}
+
+static int docker_run_apply(struct segment *s, const struct spec_word *w, struct endpoint *target,
+			    void **ret_state, char **ret_error, chain_done_fn done, void *userdata)
+{
+	_cleanup_(strv_freep) char **labels = NULL;
+	_cleanup_free_ char *err = NULL;
+	struct docker_run_args args = { 0 };
+	struct docker_run *st;
+	int r;
+
+	r = docker_run_args_parse(w->arg, &args, &err);
+	if (r < 0) {
+		if (asprintf(ret_error, "word %u 'docker-run': %s", w->pos, err ?: strerror(-r)) <
+		    0)
+			*ret_error = NULL;
+		return r;
+	}
+	r = containers_labels(s, &labels);
+	if (r < 0)
+		goto out;
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		r = -ENOMEM;
+		goto out;
+	}
+	*st = (struct docker_run){
+		.s = s, .target = target, .w = w, .done = done, .userdata = userdata
+	};
+	r = docker_create_and_start(s->d->docker, &args, (const char *const *)labels, on_progress,
+				    on_started, st, &st->op);
+	if (r < 0) {
+		docker_run_free(st);
+		goto out;
+	}
+	*ret_state = st;
+	r = 1;
+out:
+	docker_run_args_done(&args);
+	return r;
+}
+
+static void docker_run_cancel(struct segment *s, void *pending)
+{
+	struct docker_run *st = pending;
+
+	/* a create already sent is removed by the client in the background */
+	if (st->op)
+		docker_op_cancel(st->op);
+	docker_run_free(st);
+}
+
+static void docker_run_undo(struct segment *s, void *state)
+{
+	struct docker_run *st = state;
+
+	container_watch_free(st->watch);
+	if (st->id)
+		remove_container(s, st->id);
+	docker_run_free(st);
+}
 
 const struct chain_op chain_op_docker_run = {
 	.word = "docker-run",
-	.unsupported =
-		"docker-run is not supported by this wormholed yet (Docker support is pending)",
+	.apply = docker_run_apply,
+	.cancel = docker_run_cancel,
+	.undo = docker_run_undo,
 };

@@ -33,6 +33,7 @@ struct ctl_client;
 
 struct create_req {
 	struct ctl_client *client; /* NULL once the client went away */
+	struct segment *s;	   /* the top segment being created */
 };
 
 struct control {
@@ -202,6 +203,7 @@ static int handle_create(struct ctl_client *c, struct ctl_request *req)
 	r = segment_create(c->ctl->d, sp->id, sp, sp->top, NULL, NULL, on_created, cr, &s, &err);
 	if (r == 1) {
 		TAKE_PTR(sp);
+		cr->s = s;
 		cr->client = c;
 		c->pending = cr;
 		return 0;
@@ -474,6 +476,25 @@ static int ctl_bind(const char *path, int *ret_fd)
 	return 0;
 }
 
+/* Progress of a creation (an image pull) goes to the client waiting for it. */
+static void on_progress(struct daemon *d, struct segment *top, const char *text)
+{
+	struct control *ctl = d->progress_userdata;
+	char *t;
+
+	for (struct ctl_client *c = ctl->clients; c; c = c->next) {
+		if (!c->pending || c->pending->s != top)
+			continue;
+		t = strdup(text);
+		if (t && client_queue(c, &(struct ctl_reply){ .progress = t }) >= 0) {
+			free(t);
+			(void)client_flush(c);
+		} else
+			free(t);
+		return;
+	}
+}
+
 int control_new(struct daemon *d, const char *path, int fd, struct control **ret)
 {
 	struct control *ctl;
@@ -501,6 +522,8 @@ int control_new(struct daemon *d, const char *path, int fd, struct control **ret
 		control_free(ctl);
 		return r;
 	}
+	d->progress = on_progress;
+	d->progress_userdata = ctl;
 	*ret = ctl;
 	return 0;
 }
@@ -509,6 +532,10 @@ struct control *control_free(struct control *ctl)
 {
 	if (!ctl)
 		return NULL;
+	if (ctl->d->progress_userdata == ctl) {
+		ctl->d->progress = NULL;
+		ctl->d->progress_userdata = NULL;
+	}
 	while (ctl->clients)
 		client_free(ctl->clients);
 	ctl->src = sd_event_source_disable_unref(ctl->src);

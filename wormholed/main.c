@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -22,6 +23,7 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "containers.h"
 #include "control.h"
 #include "log.h"
 #include "netns.h"
@@ -185,6 +187,53 @@ static int adopt_listen_fds(void)
 	return fd;
 }
 
+#define STOP_DRAIN_USEC (10 * USEC_PER_SEC)
+
+static struct control *ctl;
+static uint64_t stop_deadline;
+
+static uint64_t now_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Wait (bounded) until the containers we remove are gone, then end the loop. */
+static int on_drain(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (containers_drained(d) || now_monotonic() >= stop_deadline) {
+		if (!containers_drained(d))
+			log_warning("giving up waiting for Docker to remove containers");
+		return sd_event_exit(d->event, 0);
+	}
+	(void)sd_event_source_set_time_relative(src, 20 * 1000);
+	return sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+}
+
+static int on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct daemon *d = userdata;
+	int r;
+
+	if (stop_deadline) {
+		log_warning("second signal, exiting at once");
+		return sd_event_exit(d->event, 0);
+	}
+	log_info("shutting down");
+	(void)sd_notify(0, "STOPPING=1");
+	stop_deadline = now_monotonic() + STOP_DRAIN_USEC;
+	ctl = control_free(ctl);
+	daemon_free_all_segments(d);
+	r = sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 0, 0, on_drain, d);
+	if (r < 0)
+		return sd_event_exit(d->event, 0);
+	return 0;
+}
+
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -204,7 +253,6 @@ int main(int argc, char *argv[])
 		.log_level = LOG_INFO,
 	};
 	struct daemon d = { 0 };
-	struct control *ctl = NULL;
 	int r, fd;
 
 	log_setup("wormholed", LOG_INFO);
@@ -234,15 +282,24 @@ int main(int argc, char *argv[])
 		log_error_errno(r, "cannot create the event loop");
 		goto out;
 	}
-	(void)sd_event_add_signal(d.event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
-	(void)sd_event_add_signal(d.event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+	(void)sd_event_add_signal(d.event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_stop_signal,
+				  &d);
+	(void)sd_event_add_signal(d.event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_stop_signal,
+				  &d);
 	(void)sd_event_set_watchdog(d.event, 1);
 	d.connect_timeout_usec = o.connect_timeout_usec;
 	d.udp_idle_usec = o.udp_idle_usec;
 	d.max_conns = o.max_conns;
+	d.instance = o.ctl_path;
 	r = pipe_pool_new(64, &d.pipes);
 	if (r < 0) {
 		log_error_errno(r, "cannot create the pipe pool");
+		goto out;
+	}
+
+	r = containers_init(&d);
+	if (r < 0) {
+		log_error_errno(r, "cannot set up the Docker client");
 		goto out;
 	}
 
@@ -261,11 +318,10 @@ int main(int argc, char *argv[])
 	r = sd_event_loop(d.event);
 	if (r < 0)
 		log_error_errno(r, "event loop failed");
-	(void)sd_notify(0, "STOPPING=1");
-	log_info("shutting down");
 out:
-	daemon_free_all_segments(&d);
 	ctl = control_free(ctl);
+	daemon_free_all_segments(&d);
+	containers_free(&d);
 	d.pipes = pipe_pool_free(d.pipes);
 	d.event = sd_event_unref(d.event);
 	free(o.ctl_path);

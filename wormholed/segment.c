@@ -54,7 +54,8 @@ struct conn {
 	union sockaddr_union client;
 	socklen_t client_len;
 	uint64_t start_usec;
-	bool waiting; /* for the trigger */
+	bool waiting;  /* for the trigger */
+	int tail_nsfd; /* the connector's own reference: a container restart replaces the tail's */
 	struct connector *connector;
 	struct relay *relay;
 };
@@ -97,6 +98,7 @@ void endpoint_done(struct endpoint *e)
 	free(e->ns_name);
 	free(e->host);
 	free(e->path);
+	free(e->container);
 	e->nsfd = safe_close(e->nsfd);
 	*e = (struct endpoint){ .nsfd = -EBADF };
 }
@@ -142,16 +144,18 @@ static char *endpoint_url(const struct endpoint *e, bool with_ns)
 {
 	const char *proto = url_proto_name(e->proto == URL_PROTO_NONE ? URL_PROTO_TCP : e->proto);
 	const char *host = e->host ?: "127.0.0.1";
-	bool ns = with_ns && e->ns_name;
+	/* where it lives: "ns@" for a named netns, "docker:NAME@" for a container */
+	bool ns = with_ns && (e->ns_name || e->container);
+	const char *where = e->container ?: e->ns_name;
 	char *s = NULL;
 	int k;
 
 	if (e->proto == URL_PROTO_UNIX)
 		k = asprintf(&s, "unix://%s", e->path ?: "");
 	else
-		k = asprintf(&s, "%s://%s%s%s%s%s:%u", proto, ns ? e->ns_name : "", ns ? "@" : "",
-			     host_is_v6(host) ? "[" : "", host, host_is_v6(host) ? "]" : "",
-			     (unsigned)e->port);
+		k = asprintf(&s, "%s://%s%s%s%s%s%s:%u", proto, ns && e->container ? "docker:" : "",
+			     ns ? where : "", ns ? "@" : "", host_is_v6(host) ? "[" : "", host,
+			     host_is_v6(host) ? "]" : "", (unsigned)e->port);
 	return k < 0 ? NULL : s;
 }
 
@@ -226,7 +230,6 @@ static int socktype_of(enum url_proto p)
 {
 	return p == URL_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
 }
-
 
 /* ---- registry ----------------------------------------------------------------------------- */
 
@@ -343,6 +346,7 @@ static void conn_free(struct conn *c, int error, const char *reason)
 	conn_unlink(c);
 	c->relay = relay_free(c->relay);
 	c->connector = connector_free(c->connector);
+	c->tail_nsfd = safe_close(c->tail_nsfd);
 	c->client_fd = safe_close(c->client_fd);
 	free(c);
 }
@@ -358,6 +362,7 @@ static void on_tail_connected(struct connector *cn, int fd, void *userdata)
 	int r;
 
 	c->connector = connector_free(c->connector);
+	c->tail_nsfd = safe_close(c->tail_nsfd);
 	if (fd < 0) {
 		conn_free(c, fd,
 			  fd == -ETIMEDOUT ? "tail refused until the connect timeout"
@@ -380,7 +385,18 @@ static void conn_connect_tail(struct conn *c)
 	int r;
 
 	c->waiting = false;
-	r = connector_new(s->d->event, s->tail.nsfd, &s->tail_sa.sa, s->tail_salen, SOCK_STREAM,
+	if (s->tail.down) {
+		conn_free(c, -EHOSTDOWN, "the tail's container is not running");
+		return;
+	}
+	if (s->tail.nsfd >= 0) {
+		c->tail_nsfd = fcntl(s->tail.nsfd, F_DUPFD_CLOEXEC, 3);
+		if (c->tail_nsfd < 0) {
+			conn_free(c, -errno, "cannot connect to the tail");
+			return;
+		}
+	}
+	r = connector_new(s->d->event, c->tail_nsfd, &s->tail_sa.sa, s->tail_salen, SOCK_STREAM,
 			  s->d->connect_timeout_usec, on_tail_connected, c, &c->connector);
 	if (r < 0)
 		conn_free(c, r, "cannot connect to the tail");
@@ -400,6 +416,7 @@ static void conn_new(struct segment *s, int fd, const union sockaddr_union *sa, 
 	c->s = s;
 	c->id = ++s->d->next_conn_id;
 	c->client_fd = fd;
+	c->tail_nsfd = -EBADF;
 	c->client = *sa;
 	c->client_len = salen;
 	c->start_usec = now_usec();
@@ -487,6 +504,10 @@ static void udp_open_backend(struct segment *s, struct udp_session *us)
 {
 	int fd, r;
 
+	if (s->tail.down) {
+		udp_session_fail(us, -EHOSTDOWN, "the tail's container is not running");
+		return;
+	}
 	fd = netns_socket(s->tail.nsfd, s->tail_sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		udp_session_fail(us, fd, "cannot create the tail socket");
@@ -1043,6 +1064,36 @@ struct segment *segment_free(struct segment *s)
 	free(s->id);
 	free(s);
 	return NULL;
+}
+
+void segment_endpoint_set_down(struct segment *s, struct endpoint *e, bool down)
+{
+	_cleanup_free_ char *err = NULL;
+	int r;
+
+	e->down = down;
+	if (e != &s->head || s->state == SEGMENT_CREATING)
+		return;
+	if (down) {
+		segment_unlisten(s);
+		return;
+	}
+	if (s->listen_fd >= 0 || s->udp)
+		return;
+	r = segment_listen(s, &err);
+	if (r < 0) {
+		e->down = true;
+		log_error("segment '%s': cannot listen again: %s", s->id, err ?: strerror(-r));
+		return;
+	}
+	log_info("segment '%s': listening again in the new namespace", s->id);
+}
+
+struct segment *segment_top(struct segment *s)
+{
+	while (s->parent)
+		s = s->parent;
+	return s;
 }
 
 void segment_bytes(const struct segment *s, uint64_t *ret_in, uint64_t *ret_out)

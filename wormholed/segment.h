@@ -22,6 +22,9 @@
 #include "url.h"
 
 struct conn;
+struct container_watch;
+struct docker;
+struct docker_op;
 struct segment;
 struct pipe_pool;
 struct runner;
@@ -39,6 +42,14 @@ struct daemon {
 	uint64_t udp_idle_usec;
 	unsigned max_conns;
 	uint64_t next_conn_id;
+	const char *instance; /* the control socket path: labels our containers */
+
+	struct docker *docker;
+	struct container_watch *watches;
+	struct docker_op *events_op;
+	/* progress of a long creation (an image pull), for the client that asked */
+	void (*progress)(struct daemon *d, struct segment *top, const char *text);
+	void *progress_userdata;
 };
 
 struct endpoint {
@@ -48,6 +59,8 @@ struct endpoint {
 	char *host;	      /* NULL until defaulted */
 	char *path;	      /* unix sockets */
 	uint16_t port;	      /* 0: not set (head: ephemeral) */
+	char *container;      /* for display: the container the namespace belongs to */
+	bool down;	      /* its container is not running: refuse, do not listen */
 };
 
 enum segment_state {
@@ -56,7 +69,6 @@ enum segment_state {
 	SEGMENT_ARMED,
 	SEGMENT_TRIGGERING,
 };
-
 
 /**
  * segment_created_fn - outcome of an asynchronous segment_create()
@@ -163,6 +175,18 @@ int endpoint_copy(struct endpoint *dst, const struct endpoint *src);
  * endpoint_done() - Free the strings, close the namespace fd, reset to an empty endpoint
  */
 void endpoint_done(struct endpoint *e);
+
+/**
+ * segment_endpoint_set_down() - The container of @e (the head or tail of @s) stopped or runs
+ * again: a head stops listening or listens again (same address, new namespace); a tail
+ * refuses new connections while down
+ */
+void segment_endpoint_set_down(struct segment *s, struct endpoint *e, bool down);
+
+/**
+ * segment_top() - Return: the top segment of the chain @s belongs to
+ */
+struct segment *segment_top(struct segment *s);
 
 /**
  * daemon_free_all_segments() - segment_free() every top segment (shutdown)

@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * containers.c - Docker on the daemon side: the client, orphans, and following containers
+ *
+ * One events subscription serves every watch: it is started with the first watch and cancelled
+ * with the last. Events are matched by container id, and "start" also by name, so a container
+ * recreated under the same name is followed too. The namespace of a started container is opened
+ * from the pid the event carries as soon as the event arrives, which pins it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "containers.h"
+#include "docker.h"
+#include "log.h"
+#include "netns.h"
+#include "segment.h"
+#include "spec.h"
+
+struct container_watch {
+	struct segment *s;
+	struct endpoint *target;
+	struct container_watch *prev, *next;
+	char *id;
+	char *name;
+	struct docker_op *inspect_op; /* re-inspection after the event stream came back */
+};
+
+static void watch_unlink(struct container_watch *w)
+{
+	struct daemon *d = w->s->d;
+
+	if (w->prev)
+		w->prev->next = w->next;
+	else if (d->watches == w)
+		d->watches = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+}
+
+static int watch_enter(struct container_watch *w, int pid)
+{
+	int fd = netns_open_pid(pid);
+
+	if (fd < 0)
+		return fd;
+	w->target->nsfd = safe_close(w->target->nsfd);
+	w->target->nsfd = fd;
+	return 0;
+}
+
+static void watch_up(struct container_watch *w, int pid)
+{
+	int r;
+
+	r = watch_enter(w, pid);
+	if (r < 0) {
+		log_warning_errno(r,
+				  "segment '%s': container '%s' started, but its namespace "
+				  "cannot be opened",
+				  w->s->id, w->name);
+		segment_endpoint_set_down(w->s, w->target, true);
+		return;
+	}
+	log_info("segment '%s': container '%s' is running (pid %d), following it", w->s->id,
+		 w->name, pid);
+	segment_endpoint_set_down(w->s, w->target, false);
+}
+
+static void watch_down(struct container_watch *w, const char *why)
+{
+	if (w->target->down)
+		return;
+	log_notice("segment '%s': container '%s' %s; new connections are refused until it "
+		   "runs again",
+		   w->s->id, w->name, why);
+	segment_endpoint_set_down(w->s, w->target, true);
+}
+
+static void on_reinspect(struct docker *dk, int r, const char *error,
+			 const struct docker_container_info *info, void *userdata)
+{
+	struct container_watch *w = userdata;
+
+	w->inspect_op = NULL;
+	if (r < 0) {
+		watch_down(w, error ?: "cannot be inspected");
+		return;
+	}
+	if (!info->running || info->pid <= 0) {
+		watch_down(w, "is not running");
+		return;
+	}
+	if (!w->target->down) {
+		/* nothing to do if it still is the namespace we hold */
+		int fd = netns_open_pid(info->pid);
+		bool same = fd >= 0 && netns_same(fd, w->target->nsfd);
+
+		safe_close(fd);
+		if (same)
+			return;
+	}
+	watch_up(w, info->pid);
+}
+
+static void on_event(struct docker *dk, const struct docker_event *ev, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	for (struct container_watch *w = d->watches, *next; w; w = next) {
+		next = w->next;
+		if (strcmp(ev->action, "reconnect") == 0) {
+			log_info("segment '%s': Docker events are back, checking container '%s'",
+				 w->s->id, w->name);
+			if (!w->inspect_op)
+				(void)docker_inspect(d->docker, w->id, on_reinspect, w,
+						     &w->inspect_op);
+			continue;
+		}
+		if (!ev->id)
+			continue;
+		if (strcmp(ev->id, w->id) != 0) {
+			char *id;
+
+			if (strcmp(ev->action, "start") != 0 || !ev->name ||
+			    strcmp(ev->name, w->name) != 0)
+				continue;
+			id = strdup(ev->id); /* recreated under the same name */
+			if (!id)
+				continue;
+			free(w->id);
+			w->id = id;
+		}
+		if (strcmp(ev->action, "start") == 0 && ev->pid > 0)
+			watch_up(w, ev->pid);
+		else if (strcmp(ev->action, "die") == 0)
+			watch_down(w, "stopped");
+		else if (strcmp(ev->action, "destroy") == 0)
+			watch_down(w, "was removed");
+	}
+}
+
+static int events_ensure(struct daemon *d)
+{
+	static const struct docker_events_filter filter = { 0 }; /* start, die, destroy */
+
+	if (d->events_op)
+		return 0;
+	return docker_events(d->docker, &filter, on_event, d, &d->events_op);
+}
+
+int container_watch_new(struct segment *s, struct endpoint *target, const char *id,
+			const char *name, int pid, struct container_watch **ret)
+{
+	struct daemon *d = s->d;
+	struct container_watch *w;
+	int r;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct container_watch){ .s = s, .target = target };
+	w->id = strdup(id);
+	w->name = strdup(name ?: id);
+	if (!w->id || !w->name) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = watch_enter(w, pid);
+	if (r < 0)
+		goto fail;
+	free(target->container);
+	target->container = strdup(w->name);
+	if (!target->container) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	target->down = false;
+	r = events_ensure(d);
+	if (r < 0)
+		goto fail;
+	w->next = d->watches;
+	if (d->watches)
+		d->watches->prev = w;
+	d->watches = w;
+	*ret = w;
+	return 0;
+fail:
+	free(w->id);
+	free(w->name);
+	free(w);
+	return r;
+}
+
+struct container_watch *container_watch_free(struct container_watch *w)
+{
+	struct daemon *d;
+
+	if (!w)
+		return NULL;
+	d = w->s->d;
+	if (w->inspect_op)
+		docker_op_cancel(w->inspect_op);
+	watch_unlink(w);
+	if (!d->watches && d->events_op) {
+		docker_op_cancel(d->events_op);
+		d->events_op = NULL;
+	}
+	free(w->id);
+	free(w->name);
+	free(w);
+	return NULL;
+}
+
+const char *container_watch_id(const struct container_watch *w)
+{
+	return w->id;
+}
+
+int containers_labels(struct segment *s, char ***ret)
+{
+	char **l = calloc(3, sizeof(char *));
+
+	if (!l)
+		return -ENOMEM;
+	if (asprintf(&l[0], "wormhole.segment=%s", s->id) < 0 ||
+	    asprintf(&l[1], "wormhole.daemon=%s", s->d->instance) < 0) {
+		l[0] = l[1] = NULL; /* asprintf leaves them undefined on failure */
+		strv_free(l);
+		return -ENOMEM;
+	}
+	*ret = l;
+	return 0;
+}
+
+static void on_orphan_removed(struct docker *dk, int r, const char *error, void *userdata)
+{
+	_cleanup_free_ char *id = userdata;
+
+	if (r < 0)
+		log_warning("cannot remove orphaned container %.12s: %s", id,
+			    error ?: strerror(-r));
+	else
+		log_info("removed container %.12s left behind by an earlier run", id);
+}
+
+static void on_orphans(struct docker *dk, int r, const char *error, char *const *ids,
+		       void *userdata)
+{
+	if (r < 0) {
+		log_debug("no Docker engine to check for orphaned containers: %s",
+			  error ?: strerror(-r));
+		return;
+	}
+	for (char *const *id = ids; *id; id++) {
+		char *copy = strdup(*id);
+
+		if (copy && docker_remove(dk, copy, on_orphan_removed, copy, NULL) < 0)
+			free(copy);
+	}
+}
+
+int containers_init(struct daemon *d)
+{
+	_cleanup_free_ char *label = NULL;
+	int r;
+
+	r = docker_new(d->event, NULL, &d->docker);
+	if (r < 0)
+		return r;
+	if (asprintf(&label, "wormhole.daemon=%s", d->instance) < 0)
+		return -ENOMEM;
+	r = docker_list_by_label(d->docker, label, on_orphans, d, NULL);
+	if (r < 0)
+		log_debug_errno(r, "cannot look for orphaned containers, ignoring");
+	return 0;
+}
+
+bool containers_drained(struct daemon *d)
+{
+	/* the events stream stays pending forever: it does not count */
+	return !d->docker || docker_pending(d->docker) <= (d->events_op ? 1u : 0u);
+}
+
+void containers_free(struct daemon *d)
+{
+	while (d->watches)
+		container_watch_free(d->watches);
+	d->docker = docker_free(d->docker);
+}
