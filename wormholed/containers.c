@@ -134,6 +134,8 @@ static void on_event(struct docker *dk, const struct docker_event *ev, void *use
 				continue;
 			free(w->id);
 			w->id = id;
+			free(w->target->container_id);
+			w->target->container_id = strdup(id);
 		}
 		if (strcmp(ev->action, "start") == 0 && ev->pid > 0)
 			watch_up(w, ev->pid);
@@ -170,12 +172,16 @@ int container_watch_new(struct segment *s, struct endpoint *target, const char *
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = watch_enter(w, pid);
-	if (r < 0)
-		goto fail;
+	if (pid > 0) {
+		r = watch_enter(w, pid);
+		if (r < 0)
+			goto fail;
+	}
 	free(target->container);
+	free(target->container_id);
 	target->container = strdup(w->name);
-	if (!target->container) {
+	target->container_id = strdup(w->id);
+	if (!target->container || !target->container_id) {
 		r = -ENOMEM;
 		goto fail;
 	}

@@ -53,7 +53,8 @@ int containers_labels(struct segment *s, char ***ret);
  * container_watch_new() - Follow a container for an endpoint of @s
  * @target:	&s->head or &s->tail; its nsfd is replaced on restarts
  * @id, @name:	the container (copied)
- * @pid:	its current pid, whose namespace @target gets now
+ * @pid:	its current pid, whose namespace @target gets now; 0 when @target already holds
+ *		it (a child's head copied from its parent's tail)
  * @ret:	the watch on success only; release with container_watch_free()
  *
  * Return: 0, or a negative errno (the namespace could not be opened)

@@ -35,6 +35,7 @@
 #include "chains/chains.h"
 #include "cleanup.h"
 #include "connector.h"
+#include "containers.h"
 #include "log.h"
 #include "netns.h"
 #include "relay.h"
@@ -99,6 +100,7 @@ void endpoint_done(struct endpoint *e)
 	free(e->host);
 	free(e->path);
 	free(e->container);
+	free(e->container_id);
 	e->nsfd = safe_close(e->nsfd);
 	*e = (struct endpoint){ .nsfd = -EBADF };
 }
@@ -1019,6 +1021,9 @@ int segment_create(struct daemon *d, const char *id, struct spec *spec, const st
 	r = id ? ((s->id = strdup(id)) ? 0 : -ENOMEM) : generate_id(d, &s->id);
 	if (r >= 0 && head_init)
 		r = endpoint_copy(&s->head, head_init);
+	if (r >= 0 && s->head.container_id) /* a child listening inside its parent's container */
+		r = container_watch_new(s, &s->head, s->head.container_id, s->head.container, 0,
+					&s->head_watch);
 	if (r < 0) {
 		segment_free(s);
 		return r;
@@ -1053,6 +1058,7 @@ struct segment *segment_free(struct segment *s)
 	s->udp_waiting = NULL;
 	s->n_udp_waiting = 0;
 	segment_undo(s, false); /* children, containers: in reverse */
+	s->head_watch = container_watch_free(s->head_watch);
 	free(s->applied);
 	segment_unregister(s);
 	if (s->state != SEGMENT_CREATING)

@@ -60,6 +60,7 @@ struct endpoint {
 	char *path;	      /* unix sockets */
 	uint16_t port;	      /* 0: not set (head: ephemeral) */
 	char *container;      /* for display: the container the namespace belongs to */
+	char *container_id;   /* and its id, to follow it */
 	bool down;	      /* its container is not running: refuse, do not listen */
 };
 
@@ -106,8 +107,9 @@ struct segment {
 
 	struct applied *applied;
 	size_t n_applied;
-	struct runner *runner;	      /* a word list being applied */
-	segment_created_fn create_cb; /* an asynchronous creation reports here */
+	struct runner *runner;		    /* a word list being applied */
+	struct container_watch *head_watch; /* a head inherited inside a container (child) */
+	segment_created_fn create_cb;	    /* an asynchronous creation reports here */
 	void *create_userdata;
 
 	struct conn *conns; /* all TCP connections, waiting or relaying */
