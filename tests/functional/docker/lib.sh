@@ -1,0 +1,146 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: MIT
+#
+# tests/functional/docker/lib.sh - shared helpers for the Docker functional tests (docker/NN-*.sh)
+#
+# Builds on tests/lib/netns.sh: each test has its own namespace "wh-test-$$" ("host"), where its own
+# wormholed runs with its own control socket in the test's temp dir, so that the daemon's orphan
+# cleanup (label wormhole.daemon=<socket path>) only ever sees this test's containers. dk_setup
+# additionally starts or reuses the real Docker engine (tests/lib/dockerd.sh; DOCKER_HOST is
+# exported, so the daemons inherit it), builds the test image (tests/lib/images.sh, a no-op when
+# it is current), and replaces the EXIT trap with dk_cleanup, which force-removes every container
+# the test made itself and every container labelled with one of its daemons' sockets, then runs
+# wh_cleanup (kill the test's pids, delete its namespaces, print daemon logs on failure). A
+# private engine that this test started is stopped again; run.sh starts one for the whole run.
+#
+# Containers always run with --network none and --init; traffic stays in loopback and in the
+# containers' own namespaces. A container's namespace is entered from the host side with
+# `nsenter -t <State.Pid> -n` (to check listeners with ss); clients inside a container run with
+# `docker exec -i C wh-echo --connect 127.0.0.1:PORT` (tests/tools/wh-echo.c, in the image).
+#
+#   dk CMD...                  docker CMD, echoed as [docker]
+#   dk_run NAME ARGS...        docker run -d --network none --init --name NAME IMAGE ARGS
+#   dk_pid C / dk_id C         State.Pid / full id
+#   dk_wait_listen C PORT      bounded poll until a TCP listener on PORT exists inside C
+#   dk_labelled KEY=VALUE      ids of containers (any state) carrying that label
+#   dk_exec_echo C PORT WHAT   one line through `wh-echo --connect 127.0.0.1:PORT` inside C
+
+# shellcheck source=../../lib/netns.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/netns.sh"
+# shellcheck source=../../lib/dockerd.sh
+source "$WH_REPO/tests/lib/dockerd.sh"
+# shellcheck source=../../lib/images.sh
+source "$WH_REPO/tests/lib/images.sh"
+
+IMG=$wh_image_busybox
+dk_names=() # containers this test made itself (names or ids), removed by dk_cleanup
+
+dk_setup() {
+	wh_setup
+	trap dk_cleanup EXIT
+	command -v docker >/dev/null || skip "docker CLI missing"
+	command -v nsenter >/dev/null || skip "nsenter (util-linux) missing"
+	command -v curl >/dev/null || skip "curl missing (dockerd.sh pings the engine with it)"
+	dockerd_start || skip "no Docker engine (tests/lib/dockerd.sh could not start one)"
+	info "Docker engine: $DOCKER_HOST"
+	images_build || fail "cannot build the test image $IMG (tests/lib/images.sh)"
+}
+
+dk_cleanup() {
+	local rc=$? n name ids
+	set +e
+	trap - EXIT
+	if [[ $rc -ne 0 && $rc -ne 77 ]] && [[ -n ${DOCKER_HOST:-} ]]; then
+		echo "======== containers at failure ========" >&2
+		docker ps -a --format '{{.ID}} {{.Names}} {{.Status}} {{.Labels}}' >&2
+	fi
+	for name in "${dk_names[@]}"; do
+		docker rm -f "$name" >/dev/null 2>&1
+	done
+	for n in "${wh_daemons[@]}"; do
+		ids=$(docker ps -aq --filter "label=wormhole.daemon=$(wh_sock "$n")" 2>/dev/null)
+		[[ -n $ids ]] && docker rm -f $ids >/dev/null 2>&1
+	done
+	dockerd_stop
+	(exit $rc)
+	wh_cleanup
+}
+
+# dk CMD...: docker, echoed
+dk() {
+	pretty "docker" "docker $*"
+	docker "$@"
+}
+
+# dk_run NAME ARGS...: a detached test container (removed at exit); prints nothing
+dk_run() {
+	local name=$1
+	shift
+	dk_names+=("$name")
+	dk run -d --network none --init --name "$name" "$IMG" "$@" >/dev/null ||
+		fail "docker run $name failed"
+}
+
+dk_pid() {
+	docker inspect -f '{{.State.Pid}}' "$1"
+}
+
+dk_id() {
+	docker inspect -f '{{.Id}}' "$1"
+}
+
+_dk_listening() {
+	local pid
+	pid=$(dk_pid "$1") || return 1
+	[[ $pid != 0 ]] || return 1
+	[[ -n $(nsenter -t "$pid" -n ss -Htln "sport = :$2") ]]
+}
+
+# dk_listening C PORT: whether a TCP listener on PORT exists inside running container C
+dk_listening() {
+	_dk_listening "$@"
+}
+
+# dk_wait_listen C PORT [TENTHS]: poll (default 10 s) until C listens on PORT
+dk_wait_listen() {
+	wait_for "tcp listener on :$2 in container $1" "${3:-100}" _dk_listening "$1" "$2"
+}
+
+# dk_labelled KEY=VALUE: ids of the containers with that label, one a line (any state)
+dk_labelled() {
+	docker ps -aq --no-trunc --filter "label=$1"
+}
+
+_dk_none_labelled() {
+	[[ -z $(dk_labelled "$1") ]]
+}
+
+# dk_wait_none_labelled KEY=VALUE TENTHS: poll until no container carries the label
+dk_wait_none_labelled() {
+	wait_for "no container with label $1" "$2" _dk_none_labelled "$1"
+}
+
+# dk_exec_echo C PORT WHAT: inside C, send one line to 127.0.0.1:PORT and expect it back
+dk_exec_echo() {
+	local line got
+	line="echo-$3-$$-$RANDOM"
+	pretty "$1" "wh-echo --connect 127.0.0.1:$2"
+	got=$(printf '%s\n' "$line" | timeout 20 docker exec -i "$1" wh-echo --connect "127.0.0.1:$2") || true
+	assert_eq "$3" "$line" "$got"
+}
+
+# wh_ids: the segment ids of the main daemon, sorted, space-separated
+wh_ids() {
+	"$WORMHOLE" -H "unix://$(wh_sock main)" list --json | "$PYTHON" "$WH_NET" json-ids | sort | tr '\n' ' '
+}
+
+# wh_fails WHAT CODE ERRFILE ARGS...: `wormhole ARGS` must exit CODE; its stderr goes to ERRFILE
+wh_fails() {
+	local what=$1 code=$2 errf=$3 rc=0
+	shift 3
+	wh "$@" >"$errf.out" 2>"$errf" || rc=$?
+	echo "stderr: $(cat "$errf")" >&2
+	assert_eq "$what: exit status" "$code" "$rc"
+	[[ -s $errf.out ]] && fail "$what: printed on stdout: $(cat "$errf.out")"
+	return 0
+}
