@@ -13,7 +13,7 @@
 #                          [--no-build]
 #   --quick      2 s runs, 5000 RTT samples, 1 repetition, 1000 held connections only
 #   --repeat N   run the throughput, wrk and RTT tests N times (proxies interleaved) and report
-#                the median (default 3, --quick 1); the idle-connection test runs once
+#                the median (default 5, --quick 1); the idle-connection test runs once
 #   --perf       also profile wormholed with perf during a keep-alive run and print hot spots
 #   --keep       keep the temp dir (logs, wrk/iperf3 outputs, perf data)
 #
@@ -123,7 +123,7 @@ sysctl -qw net.ipv4.tcp_max_syn_backlog=8192
 if ((QUICK)); then
 	DUR=2 RTT_N=5000 HOLD_NS="1000" REPEAT=${REPEAT:-1}
 else
-	DUR=5 RTT_N=20000 HOLD_NS="1000 9000" REPEAT=${REPEAT:-3}
+	DUR=5 RTT_N=20000 HOLD_NS="1000 9000" REPEAT=${REPEAT:-5}
 fi
 WRK_C=50
 
@@ -272,7 +272,7 @@ proxy_start() {
 		return 1
 		;;
 	esac
-	wait_listen "$lp"
+	wait_listen "$lp" || return 1
 	# One connection through it first: systemd-socket-activate execs the proxy on the first
 	# connection, and every proxy should have done its lazy setup before we measure.
 	if exec {pfd}<>"/dev/tcp/127.0.0.1/$lp"; then exec {pfd}>&-; else log "priming $name failed"; fi
@@ -333,7 +333,7 @@ wait_listen $P_ECHO
 # ---------------------------------------------------------------------------------------------
 test_throughput() {
 	local p=$1 c0 c1 out
-	proxy_start "$p" $P_IPERF
+	proxy_start "$p" $P_IPERF || { log "$p did not start"; proxy_stop "$p"; return 0; }
 	c0=$(cpu_s "$PROXY_PID")
 	out=$T/iperf-$p.json
 	if taskset -c 1 iperf3 -c 127.0.0.1 -p "$PROXY_PORT" -t "$DUR" -J >"$out" 2>&1; then
@@ -366,7 +366,7 @@ to_us() { awk '{ v = $1 + 0; if ($1 ~ /us$/) f = 1; else if ($1 ~ /ms$/) f = 100
 test_wrk() { # PROXY close|keepalive
 	local p=$1 kind=$2 c0 c1 args=()
 	[[ $kind == close ]] && args=(-H 'Connection: close')
-	proxy_start "$p" $P_NGINX
+	proxy_start "$p" $P_NGINX || { log "$p did not start"; proxy_stop "$p"; return 0; }
 	c0=$(cpu_s "$PROXY_PID")
 	if wrk_run "$kind" "$p" "${args[@]}"; then
 		c1=$(cpu_s "$PROXY_PID")
@@ -390,7 +390,7 @@ test_perf() { # KIND (close|keepalive): profile wormholed during a wrk run
 	local kind=$1 args=()
 	command -v perf >/dev/null || { log "perf not installed, no profile"; return 0; }
 	[[ $kind == close ]] && args=(-H 'Connection: close')
-	proxy_start wormhole $P_NGINX
+	proxy_start wormhole $P_NGINX || { log "wormhole did not start"; proxy_stop wormhole; return 0; }
 	perf record -g -o "$T/perf-$kind.data" -p "$PROXY_PID" -- sleep "$DUR" >/dev/null 2>&1 &
 	local perf_pid=$!
 	wrk_run "perf-$kind" wormhole "${args[@]}" || true
@@ -407,7 +407,7 @@ test_perf() { # KIND (close|keepalive): profile wormholed during a wrk run
 
 test_rtt() {
 	local p=$1 out
-	proxy_start "$p" $P_ECHO
+	proxy_start "$p" $P_ECHO || { log "$p did not start"; proxy_stop "$p"; return 0; }
 	if out=$(taskset -c 1 "$BT" rtt "$PROXY_PORT" "$RTT_N" 2>&1); then
 		res rtt_p50_us "$p" "$(sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p' <<<"$out")"
 		res rtt_p99_us "$p" "$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$out")"
@@ -423,7 +423,7 @@ test_hold() { # PROXY N
 	[[ $p == direct ]] && return 0
 	start hs 1 "$BT" holdsrv $P_HOLD
 	wait_listen $P_HOLD
-	proxy_start "$p" $P_HOLD
+	proxy_start "$p" $P_HOLD || { log "$p did not start"; proxy_stop "$p"; stop_tree "$hs"; return 0; }
 	pss0=$(tree_pss_kb "$PROXY_PID")
 	fd0=$(tree_fds "$PROXY_PID")
 	start hc 1 "$BT" hold "$PROXY_PORT" "$n" >"$T/hold-$p-$n.txt" 2>&1
