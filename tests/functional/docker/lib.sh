@@ -144,3 +144,20 @@ wh_fails() {
 	[[ -s $errf.out ]] && fail "$what: printed on stdout: $(cat "$errf.out")"
 	return 0
 }
+
+_dk_echo_ok() {
+	local line="probe-$$-$RANDOM" got
+	got=$(printf '%s\n' "$line" | ip netns exec "$1" timeout 5 socat -t 3 - "TCP:$2" 2>/dev/null) || true
+	[[ $got == "$line" ]]
+}
+
+# wait_echo NS ADDR:PORT WHAT TENTHS: poll until one line sent from NS to ADDR:PORT comes back
+wait_echo() {
+	wait_for "$3" "$4" _dk_echo_ok "$1" "$2"
+	echo "ok: $3" >&2
+}
+
+# dk_netns C: the inode of C's network namespace (changes when C restarts)
+dk_netns() {
+	stat -L -c %i "/proc/$(dk_pid "$1")/ns/net"
+}
