@@ -42,7 +42,7 @@ unsigned pipe_pool_idle(const struct pipe_pool *p);
  * relay_done_fn - called once, when the relay finished
  * @r:		the relay; the callback may relay_free() it
  * @error:	0 when both directions ended with EOF, else a negative errno
- * @reason:	static text: "done", "client reset", "backend reset", "idle timeout", ...
+ * @reason:	static text: "done", "client reset", "backend reset", ...
  * @userdata:	as given to relay_new()
  */
 typedef void (*relay_done_fn)(struct relay *r, int error, const char *reason, void *userdata);
