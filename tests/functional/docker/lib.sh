@@ -22,7 +22,8 @@
 #   dk_run NAME ARGS...        docker run -d --network none --init --name NAME IMAGE ARGS
 #   dk_pid C / dk_id C         State.Pid / full id
 #   dk_wait_listen C PORT      bounded poll until a TCP listener on PORT exists inside C
-#   dk_labelled KEY=VALUE      ids of containers (any state) carrying that label
+#   dk_labelled KEY=VALUE...   ids of containers (any state) carrying these labels
+#   dk_mine [SEGMENT]          ids of containers labelled for the main daemon [and SEGMENT]
 #   dk_exec_echo C PORT WHAT   one line through `wh-echo --connect 127.0.0.1:PORT` inside C
 
 # shellcheck source=../../lib/netns.sh
@@ -106,18 +107,29 @@ dk_wait_listen() {
 	wait_for "tcp listener on :$2 in container $1" "${3:-100}" _dk_listening "$1" "$2"
 }
 
-# dk_labelled KEY=VALUE: ids of the containers with that label, one a line (any state)
+# dk_labelled KEY=VALUE...: full ids of the containers with all these labels, one a line (any
+# state)
 dk_labelled() {
-	docker ps -aq --no-trunc --filter "label=$1"
+	local f=() l
+	for l in "$@"; do
+		f+=(--filter "label=$l")
+	done
+	docker ps -aq --no-trunc "${f[@]}"
 }
 
-_dk_none_labelled() {
-	[[ -z $(dk_labelled "$1") ]]
+# dk_mine [SEGMENT]: full ids of the containers labelled for the main daemon [and SEGMENT]
+dk_mine() {
+	dk_labelled "wormhole.daemon=$(wh_sock main)" ${1:+"wormhole.segment=$1"}
 }
 
-# dk_wait_none_labelled KEY=VALUE TENTHS: poll until no container carries the label
-dk_wait_none_labelled() {
-	wait_for "no container with label $1" "$2" _dk_none_labelled "$1"
+_dk_none_mine() {
+	[[ -z $(dk_mine "$@") ]]
+}
+
+# dk_wait_none_mine TENTHS [SEGMENT]: poll until no container is labelled for the main daemon
+# [and SEGMENT]
+dk_wait_none_mine() {
+	wait_for "no container labelled for the main daemon${2:+ and segment $2}" "$1" _dk_none_mine ${2:+"$2"}
 }
 
 # dk_exec_echo C PORT WHAT: inside C, send one line to 127.0.0.1:PORT and expect it back
