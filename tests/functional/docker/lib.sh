@@ -19,7 +19,7 @@
 # `docker exec -i C wh-echo --connect 127.0.0.1:PORT` (tests/tools/wh-echo.c, in the image).
 #
 #   dk CMD...                  docker CMD, echoed as [docker]
-#   dk_run NAME ARGS...        docker run -d --network none --init --name NAME IMAGE ARGS
+#   dk_run NAME [OPTS.. --] CMD  docker run -d --network none --init --name NAME OPTS IMAGE CMD
 #   dk_pid C / dk_id C         State.Pid / full id
 #   dk_wait_listen C PORT      bounded poll until a TCP listener on PORT exists inside C
 #   dk_labelled KEY=VALUE...   ids of containers (any state) carrying these labels
@@ -73,12 +73,19 @@ dk() {
 	docker "$@"
 }
 
-# dk_run NAME ARGS...: a detached test container (removed at exit); prints nothing
+# dk_run NAME [DOCKER-OPTIONS... --] CMD...: a detached test container (removed at exit)
 dk_run() {
-	local name=$1
+	local name=$1 opts=() i
 	shift
+	for ((i = 1; i <= $#; i++)); do
+		if [[ ${!i} == -- ]]; then
+			opts=("${@:1:i-1}")
+			shift "$i"
+			break
+		fi
+	done
 	dk_names+=("$name")
-	dk run -d --network none --init --name "$name" "$IMG" "$@" >/dev/null ||
+	dk run -d --network none --init --name "$name" "${opts[@]}" "$IMG" "$@" >/dev/null ||
 		fail "docker run $name failed"
 }
 
