@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# scripts/test.sh - wormhole's whole test suite, as CI runs it (.ci/run): sudo scripts/test.sh
+#
+# Steps, each under a "==== [n/N] name ====" header, each timed:
+#   deps         scripts/deps.sh (installs what is missing)
+#   configure    meson setup build-ci --werror (fresh, or reconfigured when it exists)
+#   build        ninja -C build-ci
+#   unit         the unit tests (cmocka, fuzz corpus replays)
+#   asan         the unit tests again, built with -Db_sanitize=address,undefined in build-ci-asan
+#   valgrind     the unit tests under valgrind --leak-check=full (build-ci)
+#   cppcheck     cppcheck --error-exitcode=1 on lib/ chains/ wormholed/ wormhole-cli/
+#   clang-tidy   clang-tidy with .clang-tidy on the same files
+#   units        systemd-analyze verify of the installed units: any output is a failure
+#   functional   tests/functional/run.sh against build-ci's binaries (root: network namespaces)
+#   docker       tests/functional/docker/run.sh, when it exists
+# A failing step does not stop the others, except that nothing runs after a failed deps,
+# configure or build step. At the end: a summary table; exit status 1 if any step failed.
+# Idempotent: build dirs are reused, every step works on a fresh clone.
+#
+# Environment: WH_CI_STEPS="configure build unit ..." runs only those steps (for debugging this
+# script; later steps expect the earlier ones to have run once).
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo" || exit 1
+build=$repo/build-ci
+build_asan=$repo/build-ci-asan
+src_dirs=(lib chains wormholed wormhole-cli)
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "test.sh: run as root (sudo $0): it installs packages and the functional tests make network namespaces" >&2
+	exit 2
+fi
+
+all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units functional docker)
+read -r -a want <<<"${WH_CI_STEPS:-${all_steps[*]}}"
+names=() results=() times=()
+stop=0
+
+wanted() {
+	local s
+	for s in "${want[@]}"; do
+		[[ $s == "$1" ]] && return 0
+	done
+	return 1
+}
+
+# step NAME FATAL FUNCTION: run FUNCTION under a header, record PASS/FAIL/SKIP and its time.
+# FUNCTION returning 77 is a skip. FATAL=1: a failure stops every later step.
+step() {
+	local name=$1 fatal=$2 fn=$3 t0 rc dt res
+	wanted "$name" || return 0
+	names+=("$name")
+	if [[ $stop -eq 1 ]]; then
+		results+=("NOT RUN")
+		times+=(0)
+		return 0
+	fi
+	printf '\n==== [%d/%d] %s ====\n' "${#names[@]}" "${#want[@]}" "$name"
+	t0=$(date +%s)
+	"$fn"
+	rc=$?
+	dt=$(($(date +%s) - t0))
+	case $rc in
+	0) res=PASS ;;
+	77) res=SKIP ;;
+	*) res="FAIL ($rc)" ;;
+	esac
+	printf -- '---- %s: %s in %ds\n' "$name" "$res" "$dt"
+	results+=("$res")
+	times+=("$dt")
+	if [[ $res == FAIL* && $fatal -eq 1 ]]; then
+		stop=1
+	fi
+}
+
+do_deps() {
+	bash "$repo/scripts/deps.sh"
+}
+
+# meson setup, fresh or reconfigured; a build dir meson cannot reconfigure is wiped
+setup_dir() {
+	local dir=$1
+	shift
+	if [[ -f $dir/meson-private/coredata.dat ]]; then
+		meson setup --reconfigure "$dir" "$repo" --werror "$@" ||
+			meson setup --wipe "$dir" "$repo" --werror "$@"
+	else
+		rm -rf "$dir"
+		meson setup "$dir" "$repo" --werror "$@"
+	fi
+}
+
+do_configure() {
+	setup_dir "$build"
+}
+
+do_build() {
+	ninja -C "$build"
+}
+
+do_unit() {
+	meson test -C "$build" --suite unit --print-errorlogs
+}
+
+do_asan() {
+	# -Db_lundef=false: meson cannot link a sanitized library with -Wl,--no-undefined
+	setup_dir "$build_asan" -Db_sanitize=address,undefined -Db_lundef=false &&
+		ninja -C "$build_asan" &&
+		ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:print_summary=1 \
+			UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_summary=1:print_stacktrace=1 \
+			meson test -C "$build_asan" --suite unit --print-errorlogs
+}
+
+do_valgrind() {
+	# All unit tests, test-docker included: it takes about 20 s under valgrind (15 s without).
+	# valgrind follows only the test process, not the dockerd or shell helpers it starts.
+	meson test -C "$build" --suite unit --print-errorlogs --timeout-multiplier 5 \
+		--wrap='valgrind --error-exitcode=1 --leak-check=full'
+}
+
+do_cppcheck() {
+	# warning, portability, performance: the bug-finding classes. "style" is not enabled: on this
+	# code it reports mostly our idioms (x = TAKE_FD(fd) as an unread variable, variableScope),
+	# so no suppressions file is needed. config.h comes from build-ci.
+	cppcheck --error-exitcode=1 --enable=warning,portability,performance --inline-suppr \
+		--std=c11 -D_GNU_SOURCE -I lib -I "$build" -j "$(nproc)" -q "${src_dirs[@]}"
+}
+
+do_clang_tidy() {
+	# .clang-tidy holds the checks and why each disabled one is off; every finding is an error.
+	# Files and flags come from build-ci's compile_commands.json; gcc-only warning flags in it are
+	# no concern of clang's.
+	local re
+	re="^$repo/($(IFS='|'; echo "${src_dirs[*]}"))/[^/]*\.c\$"
+	run-clang-tidy -p "$build" -j "$(nproc)" -quiet -extra-arg=-Wno-unknown-warning-option "$re"
+}
+
+do_units() {
+	# The units as installed, ExecStart pointing at the binary just built (verify insists that
+	# it exists). systemd-analyze verify exits 0 on warnings, so any output is a failure.
+	local d out rc
+	d=$(mktemp -d /tmp/wh-ci-units.XXXXXX)
+	sed "s|^ExecStart=.*/wormholed|ExecStart=$build/wormholed/wormholed|" \
+		"$build/systemd/wormholed.service" >"$d/wormholed.service"
+	cp "$build/systemd/wormholed.socket" "$repo/systemd/wormhole-proxy-example.socket" "$d/"
+	out=$(systemd-analyze verify --man=no "$d/wormholed.service" "$d/wormholed.socket" \
+		"$d/wormhole-proxy-example.socket" 2>&1)
+	rc=$?
+	rm -rf "$d"
+	[[ -n $out ]] && printf '%s\n' "$out"
+	[[ $rc -eq 0 && -z $out ]]
+}
+
+do_functional() {
+	WORMHOLED=$build/wormholed/wormholed WORMHOLE=$build/wormhole-cli/wormhole \
+		bash "$repo/tests/functional/run.sh"
+}
+
+do_docker() {
+	if [[ ! -f $repo/tests/functional/docker/run.sh ]]; then
+		echo "SKIP: tests/functional/docker/run.sh does not exist yet"
+		return 77
+	fi
+	WORMHOLED=$build/wormholed/wormholed WORMHOLE=$build/wormhole-cli/wormhole \
+		bash "$repo/tests/functional/docker/run.sh"
+}
+
+t_start=$(date +%s)
+step deps 1 do_deps
+step configure 1 do_configure
+step build 1 do_build
+step unit 0 do_unit
+step asan 0 do_asan
+step valgrind 0 do_valgrind
+step cppcheck 0 do_cppcheck
+step clang-tidy 0 do_clang_tidy
+step units 0 do_units
+step functional 0 do_functional
+step docker 0 do_docker
+
+failed=0
+printf '\n==== summary ====\n'
+for i in "${!names[@]}"; do
+	printf '%-12s %-10s %5ds\n' "${names[i]}" "${results[i]}" "${times[i]}"
+	[[ ${results[i]} == PASS || ${results[i]} == SKIP ]] || failed=1
+done
+printf '%-12s %-10s %5ds\n' total "$([[ $failed -eq 0 ]] && echo PASS || echo FAIL)" \
+	"$(($(date +%s) - t_start))"
+exit "$failed"
