@@ -64,12 +64,12 @@ _logged_n() {
 
 for what in image command; do
 	if [[ $what == image ]]; then
-		port=9002 args="--network none --init $badimg wh-echo 3306" re="127\.0\.0\.1:5999/wormhole-test/nope-$$"
+		port=9002 spec="--network none --init $badimg wh-echo 3306" re="127\.0\.0\.1:5999/wormhole-test/nope-$$"
 	else
-		port=9003 args="--network none --name $bad $IMG /bin/nonexistent" re="/bin/nonexistent"
+		port=9003 spec="--network none --name $bad $IMG /bin/nonexistent" re="/bin/nonexistent"
 	fi
 	info "trigger with a bad $what"
-	wh_create id "bad$what" url ":$port" trigger url :3306 docker-run "$args" >/dev/null
+	wh_create id "bad$what" url ":$port" trigger url :3306 docker-run "$spec" >/dev/null
 	assert_eq "state" armed "$(wh_json_get "bad$what" state)"
 	before=$(wh_ids)
 	for round in 1 2; do

@@ -41,7 +41,10 @@ assert_files_equal "64 KiB through web and db" "$wh_tmp/in" "$wh_tmp/out"
 "$WORMHOLE" -H "unix://$(wh_sock main)" list >&2
 ids=$(wh_ids)
 assert_eq "segments: the parent and one child" 2 "$(wc -w <<<"$ids")"
-child=$(sed 's/\bsite\b//' <<<"$ids" | tr -d ' ')
+child=""
+for i in $ids; do
+	[[ $i == site ]] || child=$i
+done
 assert_eq "the child's parent" site "$(wh_json_get "$child" parent)"
 assert_eq "the parent's tail" "tcp://docker:$web@127.0.0.1:8080" "$(wh_json_get site tail)"
 assert_eq "the child's tail" "tcp://docker:$db@127.0.0.1:3306" "$(wh_json_get "$child" tail)"

@@ -48,7 +48,7 @@ dk_setup() {
 }
 
 dk_cleanup() {
-	local rc=$? n name ids
+	local rc=$? n name cids=()
 	set +e
 	trap - EXIT
 	if [[ $rc -ne 0 && $rc -ne 77 ]] && [[ -n ${DOCKER_HOST:-} ]]; then
@@ -59,8 +59,8 @@ dk_cleanup() {
 		docker rm -f "$name" >/dev/null 2>&1
 	done
 	for n in "${wh_daemons[@]}"; do
-		ids=$(docker ps -aq --filter "label=wormhole.daemon=$(wh_sock "$n")" 2>/dev/null)
-		[[ -n $ids ]] && docker rm -f $ids >/dev/null 2>&1
+		mapfile -t cids < <(docker ps -aq --filter "label=wormhole.daemon=$(wh_sock "$n")" 2>/dev/null)
+		[[ ${#cids[@]} -gt 0 ]] && docker rm -f "${cids[@]}" >/dev/null 2>&1
 	done
 	dockerd_stop
 	(exit $rc)
