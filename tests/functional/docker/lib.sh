@@ -34,7 +34,8 @@ source "$WH_REPO/tests/lib/dockerd.sh"
 source "$WH_REPO/tests/lib/images.sh"
 
 IMG=$wh_image_busybox
-dk_names=() # containers this test made itself (names or ids), removed by dk_cleanup
+dk_names=()  # containers this test made itself (names or ids), removed by dk_cleanup
+dk_images=() # image tags this test made, removed by dk_cleanup after the containers
 
 dk_setup() {
 	wh_setup
@@ -61,6 +62,9 @@ dk_cleanup() {
 	for n in "${wh_daemons[@]}"; do
 		mapfile -t cids < <(docker ps -aq --filter "label=wormhole.daemon=$(wh_sock "$n")" 2>/dev/null)
 		[[ ${#cids[@]} -gt 0 ]] && docker rm -f "${cids[@]}" >/dev/null 2>&1
+	done
+	for name in "${dk_images[@]}"; do
+		docker rmi "$name" >/dev/null 2>&1
 	done
 	dockerd_stop
 	(exit $rc)
