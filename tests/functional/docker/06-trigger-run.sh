@@ -38,6 +38,8 @@ done
 ids=$(dk_mine lazy)
 assert_eq "containers after 20 first connections" 1 "$(wc -w <<<"$ids")"
 assert_eq "containers of this daemon" "$ids" "$(dk_mine)"
+grep -E "running the trigger|started container|waiting" "$(wh_log main)" >&2 || true
+assert_eq "containers started (log)" 1 "$(grep -c "segment 'lazy': started container" "$(wh_log main)")"
 assert_eq "the container runs" true "$(docker inspect -f '{{.State.Running}}' "$ids")"
 wait_all_idle
 assert_eq "conns_total" 20 "$(wh_json_get lazy conns_total)"
