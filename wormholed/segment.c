@@ -900,18 +900,20 @@ static void trigger_finished(struct segment *s, int r, char *error)
 		s->tail = s->tail_saved;
 		s->tail_saved = (struct endpoint){ .nsfd = -EBADF };
 		s->tail_ready = false;
-		for (struct conn *c = s->conns, *next; c; c = next) {
-			next = c->next;
-			if (c->waiting) {
-				n++;
-				conn_free(c, -ECONNABORTED, "trigger failed");
-			}
-		}
-		while (s->n_udp_waiting > 0)
-			udp_session_fail(s->udp_waiting[0], -ECONNABORTED, "trigger failed");
-		log_error("segment '%s': trigger failed: %s; closed %u waiting connection(s), "
+		for (struct conn *c = s->conns; c; c = c->next)
+			n += c->waiting;
+		n += (unsigned)s->n_udp_waiting;
+		/* the reason first, then one line per connection it ends */
+		log_error("segment '%s': trigger failed: %s; closing %u waiting connection(s), "
 			  "armed again",
 			  s->id, err ?: "unknown error", n);
+		for (struct conn *c = s->conns, *next; c; c = next) {
+			next = c->next;
+			if (c->waiting)
+				conn_free(c, 0, "trigger failed");
+		}
+		while (s->n_udp_waiting > 0)
+			udp_session_fail(s->udp_waiting[0], 0, "trigger failed");
 		s->state = SEGMENT_ARMED;
 		return;
 	}
