@@ -32,8 +32,8 @@
 struct ctl_client;
 
 struct create_req {
-	struct ctl_client *client; /* NULL once the client went away */
-	struct segment *s;	   /* the top segment being created */
+	struct ctl_client *client;
+	struct segment *s; /* the top segment being created */
 };
 
 struct control {
@@ -63,8 +63,16 @@ static void client_free(struct ctl_client *c)
 {
 	struct control *ctl = c->ctl;
 
-	if (c->pending)
-		c->pending->client = NULL;
+	if (c->pending) {
+		/* the client gave up (Ctrl-C during a pull, or we are stopping): undo the
+		 * creation rather than leave a chain nobody asked for any more */
+		log_notice("segment '%s': the client went away during its creation, undoing it",
+			   c->pending->s->id);
+		segment_free(
+			c->pending->s); /* cancels its pending words; on_created is not called */
+		free(c->pending);
+		c->pending = NULL;
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -170,11 +178,6 @@ static void on_created(struct segment *s, int r, char *error, void *userdata)
 
 	if (r < 0)
 		log_notice("create failed: %s", err ?: strerror(-r));
-	if (!c) {
-		if (s)
-			log_notice("segment '%s': the client that created it went away", s->id);
-		return;
-	}
 	c->pending = NULL;
 	if (r < 0)
 		(void)client_reply_error(c, "%s", err ?: strerror(-r));
