@@ -387,7 +387,8 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
 			c->in = in;
 			c->in_len += (size_t)n;
 		}
-		return client_process(c) < 0 ? 0 : 0;
+		(void)client_process(c); /* may free c */
+		return 0;
 	}
 	if (revents & EPOLLOUT) {
 		(void)client_flush(c);

@@ -199,8 +199,15 @@ static int resolve(const char *host, uint16_t port, int socktype, union sockaddr
 	}
 	hints.ai_flags = 0;
 	r = getaddrinfo(host, NULL, &hints, &res);
-	if (r != 0)
-		return r == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
+	if (r != 0) {
+		int e = errno;
+
+		return r == EAI_SYSTEM && e > 0 ? -e : -EADDRNOTAVAIL;
+	}
+	if (!res || res->ai_addrlen > sizeof(sa)) {
+		freeaddrinfo(res);
+		return -EADDRNOTAVAIL;
+	}
 	memcpy(&sa, res->ai_addr, res->ai_addrlen);
 	*ret_len = res->ai_addrlen;
 	freeaddrinfo(res);
@@ -755,8 +762,8 @@ static int segment_listen(struct segment *s, char **ret_error)
 	struct endpoint *h = &s->head;
 	_cleanup_free_ char *url = NULL;
 	_cleanup_close_ int fd = -EBADF;
-	union sockaddr_union sa;
-	socklen_t salen;
+	union sockaddr_union sa = { 0 };
+	socklen_t salen = 0;
 	int r, one = 1;
 
 	if (h->proto == URL_PROTO_NONE)
