@@ -10,12 +10,14 @@
 #
 # Usage: bash bench/run.sh [--quick] [--proxies "direct wormhole socat haproxy proxyd"]
 #                          [--repeat N] [--perf] [--keep] [--markdown FILE] [--no-install]
-#                          [--no-build]
+#                          [--no-build] [--build DIR]
 #   --quick      2 s runs, 5000 RTT samples, 1 repetition, 1000 held connections only
 #   --repeat N   run the throughput, wrk and RTT tests N times (proxies interleaved) and report
 #                the median (default 5, --quick 1); the idle-connection test runs once
 #   --perf       also profile wormholed with perf during a keep-alive run and print hot spots
 #   --keep       keep the temp dir (logs, wrk/iperf3 outputs, perf data)
+#   --build DIR  benchmark the wormholed/wormhole of an existing build dir instead of building
+#                build-bench (to compare two builds)
 #
 # Everything runs inside a private network namespace (unshare --net) on its own loopback, so no
 # port of the machine is used and no non-loopback address is touched; the proxy runs on core 0,
@@ -46,8 +48,9 @@ while [[ $# -gt 0 ]]; do
 	--no-install) INSTALL=0 ;;
 	--no-build) DOBUILD=0 ;;
 	--proxies) PROXIES=$2; shift ;;
+	--build) BUILD=$(realpath "$2"); DOBUILD=0; shift ;;
 	--markdown) MARKDOWN=$2; shift ;;
-	-h | --help) sed -n '3,24p' "$0"; exit 0 ;;
+	-h | --help) sed -n '3,26p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
 	shift
