@@ -411,7 +411,7 @@ void ctl_reply_done(struct ctl_reply *r)
 	free(r->id);
 	free(r->url);
 	free(r->version);
-	for (size_t i = 0; i < r->n_segments; i++)
+	for (size_t i = 0; r->segments && i < r->n_segments; i++)
 		ctl_segment_info_done(&r->segments[i]);
 	free(r->segments);
 	*r = (struct ctl_reply){ 0 };

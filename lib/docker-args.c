@@ -21,13 +21,14 @@
 #define DOCKER_REF_MAX 128
 #define IMAGE_REF_MAX  512
 
-static int __attribute__((format(printf, 2, 3))) fail(char **reterr, const char *fmt, ...)
+/* Sets *reterr (if not NULL) to a formatted message; returns 0, or -ENOMEM if that fails. */
+static int __attribute__((format(printf, 2, 3))) set_reterr(char **reterr, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
 
 	if (!reterr)
-		return -EINVAL;
+		return 0;
 	va_start(ap, fmt);
 	r = vasprintf(reterr, fmt, ap);
 	va_end(ap);
@@ -35,8 +36,15 @@ static int __attribute__((format(printf, 2, 3))) fail(char **reterr, const char 
 		*reterr = NULL;
 		return -ENOMEM;
 	}
-	return -EINVAL;
+	return 0;
 }
+
+/*
+ * Sets *reterr and evaluates to -EINVAL (-ENOMEM if the message cannot be allocated). A macro, not
+ * a function, so that clang's analyzer, which does not inline variadic functions, sees that the
+ * result is always negative (else every "return fail(...)" is an assumed success path).
+ */
+#define fail(reterr, ...) (set_reterr((reterr), __VA_ARGS__) < 0 ? -ENOMEM : -EINVAL)
 
 static void strv_free_local(char **l)
 {
@@ -91,6 +99,9 @@ static int buf_putc(struct buf *b, char c)
 
 		if (!p)
 			return -ENOMEM;
+		/* Zeroed, so no byte past the terminator is ever uninitialized (clang's analyzer
+		 * does not tie strlen() to the contents and would read them). */
+		memset(p + b->cap, 0, cap - b->cap);
 		b->p = p;
 		b->cap = cap;
 	}

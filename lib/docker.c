@@ -16,6 +16,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,11 +266,11 @@ static int info_parse(const char *body, struct docker_container_info *ret)
 	if (!i.labels)
 		goto out;
 	labels = json_get(v, "Config", "Labels", yajl_t_object);
-	for (size_t k = 0; labels && k < YAJL_GET_OBJECT(labels)->len; k++) {
-		yajl_val lv = YAJL_GET_OBJECT(labels)->values[k];
+	for (size_t k = 0; labels && YAJL_IS_OBJECT(labels) && k < labels->u.object.len; k++) {
+		yajl_val lv = labels->u.object.values[k];
 
 		if (strv_push(&i.labels, &n,
-			      strdup_printf("%s=%s", YAJL_GET_OBJECT(labels)->keys[k],
+			      strdup_printf("%s=%s", labels->u.object.keys[k],
 					    YAJL_IS_STRING(lv) ? YAJL_GET_STRING(lv) : "")) < 0)
 			goto out;
 	}
@@ -665,13 +666,17 @@ fail:
 	op_unref(op);
 }
 
-/* The API version is known (or cannot be): send (or fail) every request waiting for it. */
+/*
+ * The API version is known (or cannot be): send (or fail) every request waiting for it. The caller
+ * holds a reference on @d, which keeps it alive through the waiters' callbacks. (Taking one here
+ * as well made gcc -O2 inline two docker_unref() calls in a row and warn -Wuse-after-free about
+ * the second: it cannot know that the first never frees while the caller's reference is held.)
+ */
 static void on_negotiated(struct docker *d, int r, const char *error)
 {
 	struct docker_op *op;
 
-	/* Each waiter's step may cancel others or free the client: rescan from the start. */
-	d->n_ref++;
+	/* Each waiter's step may cancel others or drop the user's reference: rescan from the start. */
 	for (;;) {
 		for (op = d->ops; op && !op->waiting; op = op->next)
 			;
@@ -693,17 +698,32 @@ static void on_negotiated(struct docker *d, int r, const char *error)
 			}
 		}
 	}
-	docker_unref(d);
 }
 
 /* ---- ping -------------------------------------------------------------------------------- */
+
+/* The minor of an "Api-Version: 1.N" header; -EINVAL for any other major, a sign or garbage. */
+static int api_minor_parse(const char *s, unsigned *ret)
+{
+	unsigned long v;
+	char *end;
+
+	if (strncmp(s, "1.", 2) != 0 || s[2] < '0' || s[2] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s + 2, &end, 10);
+	if (errno != 0 || *end != '\0' || v > UINT_MAX)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
 
 static void step_ping(struct docker_op *op, int r, const char *error, long status, char *body)
 {
 	struct docker *d = op->d;
 	_cleanup_free_ char *msg = NULL;
 	bool negotiator = d->negotiator == op;
-	unsigned major = 0, minor = 0;
+	unsigned minor = 0;
 
 	if (r >= 0 && status != 200) {
 		r = http_error(status, body, &msg);
@@ -711,13 +731,12 @@ static void step_ping(struct docker_op *op, int r, const char *error, long statu
 	}
 	/* min(daemon, 1.41), as docker's own client negotiates */
 	if (r >= 0 && !d->api_version[0]) {
-		if (sscanf(op->api_version, "%u.%u", &major, &minor) != 2 || major != 1 ||
-		    minor > DOCKER_API_MAX_MINOR)
+		if (api_minor_parse(op->api_version, &minor) < 0 || minor > DOCKER_API_MAX_MINOR)
 			minor = DOCKER_API_MAX_MINOR;
 		(void)snprintf(d->api_version, sizeof(d->api_version), "1.%u", minor);
 		log_debug("docker: API version %s (daemon: '%s')", d->api_version, op->api_version);
 	}
-	d->n_ref++;
+	d->n_ref++; /* the callback may drop the user's reference; on_negotiated() needs @d */
 	if (!op->cancelled && op->cb.ping)
 		op->cb.ping(d, r, r < 0 ? error : NULL, r < 0 ? NULL : d->api_version,
 			    op->userdata);
@@ -800,9 +819,9 @@ static void step_inspect_ambiguous(struct docker_op *op, int r, const char *erro
 			yajl_val names = json_get(c, "Names", NULL, yajl_t_array);
 			const char *name = NULL;
 
-			if (names && YAJL_GET_ARRAY(names)->len > 0 &&
-			    YAJL_IS_STRING(YAJL_GET_ARRAY(names)->values[0]))
-				name = YAJL_GET_STRING(YAJL_GET_ARRAY(names)->values[0]);
+			if (names && YAJL_IS_ARRAY(names) && names->u.array.len > 0 &&
+			    YAJL_IS_STRING(names->u.array.values[0]))
+				name = YAJL_GET_STRING(names->u.array.values[0]);
 			if (!id || strncmp(id, op->ref, strlen(op->ref)) != 0)
 				continue;
 			if (name && name[0] == '/')
@@ -1375,6 +1394,22 @@ int docker_create_and_start(struct docker *d, const struct docker_run_args *args
 
 static void events_connect(struct docker_op *op);
 
+/* The "exitCode" attribute of a die event: a decimal int, else -EINVAL. */
+static int exit_code_parse(const char *s, int *ret)
+{
+	long v;
+	char *end;
+
+	if (!((s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9')))
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < INT_MIN || v > INT_MAX)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
 static int events_line(struct docker_op *op, char *line)
 {
 	yajl_val v = yajl_tree_parse(line, NULL, 0);
@@ -1417,7 +1452,8 @@ static int events_line(struct docker_op *op, char *line)
 	it->action = strdup(action);
 	it->id = strdup(id);
 	it->name = name ? strdup(name) : NULL;
-	it->exit_code = code ? atoi(code) : 0;
+	if (!code || exit_code_parse(code, &it->exit_code) < 0)
+		it->exit_code = 0; /* absent or not a number: unknown, as for other actions */
 	it->time_nano = t;
 	yajl_tree_free(v);
 	if (!it->action || !it->id || (name && !it->name)) {

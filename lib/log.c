@@ -37,13 +37,31 @@ int log_get_max_level(void)
 	return log_max_level;
 }
 
+/* A decimal number ending at @stop; *ret_end points at @stop. No sign, no blanks, no overflow. */
+static bool parse_ull(const char *s, char stop, unsigned long long *ret, const char **ret_end)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != stop)
+		return false;
+	*ret = v;
+	*ret_end = end;
+	return true;
+}
+
 static bool stderr_is_journal(void)
 {
-	const char *e = getenv("JOURNAL_STREAM");
+	const char *e = getenv("JOURNAL_STREAM"), *p;
 	unsigned long long dev, ino;
 	struct stat st;
 
-	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+	/* "DEV:INO", as systemd.exec(5) sets it */
+	if (!e || !parse_ull(e, ':', &dev, &p) || !parse_ull(p + 1, '\0', &ino, &p))
 		return false;
 	if (fstat(STDERR_FILENO, &st) < 0)
 		return false;
@@ -52,7 +70,7 @@ static bool stderr_is_journal(void)
 
 static const char *level_name(int level)
 {
-	static const char *const names[] = { "EMERG", "ALERT", "CRIT",	"ERROR",
+	static const char *const names[] = { "EMERG", "ALERT",	"CRIT", "ERROR",
 					     "WARN",  "NOTICE", "INFO", "DEBUG" };
 	return level >= 0 && level <= 7 ? names[level] : "?";
 }
@@ -90,7 +108,8 @@ int log_internal(int level, int error, const char *fmt, ...)
 	if (n > sizeof(buf) - 2)
 		n = sizeof(buf) - 2;
 	if (error != 0) {
-		k = snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(error < 0 ? -error : error));
+		k = snprintf(buf + n, sizeof(buf) - n, ": %s",
+			     strerror(error < 0 ? -error : error));
 		if (k > 0)
 			n += (size_t)k;
 		if (n > sizeof(buf) - 2)

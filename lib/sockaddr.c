@@ -58,7 +58,11 @@ char *sockaddr_format(const struct sockaddr *sa, socklen_t salen, char buf[stati
 		for (i = 0; i < n && o < SOCKADDR_STR_MAX - 1; i++) {
 			char ch = un->sun_path[i];
 
-			buf[o++] = ch == '\0' ? '@' : (ch < ' ' || ch == 127) ? '?' : ch;
+			if (ch == '\0')
+				ch = '@';
+			else if (ch < ' ' || ch == 127)
+				ch = '?';
+			buf[o++] = ch;
 		}
 		buf[o] = '\0';
 		return buf;

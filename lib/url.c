@@ -21,14 +21,14 @@
 
 #define HOST_MAX 253
 
-/* Sets *reterr to a formatted message; returns -EINVAL, or -ENOMEM if even that fails. */
-static int __attribute__((format(printf, 2, 3))) fail(char **reterr, const char *fmt, ...)
+/* Sets *reterr (if not NULL) to a formatted message; returns 0, or -ENOMEM if that fails. */
+static int __attribute__((format(printf, 2, 3))) set_reterr(char **reterr, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
 
 	if (!reterr)
-		return -EINVAL;
+		return 0;
 	va_start(ap, fmt);
 	r = vasprintf(reterr, fmt, ap);
 	va_end(ap);
@@ -36,8 +36,15 @@ static int __attribute__((format(printf, 2, 3))) fail(char **reterr, const char 
 		*reterr = NULL;
 		return -ENOMEM;
 	}
-	return -EINVAL;
+	return 0;
 }
+
+/*
+ * Sets *reterr and evaluates to -EINVAL (-ENOMEM if the message cannot be allocated). A macro, not
+ * a function, so that clang's analyzer, which does not inline variadic functions, sees that the
+ * result is always negative (else every "return fail(...)" is an assumed success path).
+ */
+#define fail(reterr, ...) (set_reterr((reterr), __VA_ARGS__) < 0 ? -ENOMEM : -EINVAL)
 
 const char *url_proto_name(enum url_proto p)
 {
