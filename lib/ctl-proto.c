@@ -55,10 +55,13 @@ static int gen_kv(yajl_gen g, const char *k, const char *v)
 	return gen_str(g, v);
 }
 
+/* A counter; beyond INT64_MAX (yajl's integers are long long) it is clamped, not wrapped. */
 static int gen_ku(yajl_gen g, const char *k, uint64_t v)
 {
 	if (gen_str(g, k) < 0)
 		return -ENOMEM;
+	if (v > INT64_MAX)
+		v = INT64_MAX;
 	return yajl_gen_integer(g, (long long)v) == yajl_gen_status_ok ? 0 : -ENOMEM;
 }
 
@@ -134,17 +137,93 @@ static int set_err(char **reterr, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* Copies the line into a NUL-terminated buffer and parses it; the caller frees the tree. */
-static int parse_tree(const char *line, size_t len, yajl_val *ret, char **reterr)
+/*
+ * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. Returns the
+ * length of the valid prefix, so == @len when all of @s is valid.
+ */
+static size_t utf8_valid_prefix(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		unsigned char lo = 0x80, hi = 0xbf; /* range of the byte after the lead */
+		size_t n;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3;
+		else
+			return i;
+		if (c == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (c == 0xed)
+			hi = 0x9f; /* UTF-16 surrogates */
+		else if (c == 0xf0)
+			lo = 0x90; /* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f; /* above U+10FFFF */
+		if (len - i <= n || s[i + 1] < lo || s[i + 1] > hi)
+			return i;
+		for (size_t k = 2; k <= n; k++)
+			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+				return i;
+		i += n + 1;
+	}
+	return len;
+}
+
+/*
+ * True if a string (a key or a value) of @json, valid JSON, holds the escape \u0000: yajl_tree
+ * hands out NUL-terminated strings, so "url\u0000x" would silently become "url". Escapes exist
+ * only inside strings, and "\\u0000" is a backslash followed by "u0000", hence the escape-aware
+ * walk rather than a plain search.
+ */
+static bool has_nul_escape(const char *json, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (json[i] == '"') {
+			in_string = !in_string;
+		} else if (in_string && json[i] == '\\') {
+			if (len - i > 5 && memcmp(json + i + 1, "u0000", 5) == 0)
+				return true;
+			i++; /* the escaped character: not a quote, not a backslash */
+		}
+	}
+	return false;
+}
+
+/*
+ * Copies the line into a NUL-terminated buffer and parses it; the caller frees the tree. @what
+ * ("request", "reply") names the line in messages. Bytes yajl_tree would silently lose or
+ * misreport are refused first: a NUL byte (the copy would end there), text that is not UTF-8
+ * (yajl calls it a "lexical error"), and \u0000 in a string.
+ */
+static int parse_tree(const char *line, size_t len, const char *what, yajl_val *ret, char **reterr)
 {
 	_cleanup_free_ char *buf = NULL;
 	char errbuf[256] = "";
+	size_t valid;
 	yajl_val v;
 
 	if (len > CTL_LINE_MAX)
 		return -E2BIG;
 	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;
+	if (memchr(line, '\0', len))
+		return set_err(reterr, "%s contains a NUL byte", what);
+	valid = utf8_valid_prefix((const unsigned char *)line, len);
+	if (valid < len)
+		return set_err(reterr, "invalid UTF-8 at byte %zu of the %s", valid + 1, what);
 	buf = strndup(line, len);
 	if (!buf)
 		return -ENOMEM;
@@ -152,6 +231,10 @@ static int parse_tree(const char *line, size_t len, yajl_val *ret, char **reterr
 	if (!v) {
 		errbuf[strcspn(errbuf, "\n")] = 0;
 		return set_err(reterr, "malformed JSON: %s", errbuf[0] ? errbuf : "parse error");
+	}
+	if (has_nul_escape(buf, len)) {
+		yajl_tree_free(v);
+		return set_err(reterr, "%s contains \\u0000 (a NUL byte) in a string", what);
 	}
 	if (!YAJL_IS_OBJECT(v)) {
 		yajl_tree_free(v);
@@ -204,7 +287,7 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *ret, cha
 	yajl_val op, words;
 	int r;
 
-	r = parse_tree(line, len, &v, reterr);
+	r = parse_tree(line, len, "request", &v, reterr);
 	if (r < 0)
 		return r;
 	op = obj_get(v, "op");
@@ -348,7 +431,7 @@ int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **
 	yajl_val ok, segs;
 	int r;
 
-	r = parse_tree(line, len, &v, reterr);
+	r = parse_tree(line, len, "reply", &v, reterr);
 	if (r < 0)
 		return r;
 	r = get_str(v, "progress", &rep.progress, reterr);

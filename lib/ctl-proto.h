@@ -11,6 +11,9 @@
  * {"progress":"..."}; the final line is the one with "ok".
  * This module is the only control-protocol code that touches yajl; trees are freed right after
  * parsing into the plain structs below. Lines are capped at CTL_LINE_MAX before parsing.
+ * A line is UTF-8 text without NUL bytes, and no string in it may hold \u0000: the parsers refuse
+ * such lines rather than cut a string at the NUL. Counters are uint64_t in the structs but JSON
+ * integers are read and written as int64_t: a counter above INT64_MAX is written as INT64_MAX.
  */
 #pragma once
 
@@ -75,7 +78,8 @@ int ctl_request_format(const struct ctl_request *req, char **ret);
 /**
  * ctl_request_parse() - Parse one request line (without or with its '\n')
  * @ret:	filled on success only; release with ctl_request_done()
- * @reterr:	on -EINVAL, a malloc'ed message ("unknown op 'x'", "'words' must be an array of strings")
+ * @reterr:	on -EINVAL, a malloc'ed message ("unknown op 'x'", "'words' must be an array of strings",
+ *		"request contains a NUL byte", "invalid UTF-8 at byte 12 of the request")
  *
  * Return: 0, -EINVAL, -E2BIG (over CTL_LINE_MAX), -ENOMEM
  */
@@ -87,7 +91,8 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *ret, cha
 void ctl_request_done(struct ctl_request *r);
 
 /**
- * ctl_reply_format() - Serialize @rep as one line, '\n' included. Return: 0, -ENOMEM
+ * ctl_reply_format() - Serialize @rep as one line, '\n' included; counters are clamped to
+ * INT64_MAX. Return: 0, -ENOMEM
  */
 int ctl_reply_format(const struct ctl_reply *rep, char **ret);
 
@@ -107,7 +112,7 @@ void ctl_reply_done(struct ctl_reply *r);
 
 /**
  * ctl_segments_format_json() - The `list --json` document: {"segments":[...]}
- * @pretty:	indent it
+ * @pretty:	indent it (counters clamped to INT64_MAX, as in ctl_reply_format())
  * @ret:	malloc'ed, NUL-terminated, '\n' at the end
  *
  * Return: 0, -ENOMEM

@@ -7,6 +7,9 @@
  * version, progress) do the same. Then the parsers' refusals: text that is not JSON, JSON that is
  * not an object, fields of the wrong type, unknown ops, words that are not strings, and lines over
  * CTL_LINE_MAX (-E2BIG, before any parsing). A failed parse must leave its out-params untouched.
+ * Last, what yajl_tree would lose or misreport: NUL bytes in a line, \u0000 inside a string (both
+ * would cut a string short), bytes that are not UTF-8 (a clear message, not a "lexical error"), and
+ * counters at or above 2^63 (clamped to INT64_MAX, never written negative).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -208,7 +211,7 @@ static void test_request_rejects(void **state)
 		{ "{\"op\":\"ping\",}", "malformed JSON" },
 		{ "{\"op\":\"ping\"}{\"op\":\"list\"}", "malformed JSON" },
 		{ "{\"op\":\"ping\"} {\"op\":\"list\"}", "malformed JSON" },
-		{ "{\"op\":\"pi\xffng\"}", "malformed JSON" }, /* invalid UTF-8 */
+		{ "{\"op\":\"pi\xffng\"}", "invalid UTF-8 at byte 10 of the request" },
 		/* JSON, but not an object */
 		{ "[\"op\",\"ping\"]", "must be a JSON object" },
 		{ "\"ping\"", "must be a JSON object" },
@@ -686,6 +689,220 @@ static void test_segment_info_done(void **state)
 	ctl_segment_info_done(&s); /* twice is fine */
 }
 
+/* @pat with its "%s", if any, replaced by @what (not a printf format: -Wformat-nonliteral) */
+static char *subst_what(const char *pat, const char *what)
+{
+	const char *p = strstr(pat, "%s");
+	char *s = NULL;
+
+	if (p)
+		assert_true(asprintf(&s, "%.*s%s%s", (int)(p - pat), pat, what, p + 2) > 0);
+	else
+		s = strdup(pat);
+	assert_non_null(s);
+	return s;
+}
+
+/* Parses @line (of @len bytes) as a request, then as a reply: -EINVAL, a message containing
+ * @err_pat (its "%s" standing for "request" or "reply"), out-params untouched. */
+static void assert_both_reject(const char *line, size_t len, const char *err_pat)
+{
+	const char *what[] = { "request", "reply" };
+
+	for (size_t k = 0; k < ELEMENTSOF(what); k++) {
+		struct ctl_request req = REQ_SENTINEL;
+		struct ctl_reply rep = { .ok = true, .id = S("sentinel") };
+		_cleanup_free_ char *err = NULL, *want = NULL;
+		int r;
+
+		want = subst_what(err_pat, what[k]);
+		if (k == 0)
+			r = ctl_request_parse(line, len, &req, &err);
+		else
+			r = ctl_reply_parse(line, len, &rep, &err);
+		if (r != -EINVAL || !err || !strstr(err, want))
+			print_error("%s '%.*s' (%zu bytes): got %d '%s', want -EINVAL '%s'\n",
+				    what[k], (int)len, line, len, r, err ? err : "(null)", want);
+		assert_int_equal(r, -EINVAL);
+		assert_non_null(err);
+		assert_non_null(strstr(err, want));
+		assert_null(strchr(err, '\n'));
+		assert_int_equal(req.op, CTL_OP_VERSION);
+		assert_string_equal(req.id, "sentinel");
+		assert_null(req.words);
+		assert_true(rep.ok);
+		assert_string_equal(rep.id, "sentinel");
+		assert_null(rep.segments);
+		/* reterr may be NULL */
+		if (k == 0)
+			assert_int_equal(ctl_request_parse(line, len, &req, NULL), -EINVAL);
+		else
+			assert_int_equal(ctl_reply_parse(line, len, &rep, NULL), -EINVAL);
+	}
+}
+
+/* A NUL byte anywhere in the line (within len) refuses it: it used to end the line there. */
+static void test_rejects_nul_byte(void **state)
+{
+	static const char trailing[] = "{\"op\":\"ping\",\"ok\":true}\0junk";
+	static const char in_string[] = "{\"op\":\"create\",\"ok\":true,\"words\":[\"url\0x\"]}";
+	static const char before_nl[] = "{\"op\":\"ping\",\"ok\":true}\0\n";
+	static const char first[] = "\0{\"op\":\"ping\",\"ok\":true}";
+	static const char after_nl[] = "{\"op\":\"ping\",\"ok\":true}\n\0";
+	struct ctl_request r = { 0 };
+
+	assert_both_reject(trailing, sizeof(trailing) - 1, "%s contains a NUL byte");
+	assert_both_reject(in_string, sizeof(in_string) - 1, "%s contains a NUL byte");
+	assert_both_reject(before_nl, sizeof(before_nl) - 1, "%s contains a NUL byte");
+	assert_both_reject(first, sizeof(first) - 1, "%s contains a NUL byte");
+	assert_both_reject(after_nl, sizeof(after_nl) - 1, "%s contains a NUL byte");
+
+	/* a NUL just past len is not part of the line */
+	assert_int_equal(ctl_request_parse(trailing, strlen(trailing), &r, NULL), 0);
+	assert_int_equal(r.op, CTL_OP_PING);
+	ctl_request_done(&r);
+}
+
+/* The escape \u0000 in any string (value or key) refuses the line: it used to cut the string. */
+static void test_rejects_nul_escape(void **state)
+{
+	static const char *const bad[] = {
+		"{\"op\":\"create\",\"ok\":true,\"words\":[\"url\\u0000x\"]}",
+		"{\"op\":\"create\",\"ok\":true,\"words\":[\"url\",\"\\u0000\"]}",
+		"{\"op\":\"delete\",\"ok\":true,\"id\":\"web\\u0000\"}",
+		"{\"op\":\"ping\",\"ok\":true,\"error\":\"\\u0000x\"}",
+		"{\"op\":\"ping\",\"ok\":true,\"k\\u0000\":1}",		     /* in a key */
+		"{\"op\\u0000\":\"ping\",\"ok\":true}",			     /* in a known key */
+		"{\"op\":\"ping\",\"ok\":true,\"x\":[{\"y\":\"\\u0000\"}]}", /* ignored field */
+		"{\"op\":\"ping\",\"ok\":true,\"x\":\"\\\\\\u0000\"}",	     /* \\ then \u0000 */
+		"{\"op\":\"ping\",\"ok\":true,\"x\":\"\\\"\\u0000\"}",	     /* \" then \u0000 */
+	};
+	struct ctl_request r = { 0 };
+	struct ctl_reply rep = { 0 };
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+		assert_both_reject(bad[i], strlen(bad[i]), "%s contains \\u0000");
+
+	/* An escaped backslash followed by the text u0000 is no NUL: kept, byte for byte. */
+	parse_req_ok("{\"op\":\"create\",\"words\":[\"a\\\\u0000\",\"\\\\\\\\u0000\",\"u0000\"]}",
+		     &r);
+	assert_string_equal(r.words[0], "a\\u0000");
+	assert_string_equal(r.words[1], "\\\\u0000");
+	assert_string_equal(r.words[2], "u0000");
+	assert_null(r.words[3]);
+	ctl_request_done(&r);
+	/* other escapes, control characters included, are fine; so is "\u0000" outside a string
+	 * being impossible (that is malformed JSON) */
+	parse_req_ok("{\"op\":\"create\",\"words\":[\"\\u0001\\u000a\\u000A\\u0100\\u00fc\"]}", &r);
+	assert_string_equal(r.words[0], "\x01\n\n\xc4\x80\xc3\xbc");
+	ctl_request_done(&r);
+	parse_rep_ok("{\"ok\":false,\"error\":\"x\\\\u0000\"}", &rep);
+	assert_string_equal(rep.error, "x\\u0000");
+	ctl_reply_done(&rep);
+	assert_both_reject("{\"op\":\"ping\",\"ok\":true}\\u0000",
+			   strlen("{\"op\":\"ping\",\"ok\":true}\\u0000"), "malformed JSON");
+}
+
+/* Bytes that are not UTF-8: "invalid UTF-8 at byte N", not yajl's "lexical error". */
+static void test_rejects_invalid_utf8(void **state)
+{
+	static const struct {
+		const char *bad;
+		unsigned at; /* 1-based offset of the first bad byte in the word */
+	} cases[] = {
+		{ "\xff", 1 },
+		{ "ab\xfe", 3 },
+		{ "\x80", 1 },		   /* a lone continuation byte */
+		{ "\xc3", 1 },		   /* truncated: the '"' follows */
+		{ "\xc3\xbc\xe2\x82", 3 }, /* a good 2-byte char, then a truncated 3-byte one */
+		{ "\xc0\x80", 1 },	   /* overlong NUL */
+		{ "\xc1\xbf", 1 },	   /* overlong */
+		{ "\xe0\x80\xaf", 1 },	   /* overlong '/' */
+		{ "\xf0\x82\x82\xac", 1 }, /* overlong */
+		{ "\xed\xa0\x80", 1 },	   /* a UTF-16 surrogate */
+		{ "\xf4\x90\x80\x80", 1 }, /* above U+10FFFF */
+		{ "\xf5\x80\x80\x80", 1 },
+		{ "\xe2\x28\xa1", 1 }, /* bad second byte */
+		{ "\xe2\x82\x28", 1 }, /* bad third byte */
+	};
+	/* the prefix of every line below, up to the word: {"op":"create","ok":true,"words":[" */
+	const size_t pre = strlen("{\"op\":\"create\",\"ok\":true,\"words\":[\"");
+	char *good[] = { S("\xc3\xbc"),		S("\xe2\x82\xac"),
+			 S("\xef\xbf\xbf"),	S("\xf0\x9f\x98\x80"),
+			 S("\xf4\x8f\xbf\xbf"), S("\xed\x9f\xbf"),
+			 S("\xee\x80\x80"),	NULL };
+	struct ctl_request gr = { .op = CTL_OP_CREATE, .words = good }, back = { 0 };
+	_cleanup_free_ char *gline = NULL;
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_free_ char *line = NULL, *want = NULL;
+
+		assert_true(asprintf(&line, "{\"op\":\"create\",\"ok\":true,\"words\":[\"%s\"]}",
+				     cases[i].bad) > 0);
+		assert_true(asprintf(&want, "invalid UTF-8 at byte %zu of the %%s",
+				     pre + cases[i].at) > 0);
+		assert_both_reject(line, strlen(line), want);
+	}
+
+	/* The CLI formats such a word as is; the daemon's parser names the problem. */
+	{
+		char *w[] = { S("url"), S("\xff:9000"), NULL };
+		struct ctl_request req = { .op = CTL_OP_CREATE, .words = w };
+		_cleanup_free_ char *line = NULL;
+
+		assert_int_equal(ctl_request_format(&req, &line), 0);
+		assert_both_reject(line, strlen(line), "invalid UTF-8 at byte 32 of the %s");
+	}
+
+	/* every length of valid sequence, the edges of each range included, round-trips */
+	assert_int_equal(ctl_request_format(&gr, &gline), 0);
+	parse_req_ok(gline, &back);
+	for (size_t i = 0; good[i]; i++)
+		assert_string_equal(back.words[i], good[i]);
+	ctl_request_done(&back);
+}
+
+/* Counters at and above 2^63 are written as INT64_MAX (yajl integers are long long), never as a
+ * negative number that the other side would refuse. */
+static void test_counters_clamped(void **state)
+{
+	struct ctl_segment_info seg = { .id = S("big"),
+					.head = S("h"),
+					.tail = S("t"),
+					.state = S("listening"),
+					.conns_active = 9223372036854775807ull,
+					.conns_total = 9223372036854775808ull,
+					.bytes_in = 18446744073709551615ull,
+					.bytes_out = 9223372036854775806ull };
+	struct ctl_reply rep = { .ok = true,
+				 .segments = &seg,
+				 .n_segments = 1,
+				 .has_segments = true },
+			 back = { 0 };
+	_cleanup_free_ char *line = NULL, *json = NULL, *wrapped = NULL;
+	static const char want[] =
+		"{\"ok\":true,\"segments\":[{\"id\":\"big\",\"parent\":null,\"head\":\"h\","
+		"\"tail\":\"t\",\"state\":\"listening\",\"conns_active\":9223372036854775807,"
+		"\"conns_total\":9223372036854775807,\"bytes_in\":9223372036854775807,"
+		"\"bytes_out\":9223372036854775806}]}\n";
+
+	assert_int_equal(ctl_reply_format(&rep, &line), 0);
+	assert_string_equal(line, want);
+	assert_null(strchr(line, '-'));
+	parse_rep_ok(line, &back);
+	assert_int_equal(back.n_segments, 1);
+	assert_true(back.segments[0].conns_active == INT64_MAX);
+	assert_true(back.segments[0].conns_total == INT64_MAX);
+	assert_true(back.segments[0].bytes_in == INT64_MAX);
+	assert_true(back.segments[0].bytes_out == INT64_MAX - 1);
+	ctl_reply_done(&back);
+
+	/* the same in `list --json` */
+	assert_int_equal(ctl_segments_format_json(&seg, 1, false, &json), 0);
+	assert_true(asprintf(&wrapped, "{%s", want + strlen("{\"ok\":true,")) > 0);
+	assert_string_equal(json, wrapped);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -706,6 +923,10 @@ int main(void)
 		cmocka_unit_test(test_reply_rejects),
 		cmocka_unit_test(test_segments_format_json),
 		cmocka_unit_test(test_segment_info_done),
+		cmocka_unit_test(test_rejects_nul_byte),
+		cmocka_unit_test(test_rejects_nul_escape),
+		cmocka_unit_test(test_rejects_invalid_utf8),
+		cmocka_unit_test(test_counters_clamped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
