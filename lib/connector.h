@@ -9,23 +9,25 @@
  */
 #pragma once
 
+#include <stdint.h>
 #include <sys/socket.h>
 
-#include <systemd/sd-event.h>
-
 struct connector;
+struct ioloop;
 
 /**
  * connector_done_fn - called once with the outcome
  * @c:		the connector; the callback may connector_free() it
  * @fd:		the connected, non-blocking socket (ownership passes to the callback), or a negative
- *		errno (-ETIMEDOUT when the deadline passed while the target refused)
+ *		errno (-ETIMEDOUT when the deadline passed while the target refused). The socket may
+ *		still be registered in the ioloop with no watch: relay_new() takes it over with
+ *		EPOLL_CTL_MOD; if it is closed instead, close() removes it.
  */
 typedef void (*connector_done_fn)(struct connector *c, int fd, void *userdata);
 
 /**
  * connector_new() - Start connecting
- * @e:		event loop (borrowed)
+ * @l:		the data path's ioloop (borrowed)
  * @nsfd:	namespace to create the socket in, -1 for ours (borrowed; must stay open until done)
  * @sa, @salen:	target address (copied)
  * @socktype:	SOCK_STREAM or SOCK_DGRAM (a UDP "connect" completes at once)
@@ -37,8 +39,8 @@ typedef void (*connector_done_fn)(struct connector *c, int fd, void *userdata);
  *
  * Return: 0, -ENOMEM, -EINVAL
  */
-int connector_new(sd_event *e, int nsfd, const struct sockaddr *sa, socklen_t salen, int socktype,
-		  uint64_t timeout_usec, connector_done_fn done, void *userdata,
+int connector_new(struct ioloop *l, int nsfd, const struct sockaddr *sa, socklen_t salen,
+		  int socktype, uint64_t timeout_usec, connector_done_fn done, void *userdata,
 		  struct connector **ret);
 
 /**

@@ -2,13 +2,14 @@
 /*
  * relay.c - the stream data path: two sockets, two directions, splice for bulk
  *
- * Theory of operation. A relay owns two non-blocking stream sockets, each with one sd-event io
- * source. Direction d reads socket d and writes socket !d (d = 0: client -> backend, "up").
- * Each direction is a small state machine pumped by dir_pump():
+ * Theory of operation. A relay owns two non-blocking stream sockets, both registered once, edge-
+ * triggered (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), in the data path's ioloop: no per-relay
+ * event source, and no epoll_ctl() while it runs. Direction d reads socket d and writes socket !d
+ * (d = 0: client -> backend, "up"). Each direction is a small state machine pumped by dir_pump():
  *
  *   COPY:    recv() into a 16 KiB stack buffer and send() it on at once. If the send is partial,
  *            only the remainder is kept, in a malloc'ed buffer of exactly its size, and the
- *            direction stops reading until it is written (EPOLLOUT on the destination).
+ *            direction is "blocked" until the destination reports EPOLLOUT.
  *   BULK:    a recv() that filled the whole stack buffer means a bulk transfer: the direction
  *            borrows a pipe from the pool and moves data socket -> pipe -> socket with splice(2),
  *            never touching user space. The pipe goes back to the pool the moment it is empty,
@@ -16,16 +17,27 @@
  *            the copy buffer drops the direction back to COPY. If no pipe can be had (EMFILE)
  *            the direction simply keeps copying.
  *   EOF:     recv()/splice() returned 0: once everything pending is flushed, the destination gets
- *            shutdown(SHUT_WR) and the direction is finished; the other one keeps flowing.
+ *            shutdown(SHUT_WR) and the direction is finished; the other one keeps flowing. The
+ *            direction that finishes last skips the shutdown: the relay then closes both sockets
+ *            at once, which sends the same FIN.
  *
- * The relay is done (error 0, "done") when both directions are finished, or at the first error.
- * Event masks follow the state: socket i asks for EPOLLIN while direction i may read, and for
- * EPOLLOUT while direction !i has bytes waiting for it; a source whose mask is empty is turned
- * off (EPOLLHUP would otherwise fire forever on a half-closed socket). An idle relay therefore
- * holds two fds, two sources, this struct and no buffers, and costs no wakeups.
+ * Edge triggering: an event is reported when something new happens on a socket (data, FIN, error,
+ * or send space after a send that found the buffer full), so a direction must keep going until
+ * the kernel says EAGAIN, or until it knows the socket is drained: a recv() that returns less than
+ * asked for on a stream socket has emptied the receive queue (TCP and unix sockets copy from every
+ * queued segment up to the size asked), and whatever arrives later raises a new edge. The one
+ * exception is EOF, which may have arrived with the data already reported: once a socket reported
+ * EPOLLRDHUP, HUP or ERR, reads on it go on to 0 or EAGAIN. A direction waiting to write
+ * ignores EPOLLIN on its source (its destination's EPOLLOUT resumes it, and it then reads on), and
+ * EPOLLOUT, reported with nearly every event, matters only to a direction that waits to write.
+ * An idle relay therefore holds two fds, this struct and no buffers, and costs no wakeups.
  *
- * Fairness: each direction moves at most RELAY_BUDGET bytes per wakeup and then returns to the
- * loop; epoll is level-triggered, so it is called again after the other sources had their turn.
+ * Fairness: each direction moves at most RELAY_BUDGET bytes per wakeup; a direction that stops on
+ * its budget is put on the ioloop's deferred list and goes on after the other events of the batch.
+ * No edge is needed to resume it.
+ *
+ * The relay is done (error 0, "done") when both directions are finished, or at the first error;
+ * either way it closes both sockets before calling done.
  *
  * SIGPIPE: the copy path uses send(MSG_NOSIGNAL), but splice() into a socket whose peer is gone
  * raises SIGPIPE; the daemon (and the tests) ignore SIGPIPE, and the error arrives as EPIPE.
@@ -42,6 +54,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "ioloop.h"
 #include "relay.h"
 
 #define RELAY_COPY_SIZE (16U * 1024) /* stack buffer for small reads */
@@ -50,6 +63,7 @@
  * pages are allocated only for bytes in flight, and empty pipes go back to the pool. */
 #define RELAY_PIPE_SIZE (1024U * 1024)
 #define RELAY_BUDGET	(1024U * 1024) /* bytes per direction per wakeup */
+#define RELAY_EVENTS	(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 enum { CLIENT = 0, BACKEND = 1 };
 
@@ -68,13 +82,16 @@ struct relay_dir {
 	uint64_t bytes;	  /* delivered to the destination */
 	bool bulk;	  /* use splice */
 	bool eof;	  /* source reached EOF */
-	bool shut;	  /* EOF passed on with shutdown(SHUT_WR): direction finished */
+	bool shut;	  /* EOF passed on (or the relay closes): direction finished */
+	bool blocked;	  /* waits for EPOLLOUT on the destination */
+	bool again;	  /* stopped on its budget: on the deferred list */
+	bool closing;	  /* the source reported RDHUP/HUP/ERR: read to 0 or EAGAIN */
 };
 
 struct relay {
-	sd_event_source *io[2];
+	struct ioloop_watch w; /* first: the watch is the relay */
+	struct ioloop *loop;
 	int fd[2];
-	uint32_t mask[2]; /* current io events per socket; 0 = source off */
 	struct pipe_pool *pool;
 	relay_done_fn done;
 	void *userdata;
@@ -153,11 +170,6 @@ static void pipe_pool_put(struct pipe_pool *p, int fds[2], bool empty)
 	fds[0] = fds[1] = -EBADF;
 }
 
-static bool dir_pending(const struct relay_dir *x)
-{
-	return x->buf_len > 0 || x->in_pipe > 0;
-}
-
 static bool errno_is_reset(int e)
 {
 	return e == ECONNRESET || e == EPIPE || e == ECONNABORTED || e == ETIMEDOUT ||
@@ -177,8 +189,9 @@ static int relay_fail(const char **ret_reason, unsigned side, int e)
 }
 
 /*
- * Moves what direction @d can move now. Return: 0 when it must wait (or spent its budget), or a
- * negative errno with *ret_reason set.
+ * Moves what direction @d can move now. Return: 0 when it must wait (blocked on its destination,
+ * its source drained, or its budget spent: see x->blocked, x->again), or a negative errno with
+ * *ret_reason set.
  */
 static int dir_pump(struct relay *r, unsigned d, const char **ret_reason)
 {
@@ -188,14 +201,18 @@ static int dir_pump(struct relay *r, unsigned d, const char **ret_reason)
 	char buf[RELAY_COPY_SIZE];
 	ssize_t n, w;
 
+	x->blocked = false;
+	x->again = false;
 	for (;;) {
 		if (x->buf_len > 0) {
 			w = send(dst, x->buf + x->buf_off, x->buf_len, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (w < 0) {
 				if (errno == EINTR)
 					continue;
-				if (errno == EAGAIN)
+				if (errno == EAGAIN) {
+					x->blocked = true;
 					return 0;
+				}
 				return relay_fail(ret_reason, !d, errno);
 			}
 			x->bytes += (size_t)w;
@@ -213,8 +230,10 @@ static int dir_pump(struct relay *r, unsigned d, const char **ret_reason)
 			if (w < 0) {
 				if (errno == EINTR)
 					continue;
-				if (errno == EAGAIN)
+				if (errno == EAGAIN) {
+					x->blocked = true;
 					return 0;
+				}
 				return relay_fail(ret_reason, !d, errno);
 			}
 			x->bytes += (size_t)w;
@@ -225,16 +244,19 @@ static int dir_pump(struct relay *r, unsigned d, const char **ret_reason)
 		}
 		if (x->eof) {
 			if (!x->shut) {
-				/* ENOTCONN: the destination is gone already; the other
-				 * direction will notice when it reads or writes. */
-				if (shutdown(dst, SHUT_WR) < 0 && errno != ENOTCONN)
+				/* Last one: the relay closes both sockets now, same FIN. ENOTCONN: the
+				 * destination is gone already; the other direction will notice. */
+				if (!r->dir[!d].shut && shutdown(dst, SHUT_WR) < 0 &&
+				    errno != ENOTCONN)
 					return relay_fail(ret_reason, !d, errno);
 				x->shut = true;
 			}
 			return 0;
 		}
-		if (budget == 0)
+		if (budget == 0) {
+			x->again = true;
 			return 0;
+		}
 
 		if (x->bulk && x->pipe[0] < 0 && pipe_pool_get(r->pool, x->pipe) < 0)
 			x->bulk = false; /* no pipe (EMFILE?): copy until the next full buffer */
@@ -293,66 +315,56 @@ static int dir_pump(struct relay *r, unsigned d, const char **ret_reason)
 			}
 			memcpy(x->buf, buf + w, (size_t)(n - w));
 			x->buf_len = (uint32_t)(n - w);
+			x->blocked = true;
 			return 0;
 		}
+		/* A short read emptied the receive queue; what comes later raises a new edge. */
+		if ((size_t)n < sizeof(buf) && !x->closing)
+			return 0;
 	}
 }
 
-static int relay_update_events(struct relay *r)
+/* Both directions finished, or an error: close both sockets (out of the ioloop), report. */
+static void relay_finish(struct relay *r, int error, const char *reason)
 {
-	int k;
-
+	ioloop_cancel(&r->w);
 	for (unsigned i = 0; i < 2; i++) {
-		uint32_t m = 0;
-
-		if (!r->dir[i].eof && !dir_pending(&r->dir[i]))
-			m |= EPOLLIN;
-		if (dir_pending(&r->dir[!i]))
-			m |= EPOLLOUT;
-		if (m == r->mask[i])
-			continue;
-		if (m != 0) {
-			k = sd_event_source_set_io_events(r->io[i], m);
-			if (k < 0)
-				return k;
-		}
-		if (m == 0 || r->mask[i] == 0) {
-			k = sd_event_source_set_enabled(r->io[i], m ? SD_EVENT_ON : SD_EVENT_OFF);
-			if (k < 0)
-				return k;
-		}
-		r->mask[i] = m;
+		r->fd[i] = ioloop_close(r->loop, r->fd[i]);
+		r->dir[i].shut = true;
 	}
-	return 0;
+	r->done(r, error, reason, r->userdata); /* may free r */
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static void on_event(struct ioloop_watch *w, int fd, uint32_t revents)
 {
-	struct relay *r = userdata;
+	struct relay *r = (struct relay *)w;
 	const char *reason = "done";
-	unsigned i = fd == r->fd[BACKEND];
 	int k = 0;
 
-	/* Socket i readable: direction i. Writable: direction !i, which writes to it. HUP/ERR: both,
-	 * the syscalls report what happened. */
-	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		k = dir_pump(r, i, &reason);
-	if (k >= 0 && (revents & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
-		k = dir_pump(r, !i, &reason);
-	if (k >= 0 && r->dir[0].shut && r->dir[1].shut)
-		goto finish;
-	if (k >= 0) {
-		k = relay_update_events(r);
-		if (k >= 0)
-			return 0;
-		reason = "event loop error";
+	if (fd < 0) {
+		/* from the deferred list: directions that stopped on their budget go on */
+		for (unsigned d = 0; d < 2 && k >= 0; d++)
+			if (r->dir[d].again)
+				k = dir_pump(r, d, &reason);
+	} else {
+		unsigned i = fd == r->fd[BACKEND];
+		bool bad = revents & (EPOLLHUP | EPOLLERR);
+
+		/* Socket i readable: direction i, unless it waits to write. Writable: direction !i,
+		 * if it waits for that. HUP/ERR: both, the syscalls report what happened. */
+		if (revents & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			r->dir[i].closing = true;
+		if (bad || ((revents & (EPOLLIN | EPOLLRDHUP)) && !r->dir[i].blocked))
+			k = dir_pump(r, i, &reason);
+		if (k >= 0 && (bad || ((revents & EPOLLOUT) && r->dir[!i].blocked)))
+			k = dir_pump(r, !i, &reason);
 	}
-finish:
-	(void)sd_event_source_set_enabled(r->io[0], SD_EVENT_OFF);
-	(void)sd_event_source_set_enabled(r->io[1], SD_EVENT_OFF);
-	r->mask[0] = r->mask[1] = 0;
-	r->done(r, k, reason, r->userdata); /* may free r */
-	return 0;
+	if (k < 0 || (r->dir[0].shut && r->dir[1].shut)) {
+		relay_finish(r, k, reason);
+		return;
+	}
+	if (r->dir[0].again || r->dir[1].again)
+		ioloop_defer(r->loop, &r->w);
 }
 
 static void set_nodelay(int fd)
@@ -362,34 +374,37 @@ static void set_nodelay(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 }
 
-int relay_new(sd_event *e, struct pipe_pool *pool, int client_fd, int backend_fd,
+int relay_new(struct ioloop *l, struct pipe_pool *pool, int client_fd, int backend_fd,
 	      relay_done_fn done, void *userdata, struct relay **ret)
 {
 	struct relay *r;
 	int k;
 
-	if (!e || !pool || client_fd < 0 || backend_fd < 0 || !done || !ret)
+	if (!l || !pool || client_fd < 0 || backend_fd < 0 || !done || !ret)
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->w.fn = on_event;
+	r->loop = l;
 	r->fd[CLIENT] = client_fd;
 	r->fd[BACKEND] = backend_fd;
 	r->pool = pool;
 	r->done = done;
 	r->userdata = userdata;
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < 2; i++)
 		r->dir[i].pipe[0] = r->dir[i].pipe[1] = -EBADF;
-		r->mask[i] = EPOLLIN;
+	/* Registering reports what is pending already (a request that came while we connected). A
+	 * backend fd from the connector is registered already: that is one EPOLL_CTL_MOD. */
+	k = ioloop_add(l, client_fd, RELAY_EVENTS, &r->w);
+	if (k >= 0) {
+		k = ioloop_add(l, backend_fd, RELAY_EVENTS, &r->w);
+		if (k < 0)
+			ioloop_forget(l, client_fd);
 	}
-	for (unsigned i = 0; i < 2; i++) {
-		k = sd_event_add_io(e, &r->io[i], r->fd[i], EPOLLIN, on_io, r);
-		if (k < 0) {
-			/* ownership stays with the caller on failure */
-			r->fd[0] = r->fd[1] = -EBADF;
-			relay_free(r);
-			return k;
-		}
+	if (k < 0) {
+		free(r); /* ownership stays with the caller on failure */
+		return k;
 	}
 	set_nodelay(client_fd);
 	set_nodelay(backend_fd);
@@ -401,9 +416,9 @@ struct relay *relay_free(struct relay *r)
 {
 	if (!r)
 		return NULL;
+	ioloop_cancel(&r->w);
 	for (unsigned i = 0; i < 2; i++) {
-		r->io[i] = sd_event_source_disable_unref(r->io[i]);
-		r->fd[i] = safe_close(r->fd[i]);
+		r->fd[i] = ioloop_close(r->loop, r->fd[i]);
 		free(r->dir[i].buf);
 		pipe_pool_put(r->pool, r->dir[i].pipe, r->dir[i].in_pipe == 0);
 	}

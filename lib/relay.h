@@ -7,14 +7,14 @@
  * while bytes are in flight, so an idle relay holds exactly its two sockets. EOF on one side is
  * passed on with shutdown(SHUT_WR) on the other while the reverse direction keeps flowing; the
  * relay is done when both directions reached EOF, or at the first error. Works for any pair of
- * stream sockets (TCP/IPv4/IPv6/unix).
+ * stream sockets (TCP/IPv4/IPv6/unix). Relays run on an ioloop (lib/ioloop.h): edge-triggered,
+ * a batch of events per wakeup, no event source of their own.
  */
 #pragma once
 
 #include <stdint.h>
 
-#include <systemd/sd-event.h>
-
+struct ioloop;
 struct pipe_pool;
 struct relay;
 
@@ -40,7 +40,7 @@ unsigned pipe_pool_idle(const struct pipe_pool *p);
 
 /**
  * relay_done_fn - called once, when the relay finished
- * @r:		the relay; the callback may relay_free() it
+ * @r:		the relay, its sockets closed already; the callback may relay_free() it
  * @error:	0 when both directions ended with EOF, else a negative errno
  * @reason:	static text: "done", "client reset", "backend reset", ...
  * @userdata:	as given to relay_new()
@@ -49,21 +49,24 @@ typedef void (*relay_done_fn)(struct relay *r, int error, const char *reason, vo
 
 /**
  * relay_new() - Start relaying between two connected, non-blocking stream sockets
- * @e:		event loop (borrowed)
+ * @l:		the data path's ioloop (borrowed)
  * @pool:	pipe pool (borrowed, must outlive the relay)
  * @client_fd:	the accepted socket; ownership passes to the relay on success only
- * @backend_fd:	the connected socket to the tail; ownership passes on success only
+ * @backend_fd:	the connected socket to the tail (may come registered in @l from a connector);
+ *		ownership passes on success only
  * @done:	completion callback
  * @userdata:	passed to @done
  * @ret:	the relay on success only
  *
- * Return: 0, -ENOMEM, or a negative errno from sd-event
+ * @done is never called from inside relay_new().
+ *
+ * Return: 0, -ENOMEM, or a negative errno from epoll_ctl()
  */
-int relay_new(sd_event *e, struct pipe_pool *pool, int client_fd, int backend_fd,
+int relay_new(struct ioloop *l, struct pipe_pool *pool, int client_fd, int backend_fd,
 	      relay_done_fn done, void *userdata, struct relay **ret);
 
 /**
- * relay_free() - Close both sockets, return any borrowed pipe, drop event sources
+ * relay_free() - Close both sockets (unless done did), return any borrowed pipe
  * (NULL is fine; @done is not called). Return: NULL
  */
 struct relay *relay_free(struct relay *r);

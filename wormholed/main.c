@@ -25,6 +25,7 @@
 #include "config.h"
 #include "containers.h"
 #include "control.h"
+#include "ioloop.h"
 #include "log.h"
 #include "netns.h"
 #include "relay.h"
@@ -291,6 +292,11 @@ int main(int argc, char *argv[])
 	d.udp_idle_usec = o.udp_idle_usec;
 	d.max_conns = o.max_conns;
 	d.instance = o.ctl_path;
+	r = ioloop_new(d.event, &d.loop);
+	if (r < 0) {
+		log_error_errno(r, "cannot create the data path's epoll set");
+		goto out;
+	}
 	r = pipe_pool_new(64, &d.pipes);
 	if (r < 0) {
 		log_error_errno(r, "cannot create the pipe pool");
@@ -323,6 +329,7 @@ out:
 	daemon_free_all_segments(&d);
 	containers_free(&d);
 	d.pipes = pipe_pool_free(d.pipes);
+	d.loop = ioloop_free(d.loop);
 	d.event = sd_event_unref(d.event);
 	free(o.ctl_path);
 	return r < 0 ? 1 : 0;

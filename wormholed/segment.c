@@ -378,8 +378,7 @@ static void on_tail_connected(struct connector *cn, int fd, void *userdata)
 					   : "cannot connect to the tail");
 		return;
 	}
-	r = relay_new(c->s->d->event, c->s->d->pipes, c->client_fd, fd, on_relay_done, c,
-		      &c->relay);
+	r = relay_new(c->s->d->loop, c->s->d->pipes, c->client_fd, fd, on_relay_done, c, &c->relay);
 	if (r < 0) {
 		safe_close(fd);
 		conn_free(c, r, "cannot start relaying");
@@ -405,7 +404,7 @@ static void conn_connect_tail(struct conn *c)
 			return;
 		}
 	}
-	r = connector_new(s->d->event, c->tail_nsfd, &s->tail_sa.sa, s->tail_salen, SOCK_STREAM,
+	r = connector_new(s->d->loop, c->tail_nsfd, &s->tail_sa.sa, s->tail_salen, SOCK_STREAM,
 			  s->d->connect_timeout_usec, on_tail_connected, c, &c->connector);
 	if (r < 0)
 		conn_free(c, r, "cannot connect to the tail");

@@ -25,6 +25,7 @@ struct conn;
 struct container_watch;
 struct docker;
 struct docker_op;
+struct ioloop;
 struct segment;
 struct pipe_pool;
 struct runner;
@@ -35,6 +36,7 @@ struct udp_session;
 
 struct daemon {
 	sd_event *event;
+	struct ioloop *loop; /* the data path's epoll set (relays, connectors), on event */
 	struct pipe_pool *pipes;
 	struct segment *segments; /* registry, in creation order */
 	struct segment *segments_last;

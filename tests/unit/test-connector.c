@@ -36,7 +36,10 @@
 
 #include "cleanup.h"
 #include "connector.h"
+#include "ioloop.h"
 #include "netns.h"
+
+DEFINE_POINTER_CLEANUP(struct ioloop *, ioloop_free)
 
 struct outcome {
 	bool finished;
@@ -103,6 +106,7 @@ static int on_listen_timer(sd_event_source *s, uint64_t usec, void *userdata)
 static void test_refused_then_listening(void **state)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *loop = NULL;
 	_cleanup_close_ int l = -EBADF, a = -EBADF;
 	struct outcome o = {};
 	struct sockaddr_in sin, peer, local;
@@ -110,12 +114,13 @@ static void test_refused_then_listening(void **state)
 	uint64_t start;
 
 	assert_int_equal(sd_event_new(&e), 0);
+	assert_int_equal(ioloop_new(e, &loop), 0);
 	l = bound_socket(&sin);
 	start = now_usec();
 	assert_int_equal(sd_event_add_time_relative(e, NULL, CLOCK_MONOTONIC, 300 * 1000, 1,
 						    on_listen_timer, &l),
 			 0);
-	assert_int_equal(connector_new(e, -1, (struct sockaddr *)&sin, sizeof(sin), SOCK_STREAM,
+	assert_int_equal(connector_new(loop, -1, (struct sockaddr *)&sin, sizeof(sin), SOCK_STREAM,
 				       5 * 1000 * 1000, on_done, &o, &o.c),
 			 0);
 	run_until(e, &o.finished, 10 * 1000 * 1000);
@@ -138,15 +143,17 @@ static void test_refused_then_listening(void **state)
 static void test_never_listening_times_out(void **state)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *loop = NULL;
 	_cleanup_close_ int l = -EBADF;
 	struct outcome o = {};
 	struct sockaddr_in sin;
 	uint64_t start;
 
 	assert_int_equal(sd_event_new(&e), 0);
+	assert_int_equal(ioloop_new(e, &loop), 0);
 	l = bound_socket(&sin);
 	start = now_usec();
-	assert_int_equal(connector_new(e, -1, (struct sockaddr *)&sin, sizeof(sin), SOCK_STREAM,
+	assert_int_equal(connector_new(loop, -1, (struct sockaddr *)&sin, sizeof(sin), SOCK_STREAM,
 				       600 * 1000, on_done, &o, &o.c),
 			 0);
 	run_until(e, &o.finished, 5 * 1000 * 1000);
@@ -159,18 +166,20 @@ static void test_never_listening_times_out(void **state)
 static void test_done_not_called_from_new(void **state)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *loop = NULL;
 	_cleanup_close_ int l = -EBADF;
 	struct outcome o = {};
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	char dir[] = "/tmp/test-connector-XXXXXX";
 
 	assert_int_equal(sd_event_new(&e), 0);
+	assert_int_equal(ioloop_new(e, &loop), 0);
 	assert_non_null(mkdtemp(dir));
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/sock", dir);
 	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_int_equal(bind(l, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	assert_int_equal(listen(l, 8), 0);
-	assert_int_equal(connector_new(e, -1, (struct sockaddr *)&sun, sizeof(sun), SOCK_STREAM,
+	assert_int_equal(connector_new(loop, -1, (struct sockaddr *)&sun, sizeof(sun), SOCK_STREAM,
 				       1000 * 1000, on_done, &o, &o.c),
 			 0);
 	assert_false(o.finished);
@@ -198,6 +207,7 @@ static int on_bind_timer(sd_event_source *s, uint64_t usec, void *userdata)
 static void test_unix_enoent_then_listening(void **state)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *loop = NULL;
 	_cleanup_(sd_event_source_unrefp) sd_event_source *t = NULL;
 	struct outcome o = {};
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -205,13 +215,14 @@ static void test_unix_enoent_then_listening(void **state)
 	uint64_t start;
 
 	assert_int_equal(sd_event_new(&e), 0);
+	assert_int_equal(ioloop_new(e, &loop), 0);
 	assert_non_null(mkdtemp(dir));
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/sock", dir);
 	start = now_usec();
 	assert_int_equal(sd_event_add_time_relative(e, &t, CLOCK_MONOTONIC, 200 * 1000, 1,
 						    on_bind_timer, &sun),
 			 0);
-	assert_int_equal(connector_new(e, -1, (struct sockaddr *)&sun, sizeof(sun), SOCK_STREAM,
+	assert_int_equal(connector_new(loop, -1, (struct sockaddr *)&sun, sizeof(sun), SOCK_STREAM,
 				       3 * 1000 * 1000, on_done, &o, &o.c),
 			 0);
 	run_until(e, &o.finished, 5 * 1000 * 1000);
@@ -228,12 +239,14 @@ static void test_unix_enoent_then_listening(void **state)
 static void test_other_error_at_once(void **state)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *loop = NULL;
 	struct outcome o = {};
 	struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = "/etc/passwd/not-a-dir" };
 	uint64_t start = now_usec();
 
 	assert_int_equal(sd_event_new(&e), 0);
-	assert_int_equal(connector_new(e, -1, (struct sockaddr *)&sun, sizeof(sun), SOCK_STREAM,
+	assert_int_equal(ioloop_new(e, &loop), 0);
+	assert_int_equal(connector_new(loop, -1, (struct sockaddr *)&sun, sizeof(sun), SOCK_STREAM,
 				       5 * 1000 * 1000, on_done, &o, &o.c),
 			 0);
 	run_until(e, &o.finished, 1000 * 1000);
@@ -244,14 +257,16 @@ static void test_other_error_at_once(void **state)
 static void test_invalid(void **state)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *loop = NULL;
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	struct connector *c = NULL;
 
 	assert_int_equal(sd_event_new(&e), 0);
-	assert_int_equal(connector_new(e, -1, (struct sockaddr *)&sin, sizeof(sin), SOCK_RAW, 1000,
-				       on_done, NULL, &c),
+	assert_int_equal(ioloop_new(e, &loop), 0);
+	assert_int_equal(connector_new(loop, -1, (struct sockaddr *)&sin, sizeof(sin), SOCK_RAW,
+				       1000, on_done, NULL, &c),
 			 -EINVAL);
-	assert_int_equal(connector_new(e, -1, (struct sockaddr *)&sin, 1, SOCK_STREAM, 1000,
+	assert_int_equal(connector_new(loop, -1, (struct sockaddr *)&sin, 1, SOCK_STREAM, 1000,
 				       on_done, NULL, &c),
 			 -EINVAL);
 	assert_null(c);
@@ -260,6 +275,7 @@ static void test_invalid(void **state)
 static void test_udp_and_cancel(void **state)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *loop = NULL;
 	_cleanup_close_ int l = -EBADF;
 	struct outcome o = {};
 	struct sockaddr_in sin = { .sin_family = AF_INET,
@@ -268,10 +284,11 @@ static void test_udp_and_cancel(void **state)
 	char buf[8];
 
 	assert_int_equal(sd_event_new(&e), 0);
+	assert_int_equal(ioloop_new(e, &loop), 0);
 	l = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
-	assert_int_equal(connector_new(e, -1, (struct sockaddr *)&sin, sizeof(sin), SOCK_DGRAM,
+	assert_int_equal(connector_new(loop, -1, (struct sockaddr *)&sin, sizeof(sin), SOCK_DGRAM,
 				       1000 * 1000, on_done, &o, &o.c),
 			 0);
 	run_until(e, &o.finished, 1000 * 1000);
@@ -287,7 +304,7 @@ static void test_udp_and_cancel(void **state)
 		struct outcome p = {};
 		uint64_t start = now_usec();
 
-		assert_int_equal(connector_new(e, -1, (struct sockaddr *)&refusing,
+		assert_int_equal(connector_new(loop, -1, (struct sockaddr *)&refusing,
 					       sizeof(refusing), SOCK_STREAM, 5 * 1000 * 1000,
 					       on_done, &p, &p.c),
 				 0);
@@ -345,6 +362,7 @@ static pid_t fork_ns_server(int *ret_ready, uint16_t *ret_port)
 static void test_connect_in_namespace(void **state)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *loop = NULL;
 	_cleanup_close_ int ready = -EBADF, nsfd = -EBADF, probe = -EBADF;
 	struct outcome o = {};
 	struct sockaddr_in sin = { .sin_family = AF_INET,
@@ -370,8 +388,9 @@ static void test_connect_in_namespace(void **state)
 	assert_int_equal(errno, ECONNREFUSED);
 
 	assert_int_equal(sd_event_new(&e), 0);
-	assert_int_equal(connector_new(e, nsfd, (struct sockaddr *)&sin, sizeof(sin), SOCK_STREAM,
-				       2 * 1000 * 1000, on_done, &o, &o.c),
+	assert_int_equal(ioloop_new(e, &loop), 0);
+	assert_int_equal(connector_new(loop, nsfd, (struct sockaddr *)&sin, sizeof(sin),
+				       SOCK_STREAM, 2 * 1000 * 1000, on_done, &o, &o.c),
 			 0);
 	run_until(e, &o.finished, 3 * 1000 * 1000);
 	assert_true(o.fd >= 0);

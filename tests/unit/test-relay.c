@@ -33,7 +33,10 @@
 #include <systemd/sd-event.h>
 
 #include "cleanup.h"
+#include "ioloop.h"
 #include "relay.h"
+
+DEFINE_POINTER_CLEANUP(struct ioloop *, ioloop_free)
 
 struct result {
 	bool finished;
@@ -231,6 +234,7 @@ static void wait_ok(pid_t pid)
 static void echo_through_relay(bool tcp, uint64_t total, size_t chunk, unsigned *ret_idle)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *l = NULL;
 	struct pipe_pool *pool = NULL;
 	struct relay *r = NULL;
 	struct result res = {};
@@ -238,6 +242,7 @@ static void echo_through_relay(bool tcp, uint64_t total, size_t chunk, unsigned 
 	pid_t echo, client;
 
 	assert_int_equal(sd_event_new(&e), 0);
+	assert_int_equal(ioloop_new(e, &l), 0);
 	assert_int_equal(pipe_pool_new(4, &pool), 0);
 	make_quad(&q, tcp);
 	echo = fork_echo(q.backend, (int[]){ q.client, q.rclient, q.rbackend }, 3);
@@ -246,7 +251,7 @@ static void echo_through_relay(bool tcp, uint64_t total, size_t chunk, unsigned 
 	close(q.client);
 	close(q.backend);
 
-	assert_int_equal(relay_new(e, pool, q.rclient, q.rbackend, on_done, &res, &r), 0);
+	assert_int_equal(relay_new(l, pool, q.rclient, q.rbackend, on_done, &res, &r), 0);
 	assert_int_equal(pipe_pool_idle(pool), 0);
 	run_until(e, &res.finished, 120 * 1000 * 1000ULL);
 	assert_int_equal(res.error, 0);
@@ -302,6 +307,7 @@ static void test_unix_sockets(void **state)
 static void test_half_close(void **state)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *l = NULL;
 	struct pipe_pool *pool = NULL;
 	struct relay *r = NULL;
 	struct result res = {};
@@ -311,6 +317,7 @@ static void test_half_close(void **state)
 	int status;
 
 	assert_int_equal(sd_event_new(&e), 0);
+	assert_int_equal(ioloop_new(e, &l), 0);
 	assert_int_equal(pipe_pool_new(4, &pool), 0);
 	make_quad(&q, true);
 
@@ -357,7 +364,7 @@ static void test_half_close(void **state)
 	}
 	close(q.client);
 	close(q.backend);
-	assert_int_equal(relay_new(e, pool, q.rclient, q.rbackend, on_done, &res, &r), 0);
+	assert_int_equal(relay_new(l, pool, q.rclient, q.rbackend, on_done, &res, &r), 0);
 	run_until(e, &res.finished, 60 * 1000 * 1000ULL);
 	assert_int_equal(res.error, 0);
 	assert_string_equal(res.reason, "done");
@@ -382,6 +389,7 @@ static void test_reset(void **state)
 {
 	for (unsigned side = 0; side < 2; side++) {
 		_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+		_cleanup_(ioloop_freep) struct ioloop *l = NULL;
 		struct pipe_pool *pool = NULL;
 		struct relay *r = NULL;
 		struct result res = {};
@@ -389,9 +397,10 @@ static void test_reset(void **state)
 		struct quad q;
 
 		assert_int_equal(sd_event_new(&e), 0);
+		assert_int_equal(ioloop_new(e, &l), 0);
 		assert_int_equal(pipe_pool_new(4, &pool), 0);
 		make_quad(&q, true);
-		assert_int_equal(relay_new(e, pool, q.rclient, q.rbackend, on_done, &res, &r), 0);
+		assert_int_equal(relay_new(l, pool, q.rclient, q.rbackend, on_done, &res, &r), 0);
 
 		/* some traffic first, so the counters are known */
 		assert_int_equal(write(q.client, "hello", 5), 5);
@@ -435,6 +444,7 @@ static unsigned count_fds(void)
 static void test_idle_holds_two_fds(void **state)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *l = NULL;
 	static uint8_t buf[4 << 20];
 	struct pipe_pool *pool = NULL;
 	struct relay *r = NULL;
@@ -444,6 +454,7 @@ static void test_idle_holds_two_fds(void **state)
 	struct quad q;
 
 	assert_int_equal(sd_event_new(&e), 0);
+	assert_int_equal(ioloop_new(e, &l), 0);
 	assert_int_equal(pipe_pool_new(4, &pool), 0);
 	run_for(e, 1000); /* let sd-event open its epoll fd and whatever else it needs */
 	make_quad(&q, true);
@@ -451,7 +462,7 @@ static void test_idle_holds_two_fds(void **state)
 	set_nonblock(q.backend);
 
 	before = count_fds();
-	assert_int_equal(relay_new(e, pool, q.rclient, q.rbackend, on_done, &res, &r), 0);
+	assert_int_equal(relay_new(l, pool, q.rclient, q.rbackend, on_done, &res, &r), 0);
 	assert_int_equal(count_fds(), before);
 
 	/* 4 MiB client -> backend, read by the test while the loop runs: the bulk path engages */
@@ -491,6 +502,7 @@ static void test_idle_holds_two_fds(void **state)
 static void test_stalled_reader(void **state)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *l = NULL;
 	static uint8_t buf[1 << 20];
 	struct pipe_pool *pool = NULL;
 	struct relay *stalled = NULL, *busy = NULL;
@@ -500,10 +512,11 @@ static void test_stalled_reader(void **state)
 	pid_t echo, client;
 
 	assert_int_equal(sd_event_new(&e), 0);
+	assert_int_equal(ioloop_new(e, &l), 0);
 	assert_int_equal(pipe_pool_new(4, &pool), 0);
 	make_quad(&qs, true);
 	set_nonblock(qs.backend);
-	assert_int_equal(relay_new(e, pool, qs.rclient, qs.rbackend, on_done, &rs, &stalled), 0);
+	assert_int_equal(relay_new(l, pool, qs.rclient, qs.rbackend, on_done, &rs, &stalled), 0);
 
 	/* fill the stalled relay: the backend writes until every buffer on the way is full */
 	memset(buf, 's', sizeof(buf));
@@ -531,7 +544,7 @@ static void test_stalled_reader(void **state)
 			     7);
 	close(qb.client);
 	close(qb.backend);
-	assert_int_equal(relay_new(e, pool, qb.rclient, qb.rbackend, on_done, &rb, &busy), 0);
+	assert_int_equal(relay_new(l, pool, qb.rclient, qb.rbackend, on_done, &rb, &busy), 0);
 	run_until(e, &rb.finished, 60 * 1000 * 1000ULL);
 	assert_int_equal(rb.error, 0);
 	assert_int_equal(rb.up, 16 << 20);
@@ -556,6 +569,7 @@ static void test_stalled_reader(void **state)
 static void test_idle_memory(void **state)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *l = NULL;
 	struct pipe_pool *pool = NULL;
 	enum { N = 200 };
 	struct relay *r[N];
@@ -565,6 +579,7 @@ static void test_idle_memory(void **state)
 	size_t per;
 
 	assert_int_equal(sd_event_new(&e), 0);
+	assert_int_equal(ioloop_new(e, &l), 0);
 	assert_int_equal(pipe_pool_new(4, &pool), 0);
 	memset(res, 0, sizeof(res));
 	/* sockets first, so their cost is not counted; warm sd-event up with one relay */
@@ -583,7 +598,7 @@ static void test_idle_memory(void **state)
 	before = mallinfo2();
 	for (unsigned i = 0; i < N; i++) {
 		assert_int_equal(
-			relay_new(e, pool, rends[i][0], rends[i][1], on_done, &res[i], &r[i]), 0);
+			relay_new(l, pool, rends[i][0], rends[i][1], on_done, &res[i], &r[i]), 0);
 		assert_int_equal(write(ends[i][0], "ping", 4), 4);
 	}
 	run_for(e, 20 * 1000);
