@@ -517,6 +517,48 @@ static void test_events_restart(void **state)
 	remove_container(id);
 }
 
+struct die_seen {
+	const char *id;
+	bool died;
+	int exit_code;
+};
+
+static void on_event_die(struct docker *d, const struct docker_event *ev, void *userdata)
+{
+	struct die_seen *s = userdata;
+
+	if (ev->id && strcmp(ev->id, s->id) == 0 && strcmp(ev->action, "die") == 0) {
+		s->exit_code = ev->exit_code;
+		s->died = true;
+	}
+}
+
+/* A die event carries the exit code (its "exitCode" attribute is a string: "137"). */
+static void test_events_die_exit_code(void **state)
+{
+	struct result res = { 0 };
+	struct die_seen seen = { 0 };
+	struct docker_events_filter f = { .label = label };
+	struct docker_op *ev = NULL;
+	_cleanup_free_ char *id = NULL, *cmd = NULL;
+
+	create("--network none --init " IMAGE " nc -ll -p 3306 -e /bin/cat", &res);
+	assert_int_equal(res.r, 0);
+	id = strdup(res.id);
+	seen.id = id;
+	result_done(&res);
+
+	assert_int_equal(docker_events(dk, &f, on_event_die, &seen, &ev), 0);
+	for (int i = 0; i < 10; i++)
+		(void)sd_event_run(loop, 20000);
+	assert_true(asprintf(&cmd, "docker kill -s KILL %s >/dev/null", id) > 0);
+	assert_int_equal(system(cmd), 0);
+	run_until(&seen.died, 30);
+	docker_op_cancel(ev);
+	assert_int_equal(seen.exit_code, 128 + SIGKILL);
+	remove_container(id);
+}
+
 struct reconnect_seen {
 	bool reconnected;
 	bool started;
@@ -798,6 +840,7 @@ int main(void)
 		cmocka_unit_test(test_bad_command),
 		cmocka_unit_test(test_cancel_create),
 		cmocka_unit_test(test_events_restart),
+		cmocka_unit_test(test_events_die_exit_code),
 		cmocka_unit_test(test_pull_local_registry),
 		cmocka_unit_test(test_events_survive_dockerd_restart),
 	};
