@@ -8,6 +8,10 @@
  *
  *   wh-echo PORT                        echo server on 0.0.0.0:PORT: echoes each connection until
  *                                       EOF, then closes it
+ *   wh-echo --stamp PORT                the same, and once listen() succeeded it prints
+ *                                       "listening REALTIME_NS" (CLOCK_REALTIME, nanoseconds) to
+ *                                       stdout: bench/docker.sh reads it with `docker logs` to
+ *                                       know when the container started accepting
  *   wh-echo --forward HOST:PORT PORT    on 0.0.0.0:PORT, relay each connection to HOST:PORT (IPv4),
  *                                       both ways, passing half-closes on
  *   wh-echo --connect HOST:PORT         client: stdin to HOST:PORT (shutdown for writing at EOF),
@@ -28,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static void on_term(int sig)
@@ -149,7 +154,7 @@ static int connect_to(const struct sockaddr_in *sin)
 	return fd;
 }
 
-static int serve(int port, const struct sockaddr_in *forward)
+static int serve(int port, const struct sockaddr_in *forward, bool stamp)
 {
 	struct sockaddr_in sin = {
 		.sin_family = AF_INET,
@@ -163,6 +168,13 @@ static int serve(int port, const struct sockaddr_in *forward)
 	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(lfd, 4096) < 0) {
 		perror("wh-echo: listen");
 		return 1;
+	}
+	if (stamp) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		printf("listening %lld%09ld\n", (long long)ts.tv_sec, ts.tv_nsec);
+		fflush(stdout);
 	}
 	/* no zombies: children are never waited for */
 	signal(SIGCHLD, SIG_IGN);
@@ -220,8 +232,8 @@ static int client(const struct sockaddr_in *sin)
 
 static int usage(void)
 {
-	fputs("usage: wh-echo PORT | wh-echo --forward HOST:PORT PORT | wh-echo --connect "
-	      "HOST:PORT\n",
+	fputs("usage: wh-echo [--stamp] PORT | wh-echo --forward HOST:PORT PORT | wh-echo "
+	      "--connect HOST:PORT\n",
 	      stderr);
 	return 2;
 }
@@ -235,7 +247,11 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_term);
 	if (argc == 2) {
 		port = parse_port(argv[1]);
-		return port < 0 ? usage() : serve(port, NULL);
+		return port < 0 ? usage() : serve(port, NULL, false);
+	}
+	if (argc == 3 && strcmp(argv[1], "--stamp") == 0) {
+		port = parse_port(argv[2]);
+		return port < 0 ? usage() : serve(port, NULL, true);
 	}
 	if (argc == 3 && strcmp(argv[1], "--connect") == 0)
 		return parse_addr(argv[2], &target) < 0 ? usage() : client(&target);
@@ -243,7 +259,7 @@ int main(int argc, char **argv)
 		port = parse_port(argv[3]);
 		if (port < 0 || parse_addr(argv[2], &target) < 0)
 			return usage();
-		return serve(port, &target);
+		return serve(port, &target, false);
 	}
 	return usage();
 }
