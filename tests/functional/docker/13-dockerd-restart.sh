@@ -31,6 +31,7 @@ tcp_echo_check "$ns_host" 127.0.0.1:9000 "before the engine restart"
 info "stop dockerd (pid $(cat "$wh_dockerd_pidfile")) and start it again"
 dockerd_stop_pid "$(cat "$wh_dockerd_pidfile")"
 dockerd_start || fail "the private engine did not come back"
+wh_dockerd_started="" # leave it running, as we found it; whoever started it stops it by pidfile
 wait_for "the daemon's event stream to come back" 300 \
 	grep -q "Docker events are back" "$(wh_log main)" ||
 	fail "no 'Docker events are back' in the log"

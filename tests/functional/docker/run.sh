@@ -54,7 +54,15 @@ if [[ $(id -u) -eq 0 ]] && command -v docker >/dev/null; then
 		echo "warning: no Docker engine (see $logdir/dockerd-start.log)"
 	fi
 fi
-trap dockerd_stop EXIT
+# Stop the engine we started, by the pid in its pidfile: a test (13) may have restarted it.
+stop_engine() {
+	[[ -n $wh_dockerd_started ]] || return 0
+	if [[ -f $wh_dockerd_pidfile ]]; then
+		dockerd_stop_pid "$(cat "$wh_dockerd_pidfile")"
+	fi
+	dockerd_stop
+}
+trap stop_engine EXIT
 
 pass=0 failed=0 skipped=0
 failures=()
