@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "ctl-proto.h"
+#include "errmsg.h"
 #include "spec.h"
 
 static const char *const ctl_op_names[_CTL_OP_MAX] = {
@@ -123,19 +124,7 @@ int ctl_request_format(const struct ctl_request *req, char **ret)
 	return gen_finish(g, ret);
 }
 
-static int set_err(char **reterr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int set_err(char **reterr, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (reterr) {
-		va_start(ap, fmt);
-		if (vasprintf(reterr, fmt, ap) < 0)
-			*reterr = NULL;
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+#define set_err ERRMSG_FAIL
 
 /*
  * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. Returns the

@@ -27,6 +27,7 @@
 
 #include "cleanup.h"
 #include "docker-args.h"
+#include "errmsg.h"
 #include "spec.h"
 #include "url.h"
 
@@ -48,30 +49,7 @@ static const char *const word_argnames[_SPEC_WORD_TYPE_MAX] = {
 #define EXPECTED_WORDS \
 	"url, docker-ns, docker-run, tail, trigger, child, chain, remote, tunnel, udptunnel, id"
 
-/* Sets *reterr (if not NULL) to a formatted message; returns 0, or -ENOMEM if that fails. */
-static int __attribute__((format(printf, 2, 3))) set_reterr(char **reterr, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (!reterr)
-		return 0;
-	va_start(ap, fmt);
-	r = vasprintf(reterr, fmt, ap);
-	va_end(ap);
-	if (r < 0) {
-		*reterr = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/*
- * Sets *reterr and evaluates to -EINVAL (-ENOMEM if the message cannot be allocated). A macro, not
- * a function, so that clang's analyzer, which does not inline variadic functions, sees that the
- * result is always negative (else every "return fail(...)" is an assumed success path).
- */
-#define fail(reterr, ...) (set_reterr((reterr), __VA_ARGS__) < 0 ? -ENOMEM : -EINVAL)
+#define fail ERRMSG_FAIL
 
 const char *spec_word_name(enum spec_word_type t)
 {

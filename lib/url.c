@@ -17,34 +17,12 @@
 #include <sys/un.h>
 
 #include "cleanup.h"
+#include "errmsg.h"
 #include "url.h"
 
 #define HOST_MAX 253
 
-/* Sets *reterr (if not NULL) to a formatted message; returns 0, or -ENOMEM if that fails. */
-static int __attribute__((format(printf, 2, 3))) set_reterr(char **reterr, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (!reterr)
-		return 0;
-	va_start(ap, fmt);
-	r = vasprintf(reterr, fmt, ap);
-	va_end(ap);
-	if (r < 0) {
-		*reterr = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/*
- * Sets *reterr and evaluates to -EINVAL (-ENOMEM if the message cannot be allocated). A macro, not
- * a function, so that clang's analyzer, which does not inline variadic functions, sees that the
- * result is always negative (else every "return fail(...)" is an assumed success path).
- */
-#define fail(reterr, ...) (set_reterr((reterr), __VA_ARGS__) < 0 ? -ENOMEM : -EINVAL)
+#define fail	 ERRMSG_FAIL
 
 const char *url_proto_name(enum url_proto p)
 {

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * errmsg.h - the "*reterr" convention of the parsers: a malloc'ed message next to a negative errno
+ *
+ * errmsg_set() formats the message; ERRMSG_FAIL() also evaluates to -EINVAL (-ENOMEM when the
+ * message cannot be allocated). ERRMSG_FAIL is a macro, not a function, so that clang's analyzer,
+ * which does not inline variadic functions, sees that `return ERRMSG_FAIL(...)` is always negative.
+ */
+#pragma once
+
+#include <errno.h>
+
+/**
+ * errmsg_set() - Set *@reterr (if @reterr is not NULL) to a formatted, malloc'ed message
+ *
+ * Return: 0, or -ENOMEM (then *@reterr is NULL)
+ */
+int errmsg_set(char **reterr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define ERRMSG_FAIL(reterr, ...) (errmsg_set((reterr), __VA_ARGS__) < 0 ? -ENOMEM : -EINVAL)
