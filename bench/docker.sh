@@ -20,9 +20,10 @@
 #     (curl) and waits for the same stamp. wormholed's log is timestamped line by line
 #     (dockertool stamp) to split the trigger into its parts.
 #
-# Usage: bash bench/docker.sh [--quick] [--repeat N] [--trig N] [--strace] [--keep]
-#                             [--markdown FILE] [--no-install] [--no-build] [--build DIR]
+# Usage: bash bench/docker.sh [--quick] [--repeat N] [--trig N] [--parts "ns trigger"] [--strace]
+#                             [--keep] [--markdown FILE] [--no-install] [--no-build] [--build DIR]
 #   --quick      2 s wrk runs, 3 alternations, 5 triggers (default: 5 s, 5, 20)
+#   --parts P    run only these parts: ns (docker-ns against url), trigger (default both)
 #   --strace     also trace wormholed's connect() calls during the trigger runs (strace -ttt) to
 #                count the connector's attempts; this slows the data path, so use it to analyse
 #   --build DIR  use the wormholed/wormhole of an existing build (default: build-dbench, release)
@@ -48,6 +49,7 @@ KEEP=0
 INSTALL=1
 DOBUILD=1
 MARKDOWN=
+PARTS="ns trigger"
 ORIG_ARGS=("$@")
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -55,12 +57,13 @@ while [[ $# -gt 0 ]]; do
 	--repeat) REPEAT=$2; shift ;;
 	--trig) TRIG_N=$2; shift ;;
 	--strace) STRACE=1 ;;
+	--parts) PARTS=$2; shift ;;
 	--keep) KEEP=1 ;;
 	--no-install) INSTALL=0 ;;
 	--no-build) DOBUILD=0 ;;
 	--build) BUILD=$(realpath "$2"); DOBUILD=0; shift ;;
 	--markdown) MARKDOWN=$(realpath -m "$2"); shift ;;
-	-h | --help) sed -n '3,35p' "$0"; exit 0 ;;
+	-h | --help) sed -n '3,36p' "$0"; exit 0 ;;
 	*) echo "docker.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -266,37 +269,39 @@ wrk_seg() { # REP LABEL PORT
 	log "wrk via $seg tail: $rps conn/s, p50 ${p50}us p99 ${p99}us, errors $err, wormholed ${cpu}us CPU/conn"
 }
 
-docker run -d --network none --init --name "$CNAME" "$IMG" sleep 1000000 >/dev/null
-CONTAINERS+=("$CNAME")
-CPID=$(docker inspect -f '{{.State.Pid}}' "$CNAME")
-nsenter -t "$CPID" -n bash -c "$(declare -f ns_sysctls); ns_sysctls"
-nginx_conf "$T/nginx-c" $P_NGINX_C
-nginx_conf "$T/nginx-h" $P_NGINX_H
-start NGINX_C 1 nsenter -t "$CPID" -n nginx -p "$T/nginx-c" -c "$T/nginx-c/nginx.conf" -e "$T/nginx-c/logs/error.log"
-start NGINX_H 1 nginx -p "$T/nginx-h" -c "$T/nginx-h/nginx.conf" -e "$T/nginx-h/logs/error.log"
-wait_listen $P_NGINX_C "$CPID"
-wait_listen $P_NGINX_H
+part_ns() {
+	docker run -d --network none --init --name "$CNAME" "$IMG" sleep 1000000 >/dev/null
+	CONTAINERS+=("$CNAME")
+	CPID=$(docker inspect -f '{{.State.Pid}}' "$CNAME")
+	nsenter -t "$CPID" -n bash -c "$(declare -f ns_sysctls); ns_sysctls"
+	nginx_conf "$T/nginx-c" $P_NGINX_C
+	nginx_conf "$T/nginx-h" $P_NGINX_H
+	start NGINX_C 1 nsenter -t "$CPID" -n nginx -p "$T/nginx-c" -c "$T/nginx-c/nginx.conf" -e "$T/nginx-c/logs/error.log"
+	start NGINX_H 1 nginx -p "$T/nginx-h" -c "$T/nginx-h/nginx.conf" -e "$T/nginx-h/logs/error.log"
+	wait_listen $P_NGINX_C "$CPID"
+	wait_listen $P_NGINX_H
 
-start_wormholed WH1 "$CTL1" "$T/wormholed-ns.log" 0
-"$WHC" -H "unix://$CTL1" create id viadocker url ":$P_NS" tail url ":$P_NGINX_C" docker-ns "$CNAME" >/dev/null
-"$WHC" -H "unix://$CTL1" create id viaurl url ":$P_URL" tail url ":$P_NGINX_H" >/dev/null
-for p in $P_NS $P_URL; do # one request through each first: the backend must answer the same
-	body=$(curl -s --max-time 5 "http://127.0.0.1:$p/f.txt")
-	[[ $body == "$(cat "$T/nginx-h/www/f.txt")" ]] || { log "no valid reply through :$p"; exit 1; }
-done
-for rep in $(seq "$REPEAT"); do
-	if ((rep % 2)); then
-		wrk_seg "$rep" docker-ns $P_NS
-		wrk_seg "$rep" url $P_URL
-	else
-		wrk_seg "$rep" url $P_URL
-		wrk_seg "$rep" docker-ns $P_NS
-	fi
-done
-"$WHC" -H "unix://$CTL1" delete viadocker >/dev/null
-"$WHC" -H "unix://$CTL1" delete viaurl >/dev/null
-kill "$WH1" "$NGINX_C" "$NGINX_H"
-docker rm -f "$CNAME" >/dev/null
+	start_wormholed WH1 "$CTL1" "$T/wormholed-ns.log" 0
+	"$WHC" -H "unix://$CTL1" create id viadocker url ":$P_NS" tail url ":$P_NGINX_C" docker-ns "$CNAME" >/dev/null
+	"$WHC" -H "unix://$CTL1" create id viaurl url ":$P_URL" tail url ":$P_NGINX_H" >/dev/null
+	for p in $P_NS $P_URL; do # one request through each first: the backend must answer the same
+		body=$(curl -s --max-time 5 "http://127.0.0.1:$p/f.txt")
+		[[ $body == "$(cat "$T/nginx-h/www/f.txt")" ]] || { log "no valid reply through :$p"; exit 1; }
+	done
+	for rep in $(seq "$REPEAT"); do
+		if ((rep % 2)); then
+			wrk_seg "$rep" docker-ns $P_NS
+			wrk_seg "$rep" url $P_URL
+		else
+			wrk_seg "$rep" url $P_URL
+			wrk_seg "$rep" docker-ns $P_NS
+		fi
+	done
+	"$WHC" -H "unix://$CTL1" delete viadocker >/dev/null
+	"$WHC" -H "unix://$CTL1" delete viaurl >/dev/null
+	kill "$WH1" "$NGINX_C" "$NGINX_H"
+	docker rm -f "$CNAME" >/dev/null
+}
 
 # ---------------------------------------------------------------------------------------------
 # Part 2: trigger docker-run latency, interleaved with the same container made through the API.
@@ -396,14 +401,19 @@ trigger_once() { # I
 	wait_gone --filter "label=wormhole.daemon=$CTL2"
 }
 
-start_wormholed WH2 "$CTL2" "$WHLOG" 1
-# warm-up: the image's layers and the runtime's caches, once, untimed
-docker run --rm --network none --init "$IMG" true >/dev/null
-for i in $(seq "$TRIG_N"); do
-	trigger_once "$i"
-	baseline_once "$i"
-done
-kill "$WH2"
+part_trigger() {
+	start_wormholed WH2 "$CTL2" "$WHLOG" 1
+	# warm-up: the image's layers and the runtime's caches, once, untimed
+	docker run --rm --network none --init "$IMG" true >/dev/null
+	for i in $(seq "$TRIG_N"); do
+		trigger_once "$i"
+		baseline_once "$i"
+	done
+	kill "$WH2"
+}
+
+if [[ " $PARTS " == *" ns "* ]]; then part_ns; fi
+if [[ " $PARTS " == *" trigger "* ]]; then part_trigger; fi
 
 # ---------------------------------------------------------------------------------------------
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

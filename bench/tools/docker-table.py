@@ -63,6 +63,29 @@ def main():
     def col(seg, key):
         return med([float(r[key]) for r in by[seg].values()])
 
+    if reps:
+        ns_rows(add, by, reps, ratios, ratio, col)
+
+    t = [r for r in rows(a.trigger) if int(r["listen_ns"]) > 0]
+    if t:
+        trigger_rows(add, t)
+    b = rows(a.baseline)
+    if b:
+        baseline_rows(add, b, t)
+
+    hdr = ("metric", "value", "target", "met?")
+    widths = [max(len(str(x[i])) for x in table + [hdr]) for i in range(4)]
+    line = lambda x: "| " + " | ".join(str(c).ljust(widths[i]) for i, c in enumerate(x)) + " |"  # noqa: E731
+    out = [line(hdr), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(x) for x in table]
+    text = "\n".join(out) + "\n"
+    sys.stdout.write(text)
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(text)
+
+
+def ns_rows(add, by, reps, ratios, ratio, col):
     for seg in ("url", "docker-ns"):
         add(f"new conn/s via {seg} tail (wrk, Connection: close)", fmt(col(seg, "rate"), 0))
     add(
@@ -80,9 +103,12 @@ def main():
     errs = sum(int(r["errors"]) for s in by.values() for r in s.values())
     add("  wrk errors (all runs)", str(errs))
 
-    # ---- trigger docker-run --------------------------------------------------------------
-    t = [r for r in rows(a.trigger) if int(r["listen_ns"]) > 0]
-    ms = lambda r, k0, k1: (int(r[k1]) - int(r[k0])) / 1e6  # noqa: E731
+
+def ms(r, k0, k1):
+    return (int(r[k1]) - int(r[k0])) / 1e6
+
+
+def trigger_rows(add, t):
     over = [ms(r, "listen_ns", "first_byte_ns") for r in t]
     total = [ms(r, "connect_ns", "first_byte_ns") for r in t]
     om = med(over)
@@ -124,31 +150,20 @@ def main():
         v = [ms(r, "listen_ns", "connected_ns") for r in st if r["connected_ns"] != "-"]
         add("    listening -> successful connect(), median / p90 (ms)", f"{fmt(med(v))} / {fmt(p90(v))}")
 
-    b = rows(a.baseline)
-    if b:
-        add(f"baseline: same container via the Engine API (curl create+start), median of {len(b)} (ms):", "")
-        add("    create request -> listening", fmt(med([ms(r, "create_req_ns", "listen_ns") for r in b])))
-        add("    create call / start call",
-            f"{fmt(med([ms(r, 'create_req_ns', 'create_resp_ns') for r in b]))} / "
-            f"{fmt(med([ms(r, 'create_resp_ns', 'start_resp_ns') for r in b]))}")
-        add("    create request -> Created / Created -> StartedAt / StartedAt -> listening",
-            f"{fmt(med([ms(r, 'create_req_ns', 'created_ns') for r in b]))} / "
-            f"{fmt(med([ms(r, 'created_ns', 'started_ns') for r in b]))} / "
-            f"{fmt(med([ms(r, 'started_ns', 'listen_ns') for r in b]))}")
-        if t:
-            add("  trigger: running the trigger -> listening (same span through wormholed)",
-                fmt(med([ms(r, "trigger_log_ns", "listen_ns") for r in t if int(r["trigger_log_ns"]) > 0])))
 
-    hdr = ("metric", "value", "target", "met?")
-    widths = [max(len(str(x[i])) for x in table + [hdr]) for i in range(4)]
-    line = lambda x: "| " + " | ".join(str(c).ljust(widths[i]) for i, c in enumerate(x)) + " |"  # noqa: E731
-    out = [line(hdr), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out += [line(x) for x in table]
-    text = "\n".join(out) + "\n"
-    sys.stdout.write(text)
-    if a.markdown:
-        with open(a.markdown, "w") as f:
-            f.write(text)
+def baseline_rows(add, b, t):
+    add(f"baseline: same container via the Engine API (curl create+start), median of {len(b)} (ms):", "")
+    add("    create request -> listening", fmt(med([ms(r, "create_req_ns", "listen_ns") for r in b])))
+    add("    create call / start call",
+        f"{fmt(med([ms(r, 'create_req_ns', 'create_resp_ns') for r in b]))} / "
+        f"{fmt(med([ms(r, 'create_resp_ns', 'start_resp_ns') for r in b]))}")
+    add("    create request -> Created / Created -> StartedAt / StartedAt -> listening",
+        f"{fmt(med([ms(r, 'create_req_ns', 'created_ns') for r in b]))} / "
+        f"{fmt(med([ms(r, 'created_ns', 'started_ns') for r in b]))} / "
+        f"{fmt(med([ms(r, 'started_ns', 'listen_ns') for r in b]))}")
+    if t:
+        add("  trigger: running the trigger -> listening (same span through wormholed)",
+            fmt(med([ms(r, "trigger_log_ns", "listen_ns") for r in t if int(r["trigger_log_ns"]) > 0])))
 
 
 if __name__ == "__main__":
