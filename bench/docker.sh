@@ -34,8 +34,9 @@
 # every container runs with --network none, so all traffic is on loopback interfaces of
 # namespaces made for the run. wormholed on core 0, everything else on core 1. Every process is
 # stopped by pid, every container removed, at the end.
-set -euo pipefail
+set -Eeuo pipefail
 shopt -s execfail
+trap 'echo "docker.sh: line $LINENO: \"$BASH_COMMAND\" failed" >&2' ERR
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=$(dirname "$HERE")
@@ -157,6 +158,7 @@ CONTAINERS=()
 cleanup() {
 	local rc=$? pid c ids
 	set +e
+	trap - ERR
 	for pid in "${STARTED[@]}"; do kill "$pid" 2>/dev/null; done
 	sleep 0.5
 	for pid in "${STARTED[@]}"; do kill -9 "$pid" 2>/dev/null; done
@@ -308,7 +310,7 @@ part_ns() {
 # ---------------------------------------------------------------------------------------------
 TRIG=$T/trigger.tsv
 BASE=$T/baseline.tsv
-printf 'i\tconnect_ns\tfirst_byte_ns\ttrigger_log_ns\tcreated_ns\tstarted_ns\tlisten_ns\tstarted_log_ns\ttriggered_log_ns\tattempts\tlast_refused_ns\tconnected_ns\n' >"$TRIG"
+printf 'i\tconnect_ns\tfirst_byte_ns\ttrigger_log_ns\tcreated_ns\tstarted_ns\tlisten_ns\tstarted_log_ns\ttriggered_log_ns\tattempts\tfirst_attempt_ns\tlast_attempt_ns\n' >"$TRIG"
 printf 'i\tcreate_req_ns\tcreate_resp_ns\tstart_resp_ns\tcreated_ns\tstarted_ns\tlisten_ns\n' >"$BASE"
 RUNARGS="--network none --init $IMG wh-echo --stamp $P_ECHO"
 WHLOG=$T/wormholed-trigger.log
@@ -384,16 +386,19 @@ trigger_once() { # I
 		st=$(log_ns "$seg" "started container")
 		tr=$(log_ns "$seg" "triggered, tail is")
 		if ((STRACE)); then
-			# connect() calls to the container's port: "1795...123456 connect(..., sin_port=htons(3306), ...) = -1 ECONNREFUSED"
-			att=$(grep -c "htons($P_ECHO)" "$T/strace-$seg.txt" || true)
-			lref=$(grep "htons($P_ECHO)" "$T/strace-$seg.txt" | grep ECONNREFUSED | awk 'END { if (NR) { sub(/^[0-9]+ +/, ""); split($1, a, "."); print a[1] a[2] "000" } else print "-" }')
-			conn=$(grep "htons($P_ECHO)" "$T/strace-$seg.txt" | grep -v ECONNREFUSED | awk 'NR == 1 { sub(/^[0-9]+ +/, ""); split($1, a, "."); print a[1] a[2] "000" }')
-			[[ -n $conn ]] || conn=-
+			# the connector's connect() calls to the container's port ("PID SEC.USEC connect(...,
+			# sin_port=htons(3306), ...) = -1 EINPROGRESS"): how many, the first and the last
+			# (the one that got through; a refusal shows up later as EPOLLERR, not here)
+			grep -F "htons($P_ECHO)" "$T/strace-$seg.txt" | awk '{ split($2, a, "."); print a[1] a[2] "000" }' >"$T/attempts-$seg.txt" || true
+			att=$(wc -l <"$T/attempts-$seg.txt")
+			lref=$(head -n 1 "$T/attempts-$seg.txt")
+			conn=$(tail -n 1 "$T/attempts-$seg.txt")
+			((att > 0)) || { att=0 lref=- conn=-; }
 		fi
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$cn" "$fb" "${tl:-0}" \
 			"$(iso_ns "$created")" "$(iso_ns "$started")" "$listen" "${st:-0}" "${tr:-0}" \
 			"$att" "$lref" "$conn" >>"$TRIG"
-		log "trigger $i: first byte after $(((fb - cn) / 1000000)) ms, container listening after $(((listen - cn) / 1000000)) ms: overhead $(((fb - listen) / 1000000)) ms${att:+, connect attempts $att}"
+		log "trigger $i: first byte after $(((fb - cn) / 1000000)) ms, container listening after $(((listen - cn) / 1000000)) ms: overhead $(((fb - listen) / 1000000)) ms$( ((STRACE)) && echo ", connect attempts $att")"
 	else
 		log "trigger $i failed: out='$out' container='$id'"
 	fi
