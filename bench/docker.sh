@@ -345,8 +345,10 @@ baseline_once() { # I: create + start through the Engine API as wormholed does, 
 	body=$(printf '{"Image":"%s","Cmd":["wh-echo","--stamp","%s"],"Labels":{"wormhole.daemon":"%s"},"HostConfig":{"NetworkMode":"none","Init":true}}' "$IMG" $P_ECHO "$T/ctl-base")
 	t0=$(now_ns)
 	id=$(curl -sf --unix-socket "$sock" -H 'Content-Type: application/json' -d "$body" \
-		http://localhost/containers/create | python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])')
+		http://localhost/containers/create) || id=
 	t1=$(now_ns)
+	[[ $id =~ \"Id\":\"([0-9a-f]+)\" ]] || { log "baseline $i: create failed: $id"; return 0; }
+	id=${BASH_REMATCH[1]}
 	curl -sf --unix-socket "$sock" -X POST "http://localhost/containers/$id/start" >/dev/null
 	t2=$(now_ns)
 	listen=$(stamp_of "$id") || { log "baseline $i: no listening stamp"; docker rm -f "$id" >/dev/null; return 0; }
