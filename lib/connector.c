@@ -4,9 +4,10 @@
  *
  * One attempt: a fresh socket from netns_socket() in the tail's namespace and a non-blocking
  * connect(), tried at once from connector_new(). For EINPROGRESS the socket joins the data path's
- * ioloop (EPOLLOUT | EPOLLET) and a deadline timer is armed; EPOLLOUT without EPOLLERR/EPOLLHUP
- * means connected (no getsockopt()), an error is read with SO_ERROR. The connected socket is
- * handed over still registered in the ioloop, so the relay takes it with one EPOLL_CTL_MOD. A
+ * ioloop, edge-triggered with the relay's events (IOLOOP_STREAM_EVENTS), and a deadline timer is
+ * armed; EPOLLOUT without EPOLLERR/EPOLLHUP means connected (no getsockopt()), an error is read
+ * with SO_ERROR. The connected socket is handed over still registered (ioloop_release()), so the
+ * relay adopts it without a syscall, or with one EPOLL_CTL_MOD if data came with the connect. A
  * connect that completes (or fails) at once, which unix and UDP sockets do, is reported from the
  * ioloop's deferred list, so done is never called from connector_new(). A refusal (ECONNREFUSED;
  * for unix sockets also ENOENT, no socket file yet, and EAGAIN, backlog full) closes the socket
@@ -155,9 +156,8 @@ static void on_event(struct ioloop_watch *w, int fd, uint32_t revents)
 	    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err == 0) {
-		if (!(revents & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
-			return;
-		ioloop_forget(c->loop, c->fd); /* stays registered: the relay takes it with a MOD */
+		/* a connecting TCP socket reports nothing at all: any event means established */
+		ioloop_release(c->loop, c->fd, revents); /* stays registered: for the relay */
 		connector_finish(c, c->fd);
 		return;
 	}
@@ -183,7 +183,7 @@ static void connector_attempt(struct connector *c)
 		return;
 	}
 	if (errno == EINPROGRESS) {
-		r = ioloop_add(c->loop, c->fd, EPOLLOUT | EPOLLET, &c->w);
+		r = ioloop_add(c->loop, c->fd, IOLOOP_STREAM_EVENTS, &c->w);
 		if (r >= 0) /* a connect that hangs ends there */
 			r = arm_timer(c, c->deadline, c->deadline_accuracy);
 		if (r < 0) {

@@ -16,7 +16,11 @@
  * watch has gone, or whose number now belongs to another socket, no longer matches and is dropped.
  * The table also remembers whether the kernel still has the fd registered, so ioloop_add() knows
  * ADD from MOD without asking (and falls back to the other on ENOENT/EEXIST, e.g. for an fd that
- * was forgotten and then closed by its new owner).
+ * was forgotten and then closed by its new owner). A connector hands its connected socket to the
+ * relay with ioloop_release() + ioloop_adopt(): both register the same events, and when the
+ * connector consumed nothing but EPOLLOUT, the relay keeps the kernel registration (and its
+ * generation) as it is, which saves one epoll_ctl() per connection. "Same round" (the counter
+ * moves after every dispatch) keeps a stale offer from being taken by an unrelated fd later.
  *
  * The deferred list is intrusive (the watch carries its links), and the batch takes the whole list
  * onto a private "running" list first: a watch deferred again while it runs waits for the next
@@ -36,7 +40,10 @@
 struct ioloop_slot {
 	struct ioloop_watch *w;
 	uint32_t gen;
-	bool registered; /* the kernel has it (as far as we know) */
+	uint32_t events;	/* as registered */
+	uint32_t release_round; /* when ioloop_release() offered it */
+	bool registered;	/* the kernel has it (as far as we know) */
+	bool adoptable;		/* offered by ioloop_release() */
 };
 
 struct ioloop {
@@ -45,6 +52,7 @@ struct ioloop {
 	sd_event_source *defer;
 	int epfd;
 	bool defer_on;
+	uint32_t round; /* dispatch rounds, for ioloop_adopt() */
 	struct ioloop_slot *slots;
 	unsigned n_slots;
 	struct ioloop_watch *deferred;
@@ -89,6 +97,7 @@ static void run_deferred(struct ioloop *l)
 		(void)sd_event_source_set_enabled(l->defer, SD_EVENT_OFF);
 		l->defer_on = false;
 	}
+	l->round++;
 }
 
 static int on_defer(sd_event_source *s, void *userdata)
@@ -214,7 +223,9 @@ int ioloop_add(struct ioloop *l, int fd, uint32_t events, struct ioloop_watch *w
 	}
 	slot->gen++;
 	slot->w = w;
+	slot->events = events;
 	slot->registered = true;
+	slot->adoptable = false;
 	return 0;
 }
 
@@ -224,6 +235,38 @@ void ioloop_forget(struct ioloop *l, int fd)
 		return;
 	l->slots[fd].w = NULL;
 	l->slots[fd].gen++;
+	l->slots[fd].adoptable = false;
+}
+
+void ioloop_release(struct ioloop *l, int fd, uint32_t seen)
+{
+	struct ioloop_slot *slot;
+
+	if (fd < 0 || (unsigned)fd >= l->n_slots)
+		return;
+	slot = &l->slots[fd];
+	slot->w = NULL;
+	slot->adoptable = slot->registered && !(seen & ~(uint32_t)EPOLLOUT);
+	slot->release_round = l->round;
+	if (!slot->adoptable)
+		slot->gen++;
+}
+
+int ioloop_adopt(struct ioloop *l, int fd, uint32_t events, struct ioloop_watch *w)
+{
+	struct ioloop_slot *slot;
+
+	if (fd >= 0 && (unsigned)fd < l->n_slots && w && w->fn) {
+		slot = &l->slots[fd];
+		if (slot->adoptable && !slot->w && slot->registered && slot->events == events &&
+		    slot->release_round == l->round) {
+			/* same kernel registration, same data (fd, generation): just a new owner */
+			slot->adoptable = false;
+			slot->w = w;
+			return 0;
+		}
+	}
+	return ioloop_add(l, fd, events, w);
 }
 
 int ioloop_close(struct ioloop *l, int fd)

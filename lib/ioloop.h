@@ -19,8 +19,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 #include <systemd/sd-event.h>
+
+/* What a stream socket of the data path is registered for (the relay's set). A connector
+ * registers its connecting socket with it too, so the relay can adopt it without a syscall. */
+#define IOLOOP_STREAM_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 struct ioloop;
 struct ioloop_watch;
@@ -81,6 +86,29 @@ int ioloop_add(struct ioloop *l, int fd, uint32_t events, struct ioloop_watch *w
  * EPOLL_CTL_MOD instead of DEL and ADD. Harvested events not yet handed out are dropped.
  */
 void ioloop_forget(struct ioloop *l, int fd);
+
+/**
+ * ioloop_release() - ioloop_forget() @fd, but offer its registration to ioloop_adopt()
+ * @seen:	the events the releasing watch took from @fd's last report
+ *
+ * The next owner may take the kernel registration over as it is, without a syscall, if it adopts
+ * @fd in the same dispatch round with the same events and @seen holds nothing a reader would
+ * miss (EPOLLOUT only): with edge triggering, an edge already consumed would not come again.
+ */
+void ioloop_release(struct ioloop *l, int fd, uint32_t seen);
+
+/**
+ * ioloop_adopt() - ioloop_add() for an fd straight from ioloop_release()
+ *
+ * Takes the released registration over without a syscall when ioloop_release() allowed it, in
+ * this dispatch round, for the same @events; otherwise it is ioloop_add() (whose EPOLL_CTL_MOD
+ * re-polls, so nothing is lost). Only for fds handed over directly from the releasing watch: a
+ * released fd closed with plain close() and its number reused in the same round would look the
+ * same.
+ *
+ * Return: as ioloop_add()
+ */
+int ioloop_adopt(struct ioloop *l, int fd, uint32_t events, struct ioloop_watch *w);
 
 /**
  * ioloop_close() - ioloop_forget() @fd, then close it. Return: -EBADF (fd = ioloop_close(l, fd))

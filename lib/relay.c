@@ -4,7 +4,8 @@
  *
  * Theory of operation. A relay owns two non-blocking stream sockets, both registered once, edge-
  * triggered (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), in the data path's ioloop: no per-relay
- * event source, and no epoll_ctl() while it runs. Direction d reads socket d and writes socket !d
+ * event source, and no epoll_ctl() while it runs (the backend socket usually comes registered
+ * from the connector and is adopted as it is). Direction d reads socket d and writes socket !d
  * (d = 0: client -> backend, "up"). Each direction is a small state machine pumped by dir_pump():
  *
  *   COPY:    recv() into a 16 KiB stack buffer and send() it on at once. If the send is partial,
@@ -62,8 +63,8 @@
  * CAP_SYS_RESOURCE too) measured ~35% less relay CPU than 256 KiB for 2 GB on loopback; a pipe's
  * pages are allocated only for bytes in flight, and empty pipes go back to the pool. */
 #define RELAY_PIPE_SIZE (1024U * 1024)
-#define RELAY_BUDGET	(1024U * 1024) /* bytes per direction per wakeup */
-#define RELAY_EVENTS	(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+#define RELAY_BUDGET	(1024U * 1024)	     /* bytes per direction per wakeup */
+#define RELAY_EVENTS	IOLOOP_STREAM_EVENTS /* EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET */
 
 enum { CLIENT = 0, BACKEND = 1 };
 
@@ -395,10 +396,11 @@ int relay_new(struct ioloop *l, struct pipe_pool *pool, int client_fd, int backe
 	for (unsigned i = 0; i < 2; i++)
 		r->dir[i].pipe[0] = r->dir[i].pipe[1] = -EBADF;
 	/* Registering reports what is pending already (a request that came while we connected). A
-	 * backend fd from the connector is registered already: that is one EPOLL_CTL_MOD. */
+	 * backend fd from the connector is registered already, for the same events: adopted as it
+	 * is, or at most one EPOLL_CTL_MOD. */
 	k = ioloop_add(l, client_fd, RELAY_EVENTS, &r->w);
 	if (k >= 0) {
-		k = ioloop_add(l, backend_fd, RELAY_EVENTS, &r->w);
+		k = ioloop_adopt(l, backend_fd, RELAY_EVENTS, &r->w);
 		if (k < 0)
 			ioloop_forget(l, client_fd);
 	}

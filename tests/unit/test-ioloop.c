@@ -188,6 +188,70 @@ static void test_handover(void **state)
 	close(sv[1]);
 }
 
+/* The connector -> relay handover: release, then adopt (no syscall when only EPOLLOUT was seen). */
+static void test_release_adopt(void **state)
+{
+	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(ioloop_freep) struct ioloop *l = NULL;
+	struct counter a = {}, b = {}, c = {};
+	char buf[8];
+	int sv[2], fd;
+
+	assert_int_equal(sd_event_new(&e), 0);
+	assert_int_equal(ioloop_new(e, &l), 0);
+	pair(sv);
+	a = (struct counter){ .w.fn = on_count, .l = l };
+	b = (struct counter){ .w.fn = on_count, .l = l };
+	c = (struct counter){ .w.fn = on_count, .l = l };
+	assert_int_equal(ioloop_add(l, sv[0], IOLOOP_STREAM_EVENTS, &a.w), 0);
+	assert_int_equal(run_idle(e), 1);
+	assert_int_equal(a.last_events & (EPOLLIN | EPOLLOUT), EPOLLOUT);
+
+	/* only EPOLLOUT seen: adopted as is; what comes next goes to the new owner */
+	ioloop_release(l, sv[0], a.last_events);
+	assert_int_equal(ioloop_adopt(l, sv[0], IOLOOP_STREAM_EVENTS, &b.w), 0);
+	assert_int_equal(write(sv[1], "x", 1), 1);
+	assert_int_equal(run_idle(e), 1);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(b.calls, 1);
+	assert_true(b.last_events & EPOLLIN);
+
+	/* EPOLLIN seen (and not read): the adopter re-registers and is told about the byte */
+	ioloop_release(l, sv[0], b.last_events);
+	assert_int_equal(ioloop_adopt(l, sv[0], IOLOOP_STREAM_EVENTS, &c.w), 0);
+	assert_int_equal(run_idle(e), 1);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(c.calls, 1);
+	assert_true(c.last_events & EPOLLIN);
+	assert_int_equal(read(sv[0], buf, sizeof(buf)), 1);
+
+	/* an offer not taken in its round lapses: adopting later is a plain (re-polling) add */
+	ioloop_release(l, sv[0], EPOLLOUT);
+	ioloop_defer(l, &a.w);
+	assert_int_equal(run_idle(e), 1);
+	assert_int_equal(write(sv[1], "y", 1), 1);
+	assert_int_equal(ioloop_adopt(l, sv[0], IOLOOP_STREAM_EVENTS, &b.w), 0);
+	assert_int_equal(run_idle(e), 1);
+	assert_int_equal(b.calls, 2);
+	assert_int_equal(c.calls, 1);
+
+	/* an offer whose fd was closed plainly: the number's next socket, added by its owner, is
+	 * registered for real */
+	ioloop_release(l, sv[0], EPOLLOUT);
+	close(sv[0]);
+	close(sv[1]);
+	pair(sv);
+	fd = sv[0];
+	assert_int_equal(ioloop_add(l, fd, IOLOOP_STREAM_EVENTS, &c.w), 0);
+	assert_int_equal(run_idle(e), 1); /* writable */
+	assert_int_equal(write(sv[1], "z", 1), 1);
+	assert_int_equal(run_idle(e), 1);
+	assert_int_equal(c.calls, 3);
+	assert_true(c.last_events & EPOLLIN);
+	sv[0] = ioloop_close(l, sv[0]);
+	close(sv[1]);
+}
+
 static void test_defer(void **state)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
@@ -260,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_batch_and_edge_triggered),
 		cmocka_unit_test(test_close_in_batch),
 		cmocka_unit_test(test_handover),
+		cmocka_unit_test(test_release_adopt),
 		cmocka_unit_test(test_defer),
 		cmocka_unit_test(test_high_fd),
 	};
