@@ -99,6 +99,7 @@ if [[ -z ${DBENCH_INNER:-} ]]; then
 		if [[ -n ${missing[*]// /} ]]; then
 			log "installing: ${missing[*]}"
 			apt-get update -qq
+			# shellcheck disable=SC2048,SC2086 # the names are words; empty ones must vanish
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing[*]}
 		fi
 	fi
@@ -166,6 +167,7 @@ cleanup() {
 	for c in "${CONTAINERS[@]}"; do docker rm -f "$c" >/dev/null 2>&1; done
 	for c in "$CTL1" "$CTL2" "$T/ctl-base"; do
 		ids=$(docker ps -aq --filter "label=wormhole.daemon=$c")
+		# shellcheck disable=SC2086 # one id per word
 		[[ -z $ids ]] || docker rm -f $ids >/dev/null 2>&1
 	done
 	exit $rc
@@ -301,7 +303,7 @@ part_ns() {
 	done
 	"$WHC" -H "unix://$CTL1" delete viadocker >/dev/null
 	"$WHC" -H "unix://$CTL1" delete viaurl >/dev/null
-	kill "$WH1" "$NGINX_C" "$NGINX_H"
+	kill "$WH1" "${NGINX_C:?}" "${NGINX_H:?}"
 	docker rm -f "$CNAME" >/dev/null
 }
 
