@@ -236,10 +236,13 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 			(void)sd_event_source_set_enabled(ce->timer, SD_EVENT_OFF);
 		return 0;
 	}
-	/* curl forbids calling socket_action from here: even "now" (0) goes through the loop. */
+	/* curl forbids calling socket_action from here: even "now" (0) goes through the loop.
+	 * Accuracy 1 µs: sd-event's default (0 = 250 ms) puts every timer on a 250 ms grid, and
+	 * curl arms a 0 ms timer for each request, so every Engine API call waited up to 250 ms
+	 * (create -> start -> inspect of a triggered container: ~130 ms median, measured). */
 	if (!ce->timer) {
 		r = sd_event_add_time_relative(ce->event, &ce->timer, CLOCK_MONOTONIC,
-					       (uint64_t)timeout_ms * 1000, 0, on_curl_timer, ce);
+					       (uint64_t)timeout_ms * 1000, 1, on_curl_timer, ce);
 		if (r < 0)
 			return -1;
 		(void)sd_event_source_set_description(ce->timer, "curl-timer");

@@ -1547,7 +1547,7 @@ static void step_events(struct docker_op *op, int r, const char *error, long sta
 		op->ev_backoff = EVENTS_BACKOFF_MAX;
 	if (!op->ev_retry)
 		k = sd_event_add_time_relative(op->d->event, &op->ev_retry, CLOCK_MONOTONIC,
-					       op->ev_backoff, 0, on_events_retry, op);
+					       op->ev_backoff, 1000, on_events_retry, op);
 	else {
 		k = sd_event_source_set_time_relative(op->ev_retry, op->ev_backoff);
 		if (k >= 0)

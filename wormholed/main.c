@@ -229,7 +229,7 @@ static int on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *s
 	stop_deadline = now_monotonic() + STOP_DRAIN_USEC;
 	ctl = control_free(ctl);
 	daemon_free_all_segments(d);
-	r = sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 0, 0, on_drain, d);
+	r = sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 0, 1000, on_drain, d);
 	if (r < 0)
 		return sd_event_exit(d->event, 0);
 	return 0;
