@@ -4,13 +4,13 @@
 # bench/docker.sh: the Docker part of wormhole's benchmark (see bench/README.md, section "Docker").
 #
 #  1. docker-ns tail against url tail, in one wormholed, in the same run: new connections per
-#     second (wrk -H 'Connection: close', as bench/run.sh) through `url :20001 tail url :8080
+#     second (wrk -H 'Connection: close', as bench/run.sh) through `url :9101 tail url :8080
 #     docker-ns C` to an nginx running inside container C's network namespace, and through
-#     `url :20002 tail url :18080` to an identical nginx in our own namespace. Both nginx are the
+#     `url :9102 tail url :8081` to an identical nginx in our own namespace. Both nginx are the
 #     same host binary with the same config; only the namespace differs. The two segments are
 #     measured alternately, REPEAT times; reported: the median ratio docker-ns/url of the rates
 #     and wormholed's CPU µs per connection for each.
-#  2. trigger docker-run latency: `url :20010 trigger url :3306 docker-run '--network none --init
+#  2. trigger docker-run latency: `url :9110 trigger url :3306 docker-run '--network none --init
 #     wormhole-test/busybox wh-echo --stamp 3306'`; a client connects, sends one byte and times the
 #     first reply byte. wh-echo --stamp prints the CLOCK_REALTIME at which its listen() succeeded
 #     (read back with `docker logs`): overhead = first reply byte - container listening, i.e. what
@@ -141,7 +141,9 @@ DT=$T/dockertool
 TCK=$(getconf CLK_TCK)
 CTL1=$T/ctl-ns.sock
 CTL2=$T/ctl-trigger.sock
-P_NS=20001 P_URL=20002 P_TRIG=20010 P_NGINX_C=8080 P_NGINX_H=18080 P_ECHO=3306
+P_NS=9101 P_URL=9102 P_TRIG=9110 P_NGINX_C=8080 P_NGINX_H=8081 P_ECHO=3306
+# below ip_local_port_range (10000-65000 in the benchmark namespace): wrk's ~60 000 short
+# connections would otherwise hold these ports as their local ends (EADDRINUSE at create)
 CNAME=wh-dbench-ns-$$
 WRK_C=50
 
