@@ -3,12 +3,12 @@
  * ioloop.c - one inner epoll set for the data path, a batch of events per sd-event wakeup
  *
  * Theory of operation. The inner epoll fd is one EPOLLIN io source on the sd-event loop (level-
- * triggered there: it stays readable while the inner set has ready fds). Its handler runs one
- * round: it harvests up to IOLOOP_BATCH events with epoll_wait(..., 0), hands each to the watch
- * registered for its fd, then runs the watches that were on the deferred list when the round
- * began, and returns to sd-event so timers, listeners and the control socket get their turn. A
- * second source, an sd-event defer source, is on while the deferred list is not empty, so a round
- * runs (and the loop does not sleep) even when no socket is ready.
+ * triggered there: it stays readable while the inner set has ready fds). Its handler harvests up to
+ * IOLOOP_BATCH events with epoll_wait(..., 0), hands each to the watch registered for its fd, then
+ * runs the watches that were on the deferred list when the batch began, and returns to sd-event so
+ * timers, listeners and the control socket get their turn. A second source, an sd-event defer
+ * source, is on while the deferred list is not empty, so deferred work runs even when no socket
+ * is ready; it runs the deferred list only.
  *
  * epoll_event.data carries the fd and a generation (u64 = gen << 32 | fd). The table, indexed by
  * fd, holds each fd's watch and current generation; ioloop_add(), ioloop_forget() and
@@ -22,9 +22,9 @@
  * generation) as it is, which saves one epoll_ctl() per connection. "Same round" (the counter
  * moves after every dispatch) keeps a stale offer from being taken by an unrelated fd later.
  *
- * The deferred list is intrusive (the watch carries its links), and a round takes the whole list
- * onto a private "running" list first: a watch deferred during the round (even while it runs)
- * waits for the next one, and ioloop_cancel() unlinks from whichever list the watch is on.
+ * The deferred list is intrusive (the watch carries its links), and the batch takes the whole list
+ * onto a private "running" list first: a watch deferred again while it runs waits for the next
+ * round (fairness), and ioloop_cancel() unlinks from whichever list the watch is on.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -80,21 +80,39 @@ void ioloop_cancel(struct ioloop_watch *w)
 	w->pprev = NULL;
 }
 
-/*
- * One round: harvest a batch and hand out its events, then run what was deferred before the round
- * began. What is deferred during the round waits for the next one, after that round's events:
- * fairness for a relay that spent its budget, and a chance for news (a peer's FIN) to arrive
- * before deferred work acts.
- */
-static void dispatch(struct ioloop *l)
+static void run_deferred(struct ioloop *l)
 {
 	struct ioloop_watch *w;
-	int n;
 
+	/* What is deferred from now on waits for the next round. */
 	l->running = l->deferred;
 	if (l->running)
 		l->running->pprev = &l->running;
 	l->deferred = NULL;
+	while ((w = l->running)) {
+		ioloop_cancel(w);
+		w->fn(w, -1, 0);
+	}
+	if (!l->deferred && l->defer_on) {
+		(void)sd_event_source_set_enabled(l->defer, SD_EVENT_OFF);
+		l->defer_on = false;
+	}
+	l->round++;
+}
+
+static int on_defer(sd_event_source *s, void *userdata)
+{
+	struct ioloop *l = userdata;
+
+	l->defer_on = false; /* ONESHOT */
+	run_deferred(l);
+	return 0;
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct ioloop *l = userdata;
+	int n;
 
 	n = epoll_wait(l->epfd, l->events, IOLOOP_BATCH, 0);
 	for (int i = 0; i < n; i++) {
@@ -109,30 +127,7 @@ static void dispatch(struct ioloop *l)
 			continue; /* forgotten, or the fd is someone else's now */
 		slot->w->fn(slot->w, (int)efd, l->events[i].events);
 	}
-
-	while ((w = l->running)) {
-		ioloop_cancel(w);
-		w->fn(w, -1, 0);
-	}
-	if (!!l->deferred != l->defer_on &&
-	    sd_event_source_set_enabled(l->defer, l->deferred ? SD_EVENT_ONESHOT : SD_EVENT_OFF) >=
-		    0)
-		l->defer_on = !!l->deferred;
-	l->round++;
-}
-
-static int on_defer(sd_event_source *s, void *userdata)
-{
-	struct ioloop *l = userdata;
-
-	l->defer_on = false; /* ONESHOT */
-	dispatch(l);
-	return 0;
-}
-
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	dispatch(userdata);
+	run_deferred(l);
 	return 0;
 }
 

@@ -8,8 +8,8 @@
  * source on the sd-event loop; one wakeup harvests up to 256 events and hands each to its watch.
  * Sockets are normally registered edge-triggered (EPOLLET), so a socket drained to EAGAIN is not
  * reported again until something new happens; work that stops early on purpose (a byte budget)
- * goes on the deferred list instead, which runs in the next round, after that round's batch of
- * events (an sd-event defer source, on only while the list is not empty, makes sure there is one).
+ * goes on the deferred list instead, which runs once per loop iteration after the batch, through
+ * an sd-event defer source that is on only while the list is not empty.
  *
  * The fd is the key: each registered fd has one watch, and an event harvested for an fd whose
  * watch was forgotten or replaced since (ioloop_forget(), ioloop_close(), ioloop_add()) is
@@ -118,9 +118,8 @@ int ioloop_adopt(struct ioloop *l, int fd, uint32_t events, struct ioloop_watch 
 int ioloop_close(struct ioloop *l, int fd);
 
 /**
- * ioloop_defer() - Call @w->fn(@w, -1, 0) from the loop, once, in the next round, after that
- * round's events (the loop does not sleep before). Deferring a watch already deferred does
- * nothing; one due in the current round (not run yet) runs then.
+ * ioloop_defer() - Call @w->fn(@w, -1, 0) from the loop, once, after the current batch
+ * Deferring a watch already deferred does nothing.
  */
 void ioloop_defer(struct ioloop *l, struct ioloop_watch *w);
 

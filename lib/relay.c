@@ -17,12 +17,10 @@
  *            so only connections with bytes in flight hold one. A splice that moves less than
  *            the copy buffer drops the direction back to COPY. If no pipe can be had (EMFILE)
  *            the direction simply keeps copying.
- *   EOF:     recv()/splice() returned 0: once everything pending is flushed, the direction is
- *            finished, and the destination gets shutdown(SHUT_WR) one ioloop round later (after
- *            the next batch of events); the other direction keeps flowing. If the other one has
- *            finished by then too (typically: the client closes on receiving the whole response),
- *            no shutdown is needed: the relay closes both sockets, which sends the same FINs, and
- *            the peer that closed first keeps the TIME_WAIT.
+ *   EOF:     recv()/splice() returned 0: once everything pending is flushed, the destination gets
+ *            shutdown(SHUT_WR) and the direction is finished; the other one keeps flowing. The
+ *            direction that finishes last skips the shutdown: the relay then closes both sockets
+ *            at once, which sends the same FIN.
  *
  * Edge triggering: an event is reported when something new happens on a socket (data, FIN, error,
  * or send space after a send that found the buffer full), so a direction must keep going until
@@ -36,8 +34,8 @@
  * An idle relay therefore holds two fds, this struct and no buffers, and costs no wakeups.
  *
  * Fairness: each direction moves at most RELAY_BUDGET bytes per wakeup; a direction that stops on
- * its budget is put on the ioloop's deferred list and goes on in the next round, after that
- * round's events. No edge is needed to resume it.
+ * its budget is put on the ioloop's deferred list and goes on after the other events of the batch.
+ * No edge is needed to resume it.
  *
  * The relay is done (error 0, "done") when both directions are finished, or at the first error;
  * either way it closes both sockets before calling done.
@@ -85,8 +83,7 @@ struct relay_dir {
 	uint64_t bytes;	  /* delivered to the destination */
 	bool bulk;	  /* use splice */
 	bool eof;	  /* source reached EOF */
-	bool shut;	  /* EOF reached and everything flushed: direction finished */
-	bool fin;	  /* its FIN (shutdown(SHUT_WR)) still to be passed on, next round */
+	bool shut;	  /* EOF passed on (or the relay closes): direction finished */
 	bool blocked;	  /* waits for EPOLLOUT on the destination */
 	bool again;	  /* stopped on its budget: on the deferred list */
 	bool closing;	  /* the source reported RDHUP/HUP/ERR: read to 0 or EAGAIN */
@@ -247,11 +244,13 @@ static int dir_pump(struct relay *r, unsigned d, const char **ret_reason)
 			pipe_pool_put(r->pool, x->pipe, true);
 		}
 		if (x->eof) {
-			/* Finished. If the other direction is too, the relay closes both sockets,
-			 * which sends the same FIN; else the FIN goes out next round (on_event). */
 			if (!x->shut) {
+				/* Last one: the relay closes both sockets now, same FIN. ENOTCONN: the
+				 * destination is gone already; the other direction will notice. */
+				if (!r->dir[!d].shut && shutdown(dst, SHUT_WR) < 0 &&
+				    errno != ENOTCONN)
+					return relay_fail(ret_reason, !d, errno);
 				x->shut = true;
-				x->fin = !r->dir[!d].shut;
 			}
 			return 0;
 		}
@@ -344,22 +343,10 @@ static void on_event(struct ioloop_watch *w, int fd, uint32_t revents)
 	int k = 0;
 
 	if (fd < 0) {
-		/* From the deferred list: directions that stopped on their budget go on, and a FIN is
-		 * passed on now that the round's events had their turn: when the peer has closed
-		 * meanwhile (an HTTP client with its whole response), both directions are finished and
-		 * the relay just closes both, which spares the shutdown() and leaves TIME_WAIT to the
-		 * peer that closed first. */
-		for (unsigned d = 0; d < 2 && k >= 0; d++) {
+		/* from the deferred list: directions that stopped on their budget go on */
+		for (unsigned d = 0; d < 2 && k >= 0; d++)
 			if (r->dir[d].again)
 				k = dir_pump(r, d, &reason);
-			if (k >= 0 && r->dir[d].fin && !(r->dir[0].shut && r->dir[1].shut)) {
-				r->dir[d].fin = false;
-				/* ENOTCONN: the destination is gone already; the other direction will
-				 * notice when it reads or writes. */
-				if (shutdown(r->fd[!d], SHUT_WR) < 0 && errno != ENOTCONN)
-					k = relay_fail(&reason, !d, errno);
-			}
-		}
 	} else {
 		unsigned i = fd == r->fd[BACKEND];
 		bool bad = revents & (EPOLLHUP | EPOLLERR);
@@ -377,7 +364,7 @@ static void on_event(struct ioloop_watch *w, int fd, uint32_t revents)
 		relay_finish(r, k, reason);
 		return;
 	}
-	if (r->dir[0].again || r->dir[1].again || r->dir[0].fin || r->dir[1].fin)
+	if (r->dir[0].again || r->dir[1].again)
 		ioloop_defer(r->loop, &r->w);
 }
 
