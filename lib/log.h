@@ -40,18 +40,18 @@ int log_get_max_level(void);
  */
 int log_internal(int level, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-#define log_full_errno(level, error, ...)                                                          \
-	({                                                                                         \
-		int _l_ = (level), _e_ = (error);                                                  \
-		_l_ <= log_get_max_level() ? log_internal(_l_, _e_, __VA_ARGS__) : _e_;           \
+#define log_full_errno(level, error, ...)                                               \
+	({                                                                              \
+		int _l_ = (level), _e_ = (error);                                       \
+		_l_ <= log_get_max_level() ? log_internal(_l_, _e_, __VA_ARGS__) : _e_; \
 	})
 
-#define log_debug(...)         log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
-#define log_info(...)          log_full_errno(LOG_INFO, 0, __VA_ARGS__)
-#define log_notice(...)        log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
-#define log_warning(...)       log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
-#define log_error(...)         log_full_errno(LOG_ERR, 0, __VA_ARGS__)
-#define log_debug_errno(r, ...)   log_full_errno(LOG_DEBUG, (r), __VA_ARGS__)
-#define log_info_errno(r, ...)    log_full_errno(LOG_INFO, (r), __VA_ARGS__)
+#define log_debug(...)		  log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...)		  log_full_errno(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...)		  log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...)	  log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...)		  log_full_errno(LOG_ERR, 0, __VA_ARGS__)
+#define log_debug_errno(r, ...)	  log_full_errno(LOG_DEBUG, (r), __VA_ARGS__)
+#define log_info_errno(r, ...)	  log_full_errno(LOG_INFO, (r), __VA_ARGS__)
 #define log_warning_errno(r, ...) log_full_errno(LOG_WARNING, (r), __VA_ARGS__)
-#define log_error_errno(r, ...)   log_full_errno(LOG_ERR, (r), __VA_ARGS__)
+#define log_error_errno(r, ...)	  log_full_errno(LOG_ERR, (r), __VA_ARGS__)

@@ -186,7 +186,8 @@ static int mode_hold(int port, int n)
 				continue;
 			}
 			fd[next] = s;
-			if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
+			if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0 &&
+			    errno != EINPROGRESS) {
 				if (errno == ECONNREFUSED)
 					e_refused++;
 				else
@@ -262,8 +263,8 @@ static int mode_hold(int port, int n)
 			inflight--;
 		}
 	}
-	printf("READY ok=%d failed=%d refused=%d reset=%d eof=%d timeout=%d other=%d\n", ok, failed, e_refused,
-	       e_reset, e_eof, e_timeout, e_other);
+	printf("READY ok=%d failed=%d refused=%d reset=%d eof=%d timeout=%d other=%d\n", ok, failed,
+	       e_refused, e_reset, e_eof, e_timeout, e_other);
 	fflush(stdout);
 
 	while (!got_term) {
