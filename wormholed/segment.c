@@ -50,7 +50,6 @@
 struct conn {
 	struct segment *s;
 	struct conn *prev, *next;
-	uint64_t id;
 	int client_fd;
 	union sockaddr_union client;
 	socklen_t client_len;
@@ -422,7 +421,6 @@ static void conn_new(struct segment *s, int fd, const union sockaddr_union *sa, 
 		return;
 	}
 	c->s = s;
-	c->id = ++s->d->next_conn_id;
 	c->client_fd = fd;
 	c->tail_nsfd = -EBADF;
 	c->client = *sa;

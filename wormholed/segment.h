@@ -43,7 +43,6 @@ struct daemon {
 	uint64_t connect_timeout_usec;
 	uint64_t udp_idle_usec;
 	unsigned max_conns;
-	uint64_t next_conn_id;
 	const char *instance; /* the control socket path: labels our containers */
 
 	struct docker *docker;

@@ -35,45 +35,6 @@ done
 	exit 2
 }
 
-pass=0 failed=0 skipped=0
-failures=()
-for s in "${scripts[@]}"; do
-	name=$(basename "$s" .sh)
-	log="$logdir/$name.log"
-	t0=$(date +%s)
-	rc=0
-	timeout 180 bash "$s" >"$log" 2>&1 </dev/null || rc=$?
-	dt=$(($(date +%s) - t0))
-	case $rc in
-	0)
-		printf 'PASS  %-24s %3ds\n' "$name" "$dt"
-		pass=$((pass + 1))
-		;;
-	77)
-		why=$(grep -m1 '^SKIP:' "$log" | sed 's/^SKIP: *//')
-		printf 'SKIP  %-24s %3ds  %s\n' "$name" "$dt" "${why:-(no reason given)}"
-		skipped=$((skipped + 1))
-		;;
-	*)
-		why=$(grep -m1 '^FAIL:' "$log" || true)
-		[[ $rc -eq 124 ]] && why="timed out after 180 s"
-		printf 'FAIL  %-24s %3ds  exit %d  %s\n' "$name" "$dt" "$rc" "${why:-see log}"
-		failed=$((failed + 1))
-		failures+=("$log")
-		;;
-	esac
-done
-
-echo "----"
-echo "$pass passed, $failed failed, $skipped skipped (of ${#scripts[@]}); logs in $logdir"
-for f in "${failures[@]}"; do
-	echo "  $f"
-done
-if [[ $failed -gt 0 ]]; then
-	exit 1
-fi
-if [[ $pass -eq 0 ]]; then
-	exit 77
-fi
-[[ -z ${WH_TEST_LOGDIR:-} ]] && rm -rf "$logdir"
-exit 0
+# shellcheck source=../lib/runner.sh
+source "$repo/tests/lib/runner.sh"
+run_scripts
