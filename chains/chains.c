@@ -7,7 +7,7 @@
 
 #include "chains.h"
 
-static const struct chain_op *const chain_ops[_SPEC_WORD_TYPE_MAX] = {
+const struct chain_op *const chain_ops[_SPEC_WORD_TYPE_MAX] = {
 	[SPEC_URL] = &chain_op_url,
 	[SPEC_DOCKER_NS] = &chain_op_docker_ns,
 	[SPEC_DOCKER_RUN] = &chain_op_docker_run,

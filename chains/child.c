@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 #include "chains.h"
-#include "wormholed/segment.h"
+#include "segment.h"
 
 struct child_pending {
 	struct segment *parent;

@@ -15,8 +15,8 @@
 
 #include "chains.h"
 #include "docker.h"
-#include "wormholed/containers.h"
-#include "wormholed/segment.h"
+#include "containers.h"
+#include "segment.h"
 
 struct docker_ns {
 	struct segment *s;

@@ -20,8 +20,8 @@
 #include "docker.h"
 #include "log.h"
 #include "spec.h"
-#include "wormholed/containers.h"
-#include "wormholed/segment.h"
+#include "containers.h"
+#include "segment.h"
 
 struct docker_run {
 	struct segment *s;

@@ -15,7 +15,7 @@
 #include "cleanup.h"
 #include "netns.h"
 #include "url.h"
-#include "wormholed/segment.h"
+#include "segment.h"
 
 static int replace_str(char **dst, const char *src)
 {

@@ -126,7 +126,8 @@ do_cppcheck() {
 	# code it reports mostly our idioms (x = TAKE_FD(fd) as an unread variable, variableScope),
 	# so no suppressions file is needed. config.h comes from build-ci.
 	cppcheck --error-exitcode=1 --enable=warning,portability,performance --inline-suppr \
-		--std=c11 -D_GNU_SOURCE -I lib -I "$build" -j "$(nproc)" -q "${src_dirs[@]}"
+		--std=c11 -D_GNU_SOURCE -I lib/base -I lib/grammar -I lib/net -I lib/docker -I lib/engine \
+		-I chains -I "$build" -j "$(nproc)" -q "${src_dirs[@]}"
 }
 
 do_clang_tidy() {
@@ -134,7 +135,7 @@ do_clang_tidy() {
 	# Files and flags come from build-ci's compile_commands.json; gcc-only warning flags in it are
 	# no concern of clang's.
 	local re
-	re="^$repo/($(IFS='|'; echo "${src_dirs[*]}"))/[^/]*\.c\$"
+	re="^$repo/($(IFS='|'; echo "${src_dirs[*]}"))/.*\.c\$"
 	run-clang-tidy -p "$build" -j "$(nproc)" -quiet -extra-arg=-Wno-unknown-warning-option "$re"
 }
 

@@ -18,7 +18,7 @@
 
 #include <systemd/sd-event.h>
 
-#include "chains/chains.h"
+#include "chains.h"
 #include "cleanup.h"
 #include "config.h"
 #include "control.h"

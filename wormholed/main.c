@@ -23,6 +23,7 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "chains.h"
 #include "containers.h"
 #include "control.h"
 #include "ioloop.h"
@@ -288,6 +289,7 @@ int main(int argc, char *argv[])
 	(void)sd_event_add_signal(d.event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_stop_signal,
 				  &d);
 	(void)sd_event_set_watchdog(d.event, 1);
+	d.ops = chain_ops;
 	d.connect_timeout_usec = o.connect_timeout_usec;
 	d.udp_idle_usec = o.udp_idle_usec;
 	d.max_conns = o.max_conns;

@@ -21,6 +21,7 @@
 #include "sockaddr.h"
 #include "url.h"
 
+struct chain_op;
 struct conn;
 struct container_watch;
 struct docker;
@@ -35,6 +36,7 @@ struct udp_relay;
 struct udp_session;
 
 struct daemon {
+	const struct chain_op *const *ops; /* indexed by enum spec_word_type (chains/) */
 	sd_event *event;
 	struct ioloop *loop; /* the data path's epoll set (relays, connectors), on event */
 	struct pipe_pool *pipes;

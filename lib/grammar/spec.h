@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "strv.h"
+
 enum spec_word_type {
 	SPEC_URL,
 	SPEC_DOCKER_NS,
@@ -100,9 +102,3 @@ bool spec_word_is_link(enum spec_word_type t);
  * not starting with '-' or '.'
  */
 bool spec_id_valid(const char *id);
-
-/**
- * strv_free() - Free a NULL-terminated string array (NULL is fine). Return: NULL
- */
-char **strv_free(char **l);
-void strv_freep(char ***l);

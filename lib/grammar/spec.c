@@ -88,21 +88,6 @@ bool spec_id_valid(const char *id)
 	return true;
 }
 
-char **strv_free(char **l)
-{
-	if (!l)
-		return NULL;
-	for (char **p = l; *p; p++)
-		free(*p);
-	free(l);
-	return NULL;
-}
-
-void strv_freep(char ***l)
-{
-	*l = strv_free(*l);
-}
-
 /* Frees a chain iteratively, so a long one cannot exhaust the stack. */
 static void seg_free(struct spec_seg *s)
 {

@@ -32,7 +32,6 @@
 
 #include <systemd/sd-event.h>
 
-#include "chains/chains.h"
 #include "cleanup.h"
 #include "connector.h"
 #include "containers.h"
@@ -42,6 +41,7 @@
 #include "segment.h"
 #include "spec.h"
 #include "udp-relay.h"
+#include "word-ops.h"
 
 #define ACCEPT_BATCH	  64
 #define ACCEPT_PAUSE_USEC (100 * 1000ULL)
@@ -652,7 +652,7 @@ static int runner_run(struct runner *rn, char **ret_error)
 
 	for (; rn->i < rn->n; rn->i++) {
 		const struct spec_word *w = &rn->words[rn->i];
-		const struct chain_op *op = chain_op_get(w->type);
+		const struct chain_op *op = s->d->ops[w->type];
 		struct endpoint *target =
 			w->tail || spec_word_is_link(w->type) ? &s->tail : &s->head;
 		void *state = NULL;
