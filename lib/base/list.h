@@ -13,40 +13,40 @@
 
 #define LIST_FIELDS(t, name) t *name##_next, *name##_prev
 
-#define LIST_PREPEND(name, head, item)                                  \
-	do {                                                            \
-		typeof(*(head)) **_head = &(head), *_item = (item);     \
-		if ((_item->name##_next = *_head))                      \
-			_item->name##_next->name##_prev = _item;        \
-		_item->name##_prev = NULL;                              \
-		*_head = _item;                                         \
+#define LIST_PREPEND(name, head, item)                              \
+	do {                                                        \
+		typeof(*(head)) **_head = &(head), *_item = (item); \
+		if ((_item->name##_next = *_head))                  \
+			_item->name##_next->name##_prev = _item;    \
+		_item->name##_prev = NULL;                          \
+		*_head = _item;                                     \
 	} while (0)
 
 /* O(n) to find the end: for lists that stay short or append rarely; keep a tail pointer else */
-#define LIST_APPEND(name, head, item)                                       \
-	do {                                                                \
+#define LIST_APPEND(name, head, item)                                          \
+	do {                                                                   \
 		typeof(*(head)) **_hd = &(head), *_it = (item), *_last = *_hd; \
-		if (!_last) {                                               \
-			LIST_PREPEND(name, *_hd, _it);                      \
-			break;                                              \
-		}                                                           \
-		while (_last->name##_next)                                  \
-			_last = _last->name##_next;                         \
-		_it->name##_next = NULL;                                    \
-		_it->name##_prev = _last;                                   \
-		_last->name##_next = _it;                                   \
+		if (!_last) {                                                  \
+			LIST_PREPEND(name, *_hd, _it);                         \
+			break;                                                 \
+		}                                                              \
+		while (_last->name##_next)                                     \
+			_last = _last->name##_next;                            \
+		_it->name##_next = NULL;                                       \
+		_it->name##_prev = _last;                                      \
+		_last->name##_next = _it;                                      \
 	} while (0)
 
-#define LIST_REMOVE(name, head, item)                                           \
-	do {                                                                    \
-		typeof(*(head)) **_head = &(head), *_item = (item);             \
-		if (_item->name##_next)                                         \
-			_item->name##_next->name##_prev = _item->name##_prev;   \
-		if (_item->name##_prev)                                         \
-			_item->name##_prev->name##_next = _item->name##_next;   \
-		else if (*_head == _item)                                       \
-			*_head = _item->name##_next;                            \
-		_item->name##_next = _item->name##_prev = NULL;                 \
+#define LIST_REMOVE(name, head, item)                                         \
+	do {                                                                  \
+		typeof(*(head)) **_head = &(head), *_item = (item);           \
+		if (_item->name##_next)                                       \
+			_item->name##_next->name##_prev = _item->name##_prev; \
+		if (_item->name##_prev)                                       \
+			_item->name##_prev->name##_next = _item->name##_next; \
+		else if (*_head == _item)                                     \
+			*_head = _item->name##_next;                          \
+		_item->name##_next = _item->name##_prev = NULL;               \
 	} while (0)
 
 #define LIST_FOREACH(name, i, head) for ((i) = (head); (i); (i) = (i)->name##_next)

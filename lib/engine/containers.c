@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "containers.h"
 #include "docker.h"
+#include "list.h"
 #include "log.h"
 #include "netns.h"
 #include "segment.h"
@@ -23,24 +24,11 @@
 struct container_watch {
 	struct segment *s;
 	struct endpoint *target;
-	struct container_watch *prev, *next;
+	LIST_FIELDS(struct container_watch, watches);
 	char *id;
 	char *name;
 	struct docker_op *inspect_op; /* re-inspection after the event stream came back */
 };
-
-static void watch_unlink(struct container_watch *w)
-{
-	struct daemon *d = w->s->d;
-
-	if (w->prev)
-		w->prev->next = w->next;
-	else if (d->watches == w)
-		d->watches = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	w->prev = w->next = NULL;
-}
 
 static int watch_enter(struct container_watch *w, int pid)
 {
@@ -111,8 +99,10 @@ static void on_event(struct docker *dk, const struct docker_event *ev, void *use
 {
 	struct daemon *d = userdata;
 
-	for (struct container_watch *w = d->watches, *next; w; w = next) {
-		next = w->next;
+	struct container_watch *w, *next;
+
+	LIST_FOREACH_SAFE(watches, w, next, d->watches)
+	{
 		if (strcmp(ev->action, "reconnect") == 0) {
 			log_info("segment '%s': Docker events are back, checking container '%s'",
 				 w->s->id, w->name);
@@ -124,18 +114,26 @@ static void on_event(struct docker *dk, const struct docker_event *ev, void *use
 		if (!ev->id)
 			continue;
 		if (strcmp(ev->id, w->id) != 0) {
-			char *id;
+			char *id, *tid;
 
 			if (strcmp(ev->action, "start") != 0 || !ev->name ||
 			    strcmp(ev->name, w->name) != 0)
 				continue;
+
 			id = strdup(ev->id); /* recreated under the same name */
-			if (!id)
+			tid = strdup(ev->id);
+			if (!id || !tid) {
+				free(id);
+				free(tid);
+				log_warning("segment '%s': out of memory following container '%s', "
+					    "ignoring",
+					    w->s->id, w->name);
 				continue;
+			}
 			free(w->id);
 			w->id = id;
 			free(w->target->container_id);
-			w->target->container_id = strdup(id);
+			w->target->container_id = tid;
 		}
 		if (strcmp(ev->action, "start") == 0 && ev->pid > 0)
 			watch_up(w, ev->pid);
@@ -189,10 +187,7 @@ int container_watch_new(struct segment *s, struct endpoint *target, const char *
 	r = events_ensure(d);
 	if (r < 0)
 		goto fail;
-	w->next = d->watches;
-	if (d->watches)
-		d->watches->prev = w;
-	d->watches = w;
+	LIST_PREPEND(watches, d->watches, w);
 	*ret = w;
 	return 0;
 fail:
@@ -211,7 +206,7 @@ struct container_watch *container_watch_free(struct container_watch *w)
 	d = w->s->d;
 	if (w->inspect_op)
 		docker_op_cancel(w->inspect_op);
-	watch_unlink(w);
+	LIST_REMOVE(watches, d->watches, w);
 	if (!d->watches && d->events_op) {
 		docker_op_cancel(d->events_op);
 		d->events_op = NULL;
@@ -233,10 +228,13 @@ int containers_labels(struct segment *s, char ***ret)
 
 	if (!l)
 		return -ENOMEM;
-	if (asprintf(&l[0], "wormhole.segment=%s", s->id) < 0 ||
-	    asprintf(&l[1], "wormhole.daemon=%s", s->d->instance) < 0) {
-		l[0] = l[1] = NULL; /* asprintf leaves them undefined on failure */
-		strv_free(l);
+	if (asprintf(&l[0], "wormhole.segment=%s", s->id) < 0) {
+		free(l); /* asprintf leaves l[0] undefined on failure */
+		return -ENOMEM;
+	}
+	if (asprintf(&l[1], "wormhole.daemon=%s", s->d->instance) < 0) {
+		l[1] = NULL;
+		strv_free(l); /* frees l[0] */
 		return -ENOMEM;
 	}
 	*ret = l;

@@ -3,12 +3,23 @@
  * segment.h - segments: one proxy hop from a head (where it listens) to a tail (where it connects)
  *
  * A segment is created from one struct spec_seg: its init words run in order (each through its
- * chain op), then the head gets its defaults and its listener is bound inside the head's
- * namespace. Without trigger words the tail is completed (defaults, address) at once; with them
- * the segment is "armed": the first inbound connection runs the trigger words once, connections
- * arriving meanwhile wait for the same run, and a failed run closes the waiting connections, undoes
- * what it applied and re-arms. Every step taken is recorded so a failure at any point, or
+ * chain op, lib/engine/runner.h), then the head starts yielding connections (head.h: a listener
+ * today) and, without trigger words, the tail is completed (tail.h: defaults, address). With
+ * trigger words the segment is "armed": the first inbound connection runs them once, connections
+ * arriving meanwhile wait for the same run, and a failed run closes the waiting connections,
+ * undoes what it applied and re-arms. Every step taken is recorded so a failure at any point, or
  * segment_free(), undoes exactly what was done, in reverse.
+ *
+ * States (segment_set_state() logs every change at debug level, by name):
+ *
+ *   CREATING --init words done, head up--> LISTENING            (no trigger words)
+ *   CREATING --init words done, head up--> ARMED --1st conn--> TRIGGERING --ok--> LISTENING
+ *                                            ^                      |
+ *                                            +-------failed---------+
+ *
+ * Files: segment.c (this: create, free, registry, trigger), endpoint.c, runner.c (words and
+ * undo), conn.c (connections and UDP sessions), head-listen.c (the listener head), tail-socket.c
+ * (the socket tail), containers.c (following containers).
  */
 #pragma once
 
@@ -16,56 +27,19 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include <systemd/sd-event.h>
-
+#include "endpoint.h"
+#include "engine.h"
+#include "list.h"
 #include "sockaddr.h"
-#include "url.h"
 
-struct chain_op;
 struct conn;
 struct container_watch;
-struct docker;
-struct docker_op;
-struct ioloop;
-struct segment;
-struct pipe_pool;
+struct head_ops;
 struct runner;
 struct spec;
 struct spec_seg;
-struct udp_relay;
+struct tail_ops;
 struct udp_session;
-
-struct daemon {
-	const struct chain_op *const *ops; /* indexed by enum spec_word_type (chains/) */
-	sd_event *event;
-	struct ioloop *loop; /* the data path's epoll set (relays, connectors), on event */
-	struct pipe_pool *pipes;
-	struct segment *segments; /* registry, in creation order */
-	struct segment *segments_last;
-	uint64_t connect_timeout_usec;
-	uint64_t udp_idle_usec;
-	unsigned max_conns;
-	const char *instance; /* the control socket path: labels our containers */
-
-	struct docker *docker;
-	struct container_watch *watches;
-	struct docker_op *events_op;
-	/* progress of a long creation (an image pull), for the client that asked */
-	void (*progress)(struct daemon *d, struct segment *top, const char *text);
-	void *progress_userdata;
-};
-
-struct endpoint {
-	enum url_proto proto; /* URL_PROTO_NONE until defaulted */
-	char *ns_name;	      /* for display: iproute2 netns name */
-	int nsfd;	      /* -1: the daemon's own namespace */
-	char *host;	      /* NULL until defaulted */
-	char *path;	      /* unix sockets */
-	uint16_t port;	      /* 0: not set (head: ephemeral) */
-	char *container;      /* for display: the container the namespace belongs to */
-	char *container_id;   /* and its id, to follow it */
-	bool down;	      /* its container is not running: refuse, do not listen */
-};
 
 enum segment_state {
 	SEGMENT_CREATING,
@@ -101,11 +75,14 @@ struct segment {
 	enum segment_state state;
 	bool tail_ready;
 
-	int listen_fd;
-	sd_event_source *listen_src;
-	sd_event_source *accept_retry_src;
-	struct udp_relay *udp;
-	union sockaddr_union tail_sa;
+	/* the head: what yields connections (head.h); a word may replace the default listener */
+	const struct head_ops *head_ops;
+	struct head_listen *listen; /* the listener head's state */
+	struct udp_relay *udp;	    /* a udp head's sessions */
+
+	/* the tail: how a connection to it is opened (tail.h); a word may replace the default */
+	const struct tail_ops *tail_ops;
+	union sockaddr_union tail_sa; /* the socket tail's address, once completed */
 	socklen_t tail_salen;
 
 	struct applied *applied;
@@ -143,7 +120,7 @@ int segment_create(struct daemon *d, const char *id, struct spec *spec, const st
 		   void *userdata, struct segment **ret, char **ret_error);
 
 /**
- * segment_free() - Close the listener and every connection, undo every applied word (deleting
+ * segment_free() - Stop the head, close every connection, undo every applied word (deleting
  * children, containers), unregister. NULL is fine. Return: NULL
  */
 struct segment *segment_free(struct segment *s);
@@ -167,19 +144,15 @@ char *segment_tail_url(const struct segment *s);
 const char *segment_state_name(enum segment_state st);
 
 /**
+ * segment_set_state() - Move @s to @st, logged at debug level ("segment 'web': armed ->
+ * triggering") so a trace reads like the diagram above
+ */
+void segment_set_state(struct segment *s, enum segment_state st);
+
+/**
  * segment_bytes() - Bytes moved by finished and live connections
  */
 void segment_bytes(const struct segment *s, uint64_t *ret_in, uint64_t *ret_out);
-
-/**
- * endpoint_copy() - Deep copy (the namespace fd is duplicated). Return: 0, -ENOMEM, -errno
- */
-int endpoint_copy(struct endpoint *dst, const struct endpoint *src);
-
-/**
- * endpoint_done() - Free the strings, close the namespace fd, reset to an empty endpoint
- */
-void endpoint_done(struct endpoint *e);
 
 /**
  * segment_endpoint_set_down() - The container of @e (the head or tail of @s) stopped or runs
@@ -194,6 +167,14 @@ void segment_endpoint_set_down(struct segment *s, struct endpoint *e, bool down)
 struct segment *segment_top(struct segment *s);
 
 /**
- * daemon_free_all_segments() - segment_free() every top segment (shutdown)
+ * segment_trigger() - Run the trigger words (for the engine's connection code, when the first
+ * connection arrives at an armed segment); waiting connections are served or closed when it ends
  */
-void daemon_free_all_segments(struct daemon *d);
+void segment_trigger(struct segment *s);
+
+/**
+ * segment_error() - Set *@ret_error to "<formatted>: strerror(-@r)" (replacing what it held)
+ * Return: @r
+ */
+int segment_error(char **ret_error, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));

@@ -33,4 +33,3 @@ struct chain_op {
 		       void *pending); /* abort a pending apply; done is not called */
 	void (*undo)(struct segment *s, void *state);
 };
-

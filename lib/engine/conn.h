@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn.h - the connections of a segment: from the head, through the trigger, to the tail
+ *
+ * A head hands each inbound connection to conn_accept(). The connection then moves through named
+ * states, each change logged at debug level ("segment 'web' conn 12: connecting -> relaying"):
+ *
+ *   WAITING (for the segment's trigger) --trigger ok--> CONNECTING --tail open--> RELAYING
+ *   (conn_accept) -----------------------------------> CONNECTING
+ *   any state --error, trigger failed, segment deleted--> closed: one log line, freed
+ *
+ * The tail is opened through s->tail_ops and the relay (lib/net/relay.h) takes whichever kind
+ * of end each side is. UDP heads hand their sessions here too (conn_udp_ops): a session asks
+ * the tail for a connected datagram socket, or waits for the trigger like a connection does.
+ */
+#pragma once
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "stream.h"
+#include "udp-relay.h"
+
+struct segment;
+
+/**
+ * conn_accept() - A new inbound connection for @s
+ * @client:	its end; ownership passes to the engine (closed on any failure)
+ * @sa, @salen:	the client's address (copied), for the log
+ */
+void conn_accept(struct segment *s, struct relay_end client, const struct sockaddr *sa,
+		 socklen_t salen);
+
+/**
+ * conn_trigger_done() - The trigger of @s ended: serve the waiting connections and sessions
+ * (@r == 0) or close them with @reason
+ */
+void conn_trigger_done(struct segment *s, int r, const char *reason);
+
+/**
+ * conn_count_waiting() - Return: connections and UDP sessions waiting for the trigger
+ */
+unsigned conn_count_waiting(const struct segment *s);
+
+/**
+ * conn_free_all() - Close every connection of @s (segment deleted)
+ */
+void conn_free_all(struct segment *s, const char *reason);
+
+/**
+ * conn_bytes_live() - Add the bytes of @s's open connections to *@in and *@out
+ */
+void conn_bytes_live(const struct segment *s, uint64_t *in, uint64_t *out);
+
+/* What a UDP head's relay calls for its sessions (userdata: the segment). */
+extern const struct udp_relay_ops conn_udp_ops;

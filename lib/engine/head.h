@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * head.h - a segment's head: what yields its connections
+ *
+ * Today a head is a socket the daemon binds and listens on (head-listen.c: TCP, unix, and UDP
+ * through lib/net/udp-relay). Later kinds, an inherited systemd listener (`url fd:NAME`) and
+ * streams arriving on a peer link, implement the same ops; a word selects its kind by setting
+ * s->head_ops in its apply(). However connections are produced, they enter the engine through
+ * conn_accept() (conn.h), which owns them from there on.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+struct segment;
+
+struct head_ops {
+	const char *kind; /* "listen", ... for logs */
+	/* start yielding connections; fills the head's defaults (and its real port); 0 or -errno
+	 * with *ret_error set. Called at creation, and again when a container comes back. */
+	int (*start)(struct segment *s, char **ret_error);
+	/* stop yielding connections (open ones stay); idempotent, safe on a half-started head */
+	void (*stop)(struct segment *s);
+	/* whether it yields connections now */
+	bool (*active)(const struct segment *s);
+};
+
+/* The default head: bind and listen on s->head (TCP, unix, UDP), inside its namespace. */
+extern const struct head_ops head_listen_ops;

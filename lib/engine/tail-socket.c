@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tail-socket.c - the socket tail: connect to s->tail's address, inside its namespace
+ *
+ * The address is resolved once, when the tail is completed (at creation, or when the trigger
+ * ran); each connection then creates its socket in the tail's namespace and connects without
+ * blocking, retried while the target refuses (lib/net/connector). The namespace fd is duplicated
+ * per open: a container restart replaces the endpoint's while a connect may still be retrying.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cleanup.h"
+#include "connector.h"
+#include "netns.h"
+#include "segment.h"
+#include "tail.h"
+
+struct socket_open {
+	struct connector *connector;
+	int nsfd;
+	tail_opened_fn done;
+	void *userdata;
+};
+
+static void socket_cancel(void *handle)
+{
+	struct socket_open *o = handle;
+
+	connector_free(o->connector);
+	safe_close(o->nsfd);
+	free(o);
+}
+
+static void on_connected(struct connector *cn, int fd, void *userdata)
+{
+	struct socket_open *o = userdata;
+	tail_opened_fn done = o->done;
+	void *ud = o->userdata;
+
+	socket_cancel(o);
+	done(ud, fd < 0 ? fd : 0, RELAY_END_FD(fd < 0 ? -EBADF : fd));
+}
+
+static int socket_open(struct segment *s, tail_opened_fn done, void *userdata, void **ret_handle)
+{
+	struct socket_open *o = malloc(sizeof(*o));
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	*o = (struct socket_open){ .nsfd = -EBADF, .done = done, .userdata = userdata };
+	if (s->tail.nsfd >= 0) {
+		o->nsfd = fcntl(s->tail.nsfd, F_DUPFD_CLOEXEC, 3);
+		if (o->nsfd < 0) {
+			r = -errno;
+			free(o);
+			return r;
+		}
+	}
+	r = connector_new(s->d->loop, o->nsfd, &s->tail_sa.sa, s->tail_salen, SOCK_STREAM,
+			  s->d->connect_timeout_usec, on_connected, o, &o->connector);
+	if (r < 0) {
+		safe_close(o->nsfd);
+		free(o);
+		return r;
+	}
+	*ret_handle = o;
+	return 0;
+}
+
+static int socket_open_dgram(struct segment *s)
+{
+	int fd, r;
+
+	fd = netns_socket(s->tail.nsfd, s->tail_sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return fd;
+	if (connect(fd, &s->tail_sa.sa, s->tail_salen) < 0) {
+		r = -errno;
+		safe_close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Defaults for the tail, its address, and the check that it is not the head itself. */
+static int socket_complete(struct segment *s, char **ret_error)
+{
+	struct endpoint *t = &s->tail, *h = &s->head;
+	_cleanup_free_ char *url = NULL;
+	int r;
+
+	if (t->proto == URL_PROTO_NONE)
+		t->proto = t->path ? URL_PROTO_UNIX
+				   : (h->proto == URL_PROTO_UNIX ? URL_PROTO_TCP : h->proto);
+	if ((t->proto == URL_PROTO_UDP) != (h->proto == URL_PROTO_UDP))
+		return segment_error(ret_error, -EPROTOTYPE,
+				     "segment '%s': a %s head cannot feed a %s tail", s->id,
+				     url_proto_name(h->proto), url_proto_name(t->proto));
+	if (t->proto != URL_PROTO_UNIX) {
+		if (!t->host) {
+			t->host = strdup("127.0.0.1");
+			if (!t->host)
+				return -ENOMEM;
+		}
+		if (t->port == 0)
+			t->port = h->proto == URL_PROTO_UNIX ? 0 : h->port;
+		if (t->port == 0)
+			return segment_error(ret_error, -EDESTADDRREQ,
+					     "segment '%s': the tail needs a port", s->id);
+	}
+	url = endpoint_url(t, true);
+	if (t->proto == URL_PROTO_UNIX)
+		r = endpoint_unix_sockaddr(t->path, &s->tail_sa, &s->tail_salen);
+	else
+		r = endpoint_resolve(t->host, t->port, endpoint_socktype(t->proto), &s->tail_sa,
+				     &s->tail_salen);
+	if (r < 0)
+		return segment_error(ret_error, r, "segment '%s': tail '%s'", s->id, url ?: "");
+
+	if (t->proto == h->proto && netns_same(t->nsfd, h->nsfd)) {
+		bool same = false;
+
+		if (t->proto == URL_PROTO_UNIX)
+			same = h->path && strcmp(h->path, t->path) == 0;
+		else
+			same = t->port == h->port &&
+			       (strcmp(t->host, h->host) == 0 || strcmp(h->host, "0.0.0.0") == 0 ||
+				strcmp(h->host, "::") == 0);
+		if (same)
+			return segment_error(ret_error, -ELOOP,
+					     "segment '%s': the tail '%s' is the head itself",
+					     s->id, url ?: "");
+	}
+	return 0;
+}
+
+const struct tail_ops tail_socket_ops = {
+	.kind = "socket",
+	.complete = socket_complete,
+	.open = socket_open,
+	.cancel = socket_cancel,
+	.open_dgram = socket_open_dgram,
+};
