@@ -103,8 +103,9 @@ struct segment {
  * segment_create() - Create a segment (and, through its link words, its descendants)
  * @d:		the daemon (borrowed)
  * @id:		the id, or NULL to generate one (copied)
- * @spec:	the top segment's spec; ownership passes to the segment on success only (NULL for
- *		children, whose words live in their top segment's spec)
+ * @spec:	the top segment's spec; ownership passes to the segment when 0 or 1 is returned
+ *		(a pending creation that fails later frees it); NULL for children, whose words
+ *		live in their top segment's spec
  * @sseg:	the words of this segment (borrowed from the spec)
  * @head_init:	the head to start from (a child starts as its parent's tail; copied), or NULL
  * @parent:	the parent segment, or NULL
