@@ -25,27 +25,27 @@
 
 /* clang-format off */
 #define WORDS(X)                                                                                   \
-	X(SPEC, URL,        "url",        "URL",  WORD_ANYWHERE | WORD_MOD | WORD_EP_URL,          \
+	X(SPEC, URL,        "url",        "URL",  WORD_IN_ANY | WORD_MOD | WORD_EP_URL,            \
 	  words_check_url,        "[tcp|udp://][ns@][host][:port], [v6]:port, or unix:///path")    \
-	X(SPEC, DOCKER_NS,  "docker-ns",  "NAME", WORD_ANYWHERE | WORD_MOD | WORD_EP_NS,           \
+	X(SPEC, DOCKER_NS,  "docker-ns",  "NAME", WORD_IN_ANY | WORD_MOD | WORD_EP_NS,             \
 	  words_check_container,  "the head or tail lives in container NAME's netns")              \
-	X(SPEC, DOCKER_RUN, "docker-run", "ARGS", WORD_ANYWHERE | WORD_MOD | WORD_EP_NS,           \
+	X(SPEC, DOCKER_RUN, "docker-run", "ARGS", WORD_IN_ANY | WORD_MOD | WORD_EP_NS,             \
 	  words_check_docker_run, "start a container ('[flags] IMAGE [CMD...]', one word)")        \
-	X(KW,   TAIL,       "tail",       NULL,   WORD_ANYWHERE | WORD_TO_TAIL,                    \
+	X(KW,   TAIL,       "tail",       NULL,   WORD_IN_ANY | WORD_TO_TAIL,                      \
 	  NULL,                   "later words change the tail")                                   \
-	X(KW,   TRIGGER,    "trigger",    NULL,   WORD_ANYWHERE | WORD_TO_TRIG,                    \
+	X(KW,   TRIGGER,    "trigger",    NULL,   WORD_IN_ANY | WORD_TO_TRIG,                      \
 	  NULL,                   "like tail, but the later words run on the first connection")    \
-	X(SPEC, CHILD,      "child",      NULL,   WORD_ANYWHERE | WORD_LINK,                       \
+	X(SPEC, CHILD,      "child",      NULL,   WORD_IN_ANY | WORD_LINK,                         \
 	  NULL,                   "a new segment whose head starts as this segment's tail")        \
-	X(SPEC, CHAIN,      "chain",      NULL,   WORD_ANYWHERE | WORD_LINK | WORD_JOIN,           \
+	X(SPEC, CHAIN,      "chain",      NULL,   WORD_IN_ANY | WORD_LINK | WORD_JOIN,             \
 	  NULL,                   "like child, and this segment's tail becomes the child's head")  \
-	X(SPEC, REMOTE,     "remote",     "HOST", WORD_ANYWHERE | WORD_LINK | WORD_JOIN | WORD_PEER, \
+	X(SPEC, REMOTE,     "remote",     "HOST", WORD_IN_ANY | WORD_LINK | WORD_JOIN | WORD_PEER, \
 	  words_check_peer,       "the rest of the chain runs on the wormholed at HOST[:PORT]")    \
-	X(SPEC, TUNNEL,     "tunnel",     "HOST", WORD_ANYWHERE | WORD_LINK | WORD_JOIN | WORD_PEER, \
+	X(SPEC, TUNNEL,     "tunnel",     "HOST", WORD_IN_ANY | WORD_LINK | WORD_JOIN | WORD_PEER, \
 	  words_check_peer,       "like remote, over an IPsec tunnel")                             \
-	X(SPEC, UDPTUNNEL,  "udptunnel",  "HOST", WORD_ANYWHERE | WORD_LINK | WORD_JOIN | WORD_PEER, \
+	X(SPEC, UDPTUNNEL,  "udptunnel",  "HOST", WORD_IN_ANY | WORD_LINK | WORD_JOIN | WORD_PEER, \
 	  words_check_peer,       "like tunnel, over ESP-in-UDP")                                  \
-	X(KW,   ID,         "id",         "NAME", WORD_ANYWHERE | WORD_SPEC_ID,                    \
+	X(KW,   ID,         "id",         "NAME", WORD_IN_ANY | WORD_SPEC_ID,                      \
 	  words_check_id,         "name the top segment ([A-Za-z0-9._-], up to 64)")
 /* clang-format on */
 
@@ -53,7 +53,7 @@ enum word_flag {
 	WORD_IN_HEAD = 1u << 0, /* may stand before `tail`/`trigger` (and right after a link) */
 	WORD_IN_TAIL = 1u << 1, /* may stand after `tail` */
 	WORD_IN_TRIG = 1u << 2, /* may stand after `trigger` */
-	WORD_ANYWHERE = WORD_IN_HEAD | WORD_IN_TAIL | WORD_IN_TRIG,
+	WORD_IN_ANY = WORD_IN_HEAD | WORD_IN_TAIL | WORD_IN_TRIG,
 	WORD_MOD = 1u << 3,	 /* changes the head, or the tail after `tail`/`trigger` */
 	WORD_EP_URL = 1u << 4,	 /* its argument is a segment URL (proto, netns, address) */
 	WORD_EP_NS = 1u << 5,	 /* puts the endpoint into a container's network namespace */
