@@ -264,10 +264,9 @@ static enum url_proto head_proto(const struct ep *h)
 	return h->proto != URL_PROTO_NONE ? h->proto : URL_PROTO_TCP;
 }
 
-static int fail_at(char *const *words, unsigned pos, char **reterr, const char *msg)
-{
-	return fail(reterr, "word %u '%s': %s", pos, words[pos - 1], msg);
-}
+/* The validator's messages name the word at @pos: "word 3 'url': ...". */
+#define fail_at(words, pos, reterr, fmt, ...) \
+	fail(reterr, "word %u '%s': " fmt, (pos), (words)[(pos)-1], __VA_ARGS__)
 
 static int validate(char *const *words, const struct spec *sp, const struct seg_meta *meta,
 		    size_t nseg, char **reterr)
@@ -327,30 +326,24 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 		const struct seg_info *in = &info[k];
 		enum url_proto hp = head_proto(&in->h), tp = in->t_proto;
 		unsigned tpos = in->t_proto_pos, seg = (unsigned)k + 1;
-		char msg[256];
 
+		/* every message stays one grep-able string */
+		/* clang-format off */
 		if (hp == URL_PROTO_UNIX && in->h.ns) {
-			snprintf(msg, sizeof(msg),
-				 "unix sockets do not live in network namespaces (head of segment "
-				 "%u)",
-				 seg);
-			return fail_at(words, max_pos(in->h.proto_pos, in->h.ns_pos), reterr, msg);
+			return fail_at(words, max_pos(in->h.proto_pos, in->h.ns_pos), reterr,
+				       "unix sockets do not live in network namespaces (head of segment %u)",
+				       seg);
 		}
 		if (hp == URL_PROTO_UNIX && k > 0 &&
 		    spec_word_is_peer_hop(info[k - 1].link->type)) {
-			snprintf(msg, sizeof(msg),
-				 "segment %u is created by '%s' on a peer and cannot listen on a "
-				 "unix "
-				 "socket",
-				 seg, spec_word_name(info[k - 1].link->type));
-			return fail_at(words, in->h.proto_pos, reterr, msg);
+			return fail_at(words, in->h.proto_pos, reterr,
+				       "segment %u is created by '%s' on a peer and cannot listen on a unix socket",
+				       seg, spec_word_name(info[k - 1].link->type));
 		}
 		if (tp == URL_PROTO_UNIX && in->t.ns) {
-			snprintf(msg, sizeof(msg),
-				 "unix sockets do not live in network namespaces (tail of segment "
-				 "%u)",
-				 seg);
-			return fail_at(words, max_pos(tpos, in->t.ns_pos), reterr, msg);
+			return fail_at(words, max_pos(tpos, in->t.ns_pos), reterr,
+				       "unix sockets do not live in network namespaces (tail of segment %u)",
+				       seg);
 		}
 		if (in->link && (type_flags(in->link->type) & WORD_JOIN) && k + 1 < nseg) {
 			tp = head_proto(&info[k + 1].h);
@@ -361,24 +354,21 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 
 			if (pos == 0)
 				pos = in->link ? in->link->pos : meta[k].first_pos;
-			snprintf(
-				msg, sizeof(msg),
-				"segment %u would join a %s head to a %s tail (udp cannot be mixed "
-				"with tcp or unix)",
-				seg, url_proto_name(hp), url_proto_name(tp));
-			return fail_at(words, pos ? pos : 1, reterr, msg);
+			pos = pos ? pos : 1;
+			return fail_at(words, pos, reterr,
+				       "segment %u would join a %s head to a %s tail (udp cannot be mixed with tcp or unix)",
+				       seg, url_proto_name(hp), url_proto_name(tp));
 		}
 		if (in->n_tail == 0 && (!in->link || !(type_flags(in->link->type) & WORD_JOIN)) &&
 		    !in->h.ns && (hp == URL_PROTO_UNIX || !in->h.host_remote)) {
 			unsigned pos = meta[k].first_pos ? meta[k].first_pos : meta[k].link_pos;
 
-			snprintf(msg, sizeof(msg),
-				 "segment %u: the tail is the head itself (nothing after 'tail'); "
-				 "add "
-				 "e.g. 'tail url :PORT'",
-				 seg);
-			return fail_at(words, pos ? pos : 1, reterr, msg);
+			pos = pos ? pos : 1;
+			return fail_at(words, pos, reterr,
+				       "segment %u: the tail is the head itself (nothing after 'tail'); add e.g. 'tail url :PORT'",
+				       seg);
 		}
+		/* clang-format on */
 	}
 	return 0;
 }
