@@ -13,30 +13,25 @@
 #include "cli.h"
 #include "ctl-proto.h"
 #include "spec.h"
+#include "words.h"
 
+/* The word lines come from the word table (words.h), so the help cannot miss a word. */
 static void create_help(FILE *f)
 {
+	_cleanup_free_ char *words = NULL;
+
 	fprintf(f,
 		"Usage: wormhole create WORDS...\n"
 		"\n"
 		"Words (a chain of segments; each has a head where it listens and a tail where it "
-		"connects):\n"
-		"  url URL          [tcp|udp://][ns@][host][:port], [v6]:port, or unix:///path\n"
-		"  docker-ns C      head or tail in container C's network namespace (name, id, "
-		"prefix)\n"
-		"  docker-run ARGS  start a container ('[flags] IMAGE [CMD...]', one word)\n"
-		"  tail             later words change the tail\n"
-		"  trigger          like tail, but the later words run on the first connection\n"
-		"  child            a new segment whose head starts as this segment's tail\n"
-		"  chain            like child, and this segment's tail becomes the child's head\n"
-		"  remote HOST      the rest of the chain runs on the wormholed at HOST[:PORT]\n"
-		"  tunnel HOST      like remote, over an IPsec tunnel (udptunnel: ESP-in-UDP)\n"
-		"  id NAME          name the top segment\n"
-		"\n"
-		"Defaults: head tcp://127.0.0.1:<ephemeral>; the tail takes the head's protocol "
-		"and port\n"
-		"on 127.0.0.1.\n"
-		"Example: wormhole create url :3306 tail url :13306\n");
+		"connects):\n");
+	if (words_help(&words) >= 0)
+		fputs(words, f);
+	fprintf(f, "\n"
+		   "Defaults: head tcp://127.0.0.1:<ephemeral>; the tail takes the head's protocol "
+		   "and port\n"
+		   "on 127.0.0.1.\n"
+		   "Example: wormhole create url :3306 tail url :13306\n");
 }
 
 int cmd_create(int argc, char *argv[])

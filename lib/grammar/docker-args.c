@@ -18,51 +18,12 @@
 #include "cleanup.h"
 #include "docker-args.h"
 #include "errmsg.h"
+#include "strv.h"
 
 #define DOCKER_REF_MAX 128
 #define IMAGE_REF_MAX  512
 
 #define fail	       ERRMSG_FAIL
-
-static void strv_free_local(char **l)
-{
-	if (!l)
-		return;
-	for (char **p = l; *p; p++)
-		free(*p);
-	free(l);
-}
-
-static void strv_free_localp(char ***l)
-{
-	strv_free_local(*l);
-}
-
-/* Appends @s (ownership passes on success only) to the NULL-terminated *@l. */
-static int strv_push(char ***l, size_t *n, char *s)
-{
-	char **nl = realloc(*l, (*n + 2) * sizeof(char *));
-
-	if (!nl)
-		return -ENOMEM;
-	nl[(*n)++] = s;
-	nl[*n] = NULL;
-	*l = nl;
-	return 0;
-}
-
-static int strv_push_dup(char ***l, size_t *n, const char *s)
-{
-	char *d = strdup(s);
-	int r;
-
-	if (!d)
-		return -ENOMEM;
-	r = strv_push(l, n, d);
-	if (r < 0)
-		free(d);
-	return r;
-}
 
 struct buf {
 	char *p;
@@ -96,7 +57,7 @@ static bool is_blank(char c)
 /* POSIX-shell word splitting without expansions. */
 static int shell_split(const char *s, char ***ret, char **reterr)
 {
-	_cleanup_(strv_free_localp) char **l = NULL;
+	_cleanup_(strv_freep) char **l = NULL;
 	_cleanup_free_ char *word = NULL;
 	struct buf b = {};
 	bool in_word = false; /* also true for an empty quoted word ('') */
@@ -112,10 +73,9 @@ static int shell_split(const char *s, char ***ret, char **reterr)
 				b = (struct buf){};
 				if (!word)
 					return -ENOMEM;
-				r = strv_push(&l, &n, word);
+				r = strv_push(&l, &n, TAKE_PTR(word)); /* frees it on failure */
 				if (r < 0)
 					return r;
-				word = NULL;
 				in_word = false;
 			}
 			if (c == '\0')
@@ -361,7 +321,6 @@ static int apply_flag(struct docker_run_args *a, size_t *n_env, size_t *n_vol, s
 		return strv_push_dup(&a->volumes, n_vol, v);
 	case FLAG_LABEL: {
 		char *d;
-		int r;
 
 		if (v[0] == '\0' || v[0] == '=')
 			return fail(reterr, "invalid %s value '%s'", shown, v);
@@ -369,12 +328,7 @@ static int apply_flag(struct docker_run_args *a, size_t *n_env, size_t *n_vol, s
 			d = strdup(v);
 		else if (asprintf(&d, "%s=", v) < 0)
 			d = NULL;
-		if (!d)
-			return -ENOMEM;
-		r = strv_push(&a->labels, n_lab, d);
-		if (r < 0)
-			free(d);
-		return r;
+		return strv_push(&a->labels, n_lab, d); /* takes @d; NULL is -ENOMEM */
 	}
 	case FLAG_WORKDIR:
 		if (v[0] != '/')
@@ -413,15 +367,15 @@ void docker_run_args_done(struct docker_run_args *a)
 	if (!a)
 		return;
 	free(a->name);
-	strv_free_local(a->env);
-	strv_free_local(a->volumes);
-	strv_free_local(a->labels);
+	strv_free(a->env);
+	strv_free(a->volumes);
+	strv_free(a->labels);
 	free(a->workdir);
 	free(a->user);
 	free(a->entrypoint);
 	free(a->network);
 	free(a->image);
-	strv_free_local(a->cmd);
+	strv_free(a->cmd);
 	*a = (struct docker_run_args){};
 }
 
@@ -429,7 +383,7 @@ DEFINE_POINTER_CLEANUP(struct docker_run_args *, docker_run_args_done)
 
 int docker_run_args_parse(const char *s, struct docker_run_args *ret, char **reterr)
 {
-	_cleanup_(strv_free_localp) char **w = NULL;
+	_cleanup_(strv_freep) char **w = NULL;
 	struct docker_run_args a = {};
 	_cleanup_(docker_run_args_donep) struct docker_run_args *ap = &a;
 	size_t n_env = 0, n_vol = 0, n_lab = 0, n_cmd = 0, i;

@@ -2,7 +2,8 @@
 /*
  * spec.c - parse and validate chain specs
  *
- * spec_parse() reads the words in one pass, the way the original's parseSegment did: a phase
+ * Every word is looked up in the table of words.h, and its flags decide what it does here; no
+ * word is spelled in this file. spec_parse() reads the words in one pass, the way the original's parseSegment did: a phase
  * (head, tail, trigger) decides where a modifier goes, and a link word opens the next segment and
  * resets the phase. Unlike the original, every word is checked on the spot: unknown words, missing
  * arguments (an argument that is itself a keyword counts as missing, which catches the README's
@@ -18,6 +19,7 @@
  * tail would be its own head (no word acts on the tail, no chain-like link, and the head listens
  * in our own namespace on an address that 127.0.0.1:PORT reaches, or on a unix socket).
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,43 +32,36 @@
 #include "errmsg.h"
 #include "spec.h"
 #include "url.h"
+#include "words.h"
 
 /* Deeper chains are surely a mistake; the limit also bounds the validator's stack arrays. */
 #define SPEC_SEGMENTS_MAX 64
 
-static const char *const word_names[_SPEC_WORD_TYPE_MAX] = {
-	[SPEC_URL] = "url",	  [SPEC_DOCKER_NS] = "docker-ns", [SPEC_DOCKER_RUN] = "docker-run",
-	[SPEC_CHILD] = "child",	  [SPEC_CHAIN] = "chain",	  [SPEC_REMOTE] = "remote",
-	[SPEC_TUNNEL] = "tunnel", [SPEC_UDPTUNNEL] = "udptunnel",
-};
+#define fail		  ERRMSG_FAIL
 
-/* How the argument is shown in "missing argument (url URL)"; NULL: the word takes none. */
-static const char *const word_argnames[_SPEC_WORD_TYPE_MAX] = {
-	[SPEC_URL] = "URL",	[SPEC_DOCKER_NS] = "NAME", [SPEC_DOCKER_RUN] = "ARGS",
-	[SPEC_REMOTE] = "HOST", [SPEC_TUNNEL] = "HOST",	   [SPEC_UDPTUNNEL] = "HOST",
-};
+/* Flags of @t; 0 for a type out of range. */
+static unsigned type_flags(enum spec_word_type t)
+{
+	const struct word_desc *d = words_of_type(t);
 
-#define EXPECTED_WORDS \
-	"url, docker-ns, docker-run, tail, trigger, child, chain, remote, tunnel, udptunnel, id"
-
-#define fail ERRMSG_FAIL
+	return d ? d->flags : 0;
+}
 
 const char *spec_word_name(enum spec_word_type t)
 {
-	if ((unsigned)t >= _SPEC_WORD_TYPE_MAX)
-		return "?";
-	return word_names[t];
+	const struct word_desc *d = words_of_type(t);
+
+	return d ? d->name : "?";
 }
 
 bool spec_word_is_link(enum spec_word_type t)
 {
-	return t == SPEC_CHILD || t == SPEC_CHAIN || t == SPEC_REMOTE || t == SPEC_TUNNEL ||
-	       t == SPEC_UDPTUNNEL;
+	return type_flags(t) & WORD_LINK;
 }
 
-static bool word_is_peer_link(enum spec_word_type t)
+bool spec_word_is_peer_hop(enum spec_word_type t)
 {
-	return t == SPEC_REMOTE || t == SPEC_TUNNEL || t == SPEC_UDPTUNNEL;
+	return type_flags(t) & WORD_PEER;
 }
 
 bool spec_id_valid(const char *id)
@@ -126,44 +121,15 @@ void spec_freep(struct spec **sp)
 	*sp = spec_free(*sp);
 }
 
-enum kw {
-	KW_URL = SPEC_URL,
-	KW_DOCKER_NS = SPEC_DOCKER_NS,
-	KW_DOCKER_RUN = SPEC_DOCKER_RUN,
-	KW_CHILD = SPEC_CHILD,
-	KW_CHAIN = SPEC_CHAIN,
-	KW_REMOTE = SPEC_REMOTE,
-	KW_TUNNEL = SPEC_TUNNEL,
-	KW_UDPTUNNEL = SPEC_UDPTUNNEL,
-	KW_TAIL = _SPEC_WORD_TYPE_MAX,
-	KW_TRIGGER,
-	KW_ID,
-	KW_NONE,
-};
-
-static enum kw keyword(const char *w)
-{
-	for (unsigned t = 0; t < _SPEC_WORD_TYPE_MAX; t++)
-		if (strcmp(w, word_names[t]) == 0)
-			return (enum kw)t;
-	if (strcmp(w, "tail") == 0)
-		return KW_TAIL;
-	if (strcmp(w, "trigger") == 0)
-		return KW_TRIGGER;
-	if (strcmp(w, "id") == 0)
-		return KW_ID;
-	return KW_NONE;
-}
-
 /*
  * Fetches the argument of words[i]. A keyword in its place is the README's argument-order mistake;
  * for a modifier followed by tail/trigger the message suggests the order that was meant.
  */
-static int need_arg(char *const *words, size_t i, size_t seg_start, const char **ret, char **reterr)
+static int need_arg(char *const *words, size_t i, size_t seg_start, const struct word_desc *d,
+		    const char **ret, char **reterr)
 {
-	const char *w = words[i], *next = words[i + 1];
-	enum kw k = keyword(w), nk;
-	const char *argname = k == KW_ID ? "NAME" : word_argnames[k];
+	const char *w = words[i], *next = words[i + 1], *argname = d->argname;
+	const struct word_desc *nd;
 	_cleanup_free_ char *prefix = NULL;
 	size_t len = 0;
 	char *p;
@@ -171,13 +137,12 @@ static int need_arg(char *const *words, size_t i, size_t seg_start, const char *
 	if (!next)
 		return fail(reterr, "word %zu '%s': missing argument (%s %s)", i + 1, w, w,
 			    argname);
-	nk = keyword(next);
-	if (nk == KW_NONE) {
+	nd = words_find(next);
+	if (!nd) {
 		*ret = next;
 		return 0;
 	}
-	if (!((nk == KW_TAIL || nk == KW_TRIGGER) &&
-	      (k == KW_URL || k == KW_DOCKER_NS || k == KW_DOCKER_RUN)))
+	if (!((nd->flags & (WORD_TO_TAIL | WORD_TO_TRIG)) && (d->flags & WORD_MOD)))
 		return fail(reterr, "word %zu '%s': missing argument (got keyword '%s')", i + 1, w,
 			    next);
 
@@ -196,55 +161,17 @@ static int need_arg(char *const *words, size_t i, size_t seg_start, const char *
 		i + 1, w, next, prefix, next, w, argname);
 }
 
-static int check_arg(enum kw k, size_t pos, const char *arg, char **reterr)
+static int check_arg(const struct word_desc *d, size_t pos, const char *arg, char **reterr)
 {
 	_cleanup_free_ char *e = NULL;
-	int r = 0;
+	int r;
 
-	switch (k) {
-	case KW_URL: {
-		struct url u = {};
-
-		r = url_parse(arg, &u, &e);
-		url_done(&u);
-		break;
-	}
-	case KW_DOCKER_NS:
-		if (!docker_ref_valid(arg))
-			return fail(
-				reterr,
-				"word %zu 'docker-ns' argument '%s': invalid container name or id",
-				pos, arg);
+	if (!d->check)
 		return 0;
-	case KW_DOCKER_RUN: {
-		struct docker_run_args a = {};
-
-		r = docker_run_args_parse(arg, &a, &e);
-		docker_run_args_done(&a);
-		break;
-	}
-	case KW_REMOTE:
-	case KW_TUNNEL:
-	case KW_UDPTUNNEL: {
-		struct peer_addr p = {};
-
-		r = peer_addr_parse(arg, false, &p, &e);
-		peer_addr_done(&p);
-		break;
-	}
-	case KW_ID:
-		if (!spec_id_valid(arg))
-			return fail(reterr,
-				    "word %zu 'id' argument '%s': invalid id (1..%d characters of "
-				    "[A-Za-z0-9._-], not starting with '-' or '.')",
-				    pos, arg, SPEC_ID_MAX);
-		return 0;
-	default:
-		return 0;
-	}
+	r = d->check(arg, &e);
 	if (r == -EINVAL)
-		return fail(reterr, "word %zu '%s' argument '%s': %s", pos,
-			    word_names[(enum spec_word_type)k], arg, e ? e : "invalid");
+		return fail(reterr, "word %zu '%s' argument '%s': %s", pos, d->name, arg,
+			    e ? e : "invalid");
 	return r;
 }
 
@@ -295,15 +222,16 @@ static bool host_is_local(const char *h)
 
 static int ep_apply(struct ep *e, const struct spec_word *w)
 {
+	unsigned flags = type_flags(w->type);
 	struct url u = {};
 	int r;
 
-	if (w->type == SPEC_DOCKER_NS || w->type == SPEC_DOCKER_RUN) {
+	if (flags & WORD_EP_NS) {
 		e->ns = true;
 		e->ns_pos = w->pos;
 		return 0;
 	}
-	if (w->type != SPEC_URL)
+	if (!(flags & WORD_EP_URL))
 		return 0;
 	r = url_parse(w->arg, &u, NULL);
 	if (r < 0)
@@ -336,10 +264,9 @@ static enum url_proto head_proto(const struct ep *h)
 	return h->proto != URL_PROTO_NONE ? h->proto : URL_PROTO_TCP;
 }
 
-static int fail_at(char *const *words, unsigned pos, char **reterr, const char *msg)
-{
-	return fail(reterr, "word %u '%s': %s", pos, words[pos - 1], msg);
-}
+/* The validator's messages name the word at @pos: "word 3 'url': ...". */
+#define fail_at(words, pos, reterr, fmt, ...) \
+	fail(reterr, "word %u '%s': " fmt, (pos), (words)[(pos)-1], __VA_ARGS__)
 
 static int validate(char *const *words, const struct spec *sp, const struct seg_meta *meta,
 		    size_t nseg, char **reterr)
@@ -383,7 +310,8 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 		}
 
 		inherit = (struct ep){};
-		if (in->link && (in->link->type == SPEC_CHILD || in->link->type == SPEC_CHAIN))
+		/* a peer hop's head starts fresh on the peer */
+		if (in->link && !spec_word_is_peer_hop(in->link->type))
 			inherit = (struct ep){
 				.proto = in->t_proto,
 				.proto_pos = in->t_proto_pos,
@@ -398,31 +326,26 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 		const struct seg_info *in = &info[k];
 		enum url_proto hp = head_proto(&in->h), tp = in->t_proto;
 		unsigned tpos = in->t_proto_pos, seg = (unsigned)k + 1;
-		char msg[256];
 
+		/* every message stays one grep-able string */
+		/* clang-format off */
 		if (hp == URL_PROTO_UNIX && in->h.ns) {
-			snprintf(msg, sizeof(msg),
-				 "unix sockets do not live in network namespaces (head of segment "
-				 "%u)",
-				 seg);
-			return fail_at(words, max_pos(in->h.proto_pos, in->h.ns_pos), reterr, msg);
+			return fail_at(words, max_pos(in->h.proto_pos, in->h.ns_pos), reterr,
+				       "unix sockets do not live in network namespaces (head of segment %u)",
+				       seg);
 		}
-		if (hp == URL_PROTO_UNIX && k > 0 && word_is_peer_link(info[k - 1].link->type)) {
-			snprintf(msg, sizeof(msg),
-				 "segment %u is created by '%s' on a peer and cannot listen on a "
-				 "unix "
-				 "socket",
-				 seg, spec_word_name(info[k - 1].link->type));
-			return fail_at(words, in->h.proto_pos, reterr, msg);
+		if (hp == URL_PROTO_UNIX && k > 0 &&
+		    spec_word_is_peer_hop(info[k - 1].link->type)) {
+			return fail_at(words, in->h.proto_pos, reterr,
+				       "segment %u is created by '%s' on a peer and cannot listen on a unix socket",
+				       seg, spec_word_name(info[k - 1].link->type));
 		}
 		if (tp == URL_PROTO_UNIX && in->t.ns) {
-			snprintf(msg, sizeof(msg),
-				 "unix sockets do not live in network namespaces (tail of segment "
-				 "%u)",
-				 seg);
-			return fail_at(words, max_pos(tpos, in->t.ns_pos), reterr, msg);
+			return fail_at(words, max_pos(tpos, in->t.ns_pos), reterr,
+				       "unix sockets do not live in network namespaces (tail of segment %u)",
+				       seg);
 		}
-		if (in->link && in->link->type != SPEC_CHILD && k + 1 < nseg) {
+		if (in->link && (type_flags(in->link->type) & WORD_JOIN) && k + 1 < nseg) {
 			tp = head_proto(&info[k + 1].h);
 			tpos = info[k + 1].h.proto_pos;
 		}
@@ -431,24 +354,21 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 
 			if (pos == 0)
 				pos = in->link ? in->link->pos : meta[k].first_pos;
-			snprintf(
-				msg, sizeof(msg),
-				"segment %u would join a %s head to a %s tail (udp cannot be mixed "
-				"with tcp or unix)",
-				seg, url_proto_name(hp), url_proto_name(tp));
-			return fail_at(words, pos ? pos : 1, reterr, msg);
+			pos = pos ? pos : 1;
+			return fail_at(words, pos, reterr,
+				       "segment %u would join a %s head to a %s tail (udp cannot be mixed with tcp or unix)",
+				       seg, url_proto_name(hp), url_proto_name(tp));
 		}
-		if (in->n_tail == 0 && (!in->link || in->link->type == SPEC_CHILD) && !in->h.ns &&
-		    (hp == URL_PROTO_UNIX || !in->h.host_remote)) {
+		if (in->n_tail == 0 && (!in->link || !(type_flags(in->link->type) & WORD_JOIN)) &&
+		    !in->h.ns && (hp == URL_PROTO_UNIX || !in->h.host_remote)) {
 			unsigned pos = meta[k].first_pos ? meta[k].first_pos : meta[k].link_pos;
 
-			snprintf(msg, sizeof(msg),
-				 "segment %u: the tail is the head itself (nothing after 'tail'); "
-				 "add "
-				 "e.g. 'tail url :PORT'",
-				 seg);
-			return fail_at(words, pos ? pos : 1, reterr, msg);
+			pos = pos ? pos : 1;
+			return fail_at(words, pos, reterr,
+				       "segment %u: the tail is the head itself (nothing after 'tail'); add e.g. 'tail url :PORT'",
+				       seg);
 		}
+		/* clang-format on */
 	}
 	return 0;
 }
@@ -472,6 +392,14 @@ int spec_parse(char *const *words, struct spec **ret, char **reterr)
 	_cleanup_(spec_freep) struct spec *sp = NULL;
 	struct seg_meta meta[SPEC_SEGMENTS_MAX] = {};
 	enum { PH_HEAD, PH_TAIL, PH_TRIG } phase = PH_HEAD;
+	static const struct {
+		unsigned flag;
+		const char *name;
+	} phases[] = {
+		[PH_HEAD] = { WORD_IN_HEAD, "head words" },
+		[PH_TAIL] = { WORD_IN_TAIL, "tail words" },
+		[PH_TRIG] = { WORD_IN_TRIG, "triggered words" },
+	};
 	size_t nseg = 1, seg_start = 0, i;
 	unsigned id_pos = 0;
 	struct spec_seg *cur;
@@ -490,39 +418,41 @@ int spec_parse(char *const *words, struct spec **ret, char **reterr)
 	for (i = 0; words[i]; i++) {
 		const char *w = words[i], *arg = NULL;
 		unsigned pos = (unsigned)i + 1;
-		enum kw k = keyword(w);
+		const struct word_desc *d = words_find(w);
 		struct spec_word sw = {};
 
-		if (k == KW_NONE)
-			return fail(reterr,
-				    "word %u '%s': unknown word (expected " EXPECTED_WORDS ")", pos,
-				    w);
-		if (k != KW_ID && meta[nseg - 1].first_pos == 0)
+		if (!d)
+			return fail(reterr, "word %u '%s': unknown word (expected %s)", pos, w,
+				    words_expected());
+		if (!(d->flags & phases[phase].flag))
+			return fail(reterr, "word %u '%s': not allowed in the %s of segment %zu",
+				    pos, w, phases[phase].name, nseg);
+		if (!(d->flags & WORD_SPEC_ID) && meta[nseg - 1].first_pos == 0)
 			meta[nseg - 1].first_pos = pos;
 
-		if (k == KW_TAIL) {
+		if (d->flags & WORD_TO_TAIL) {
 			if (phase == PH_HEAD)
-				phase = PH_TAIL;
+				phase = PH_TAIL; /* after `trigger`, the later words still wait */
 			continue;
 		}
-		if (k == KW_TRIGGER) {
+		if (d->flags & WORD_TO_TRIG) {
 			phase = PH_TRIG;
 			continue;
 		}
-		if (k == KW_ID || word_argnames[k]) {
-			r = need_arg(words, i, seg_start, &arg, reterr);
+		if (d->argname) {
+			r = need_arg(words, i, seg_start, d, &arg, reterr);
 			if (r < 0)
 				return r;
-			r = check_arg(k, pos, arg, reterr);
+			r = check_arg(d, pos, arg, reterr);
 			if (r < 0)
 				return r;
 			i++;
 		}
-		if (k == KW_ID) {
+		if (d->flags & WORD_SPEC_ID) {
 			if (sp->id)
 				return fail(reterr,
-					    "word %u 'id': id given twice (first as word %u)", pos,
-					    id_pos);
+					    "word %u '%s': id given twice (first as word %u)", pos,
+					    w, id_pos);
 			sp->id = strdup(arg);
 			if (!sp->id)
 				return -ENOMEM;
@@ -530,9 +460,10 @@ int spec_parse(char *const *words, struct spec **ret, char **reterr)
 			continue;
 		}
 
-		sw = (struct spec_word){ .type = (enum spec_word_type)k, .pos = pos };
+		assert(d->type >= 0); /* every keyword was handled above */
+		sw = (struct spec_word){ .type = (enum spec_word_type)d->type, .pos = pos };
 		/* links carry no tail flag: their place in init or trig says all */
-		sw.tail = !spec_word_is_link(sw.type) && phase != PH_HEAD;
+		sw.tail = (d->flags & WORD_MOD) && phase != PH_HEAD;
 		if (arg) {
 			sw.arg = strdup(arg);
 			if (!sw.arg)
@@ -571,33 +502,14 @@ int spec_parse(char *const *words, struct spec **ret, char **reterr)
 	return 0;
 }
 
-static int strv_add(char ***l, size_t *n, const char *s)
-{
-	char **nl;
-	char *d;
-
-	d = strdup(s);
-	if (!d)
-		return -ENOMEM;
-	nl = realloc(*l, (*n + 2) * sizeof(char *));
-	if (!nl) {
-		free(d);
-		return -ENOMEM;
-	}
-	nl[(*n)++] = d;
-	nl[*n] = NULL;
-	*l = nl;
-	return 0;
-}
-
 static int word_add(char ***l, size_t *n, const struct spec_word *w)
 {
 	int r;
 
-	r = strv_add(l, n, spec_word_name(w->type));
+	r = strv_push_dup(l, n, spec_word_name(w->type));
 	if (r < 0 || !w->arg)
 		return r;
-	return strv_add(l, n, w->arg);
+	return strv_push_dup(l, n, w->arg);
 }
 
 int spec_seg_to_words(const struct spec_seg *seg, char ***ret)
@@ -617,7 +529,7 @@ int spec_seg_to_words(const struct spec_seg *seg, char ***ret)
 			const struct spec_word *w = &seg->init[i];
 
 			if (!spec_word_is_link(w->type) && w->tail && !tail) {
-				r = strv_add(&l, &n, "tail");
+				r = strv_push_dup(&l, &n, words_with(WORD_TO_TAIL)->name);
 				if (r < 0)
 					return r;
 				tail = true;
@@ -629,7 +541,7 @@ int spec_seg_to_words(const struct spec_seg *seg, char ***ret)
 				next = w->child;
 		}
 		if (seg->n_trig > 0) {
-			r = strv_add(&l, &n, "trigger");
+			r = strv_push_dup(&l, &n, words_with(WORD_TO_TRIG)->name);
 			if (r < 0)
 				return r;
 		}

@@ -2,6 +2,9 @@
 /*
  * spec.h - the chain-spec language (`wormhole create WORDS...`)
  *
+ * The words themselves (names, arguments, where they may stand, what they do) are one table,
+ * WORDS() in words.h; this file and spec.c spell none of them.
+ *
  * A spec is a linear chain of segments. Each segment has an init list (words run at creation) and
  * a trig list (words run on its first inbound connection). Modifier words (url, docker-ns,
  * docker-run) carry a tail flag: false changes the head, true the tail. Link words (child, chain,
@@ -23,18 +26,7 @@
 #include <stddef.h>
 
 #include "strv.h"
-
-enum spec_word_type {
-	SPEC_URL,
-	SPEC_DOCKER_NS,
-	SPEC_DOCKER_RUN,
-	SPEC_CHILD,
-	SPEC_CHAIN,
-	SPEC_REMOTE,
-	SPEC_TUNNEL,
-	SPEC_UDPTUNNEL,
-	_SPEC_WORD_TYPE_MAX,
-};
+#include "words.h" /* enum spec_word_type, the word table */
 
 struct spec_seg;
 
@@ -96,6 +88,11 @@ const char *spec_word_name(enum spec_word_type t);
  * spec_word_is_link() - Return: whether @t starts a new segment
  */
 bool spec_word_is_link(enum spec_word_type t);
+
+/**
+ * spec_word_is_peer_hop() - Return: whether @t starts a segment on a peer daemon
+ */
+bool spec_word_is_peer_hop(enum spec_word_type t);
 
 /**
  * spec_id_valid() - Whether @id is usable as a segment id: 1..64 chars of [A-Za-z0-9._-],

@@ -287,10 +287,42 @@ static void test_ref_valid(void **state)
 	assert_false(docker_ref_valid(s));
 }
 
+/* Every field filled by a real parse, then done: all freed (ASan/valgrind) and the struct zeroed. */
 static void test_done_zeroed(void **state)
 {
 	struct docker_run_args a = {};
 
+	assert_int_equal(docker_run_args_parse("--name web -e A=1 -v /a:/b -l k -w /srv -u 1000 "
+					       "--entrypoint sh --network none --init --rm "
+					       "alpine:3 echo hi",
+					       &a, NULL),
+			 0);
+	assert_non_null(a.name);
+	assert_non_null(a.env);
+	assert_non_null(a.volumes);
+	assert_non_null(a.labels);
+	assert_non_null(a.workdir);
+	assert_non_null(a.user);
+	assert_non_null(a.entrypoint);
+	assert_non_null(a.network);
+	assert_true(a.init);
+	assert_true(a.rm);
+	assert_non_null(a.image);
+	assert_non_null(a.cmd);
+	docker_run_args_done(&a);
+	/* field by field: padding need not be zeroed */
+	assert_null(a.name);
+	assert_null(a.env);
+	assert_null(a.volumes);
+	assert_null(a.labels);
+	assert_null(a.workdir);
+	assert_null(a.user);
+	assert_null(a.entrypoint);
+	assert_null(a.network);
+	assert_false(a.init);
+	assert_false(a.rm);
+	assert_null(a.image);
+	assert_null(a.cmd);
 	docker_run_args_done(&a);
 	docker_run_args_done(NULL);
 }

@@ -256,14 +256,54 @@ static void test_proto_name(void **state)
 	assert_string_equal(url_proto_name(URL_PROTO_NONE), "");
 }
 
+/* Field by field: padding need not be zeroed. */
+static void assert_url_zero(const struct url *u)
+{
+	assert_int_equal(u->proto, URL_PROTO_NONE);
+	assert_null(u->ns);
+	assert_null(u->host);
+	assert_null(u->path);
+	assert_int_equal(u->port, 0);
+}
+
+static void assert_peer_zero(const struct peer_addr *a)
+{
+	assert_false(a->is_unix);
+	assert_null(a->host);
+	assert_null(a->path);
+	assert_int_equal(a->port, 0);
+}
+
+/* Filled by a real parse, then done: every pointer freed and the struct zeroed (the frees are
+ * checked by the ASan and valgrind runs; a second done on the zeroed struct must be harmless). */
 static void test_done_zeroed(void **state)
 {
 	struct url u = {};
-	struct peer_addr a = {};
+	struct peer_addr a = {}, ua = {};
 
+	assert_int_equal(url_parse("udp://ns1@[::1]:53", &u, NULL), 0);
+	assert_non_null(u.ns);
+	assert_non_null(u.host);
+	assert_int_not_equal(u.port, 0);
 	url_done(&u);
+	assert_url_zero(&u);
+	url_done(&u);
+	assert_int_equal(url_parse("unix:///run/x.sock", &u, NULL), 0);
+	assert_non_null(u.path);
+	url_done(&u);
+	assert_url_zero(&u);
 	url_done(NULL);
+
+	assert_int_equal(peer_addr_parse("peer.example:7000", false, &a, NULL), 0);
+	assert_non_null(a.host);
 	peer_addr_done(&a);
+	assert_peer_zero(&a);
+	assert_int_equal(peer_addr_parse("unix:///run/w.sock", true, &ua, NULL), 0);
+	assert_non_null(ua.path);
+	assert_true(ua.is_unix);
+	peer_addr_done(&ua);
+	assert_peer_zero(&ua);
+	peer_addr_done(&ua);
 	peer_addr_done(NULL);
 }
 
