@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "chains.h"
+#include "errmsg.h"
 
 const struct chain_op *const chain_ops[_SPEC_WORD_TYPE_MAX] = {
 	[SPEC_URL] = &chain_op_url,
@@ -30,10 +31,10 @@ static int check_words(const struct spec_word *w, size_t n, char **reterr)
 		int r;
 
 		if (!op || !op->apply) {
-			if (asprintf(reterr, "word %u '%s': %s", w[i].pos,
-				     spec_word_name(w[i].type),
-				     op && op->unsupported ? op->unsupported
-							   : "not supported by this wormholed") < 0)
+			if (errmsg_set(
+				    reterr, "word %u '%s': %s", w[i].pos, spec_word_name(w[i].type),
+				    op && op->unsupported ? op->unsupported
+							  : "not supported by this wormholed") < 0)
 				return -ENOMEM;
 			return -EOPNOTSUPP;
 		}

@@ -103,14 +103,12 @@ static void child_undo(struct segment *s, void *state)
 }
 
 const struct chain_op chain_op_child = {
-	.word = "child",
 	.apply = child_apply,
 	.cancel = child_cancel,
 	.undo = child_undo,
 };
 
 const struct chain_op chain_op_chain = {
-	.word = "chain",
 	.apply = chain_apply,
 	.cancel = child_cancel,
 	.undo = child_undo,

@@ -14,8 +14,9 @@
 #include <string.h>
 
 #include "chains.h"
-#include "docker.h"
 #include "containers.h"
+#include "docker.h"
+#include "errmsg.h"
 #include "segment.h"
 
 struct docker_ns {
@@ -42,8 +43,7 @@ static void fail(struct docker_ns *st, int r, const char *fmt, ...)
 	if (vasprintf(&m, fmt, ap) < 0)
 		m = NULL;
 	va_end(ap);
-	if (asprintf(&msg, "word %u 'docker-ns': %s", st->w->pos, m ?: strerror(-r)) < 0)
-		msg = NULL;
+	(void)errmsg_set(&msg, "word %u 'docker-ns': %s", st->w->pos, m ?: strerror(-r));
 	free(m);
 	free(st);
 	done(userdata, r, NULL, msg);
@@ -111,7 +111,6 @@ static void docker_ns_undo(struct segment *s, void *state)
 }
 
 const struct chain_op chain_op_docker_ns = {
-	.word = "docker-ns",
 	.apply = docker_ns_apply,
 	.cancel = docker_ns_cancel,
 	.undo = docker_ns_undo,

@@ -16,12 +16,13 @@
 
 #include "chains.h"
 #include "cleanup.h"
+#include "containers.h"
 #include "docker-args.h"
 #include "docker.h"
+#include "errmsg.h"
 #include "log.h"
-#include "spec.h"
-#include "containers.h"
 #include "segment.h"
+#include "spec.h"
 
 struct docker_run {
 	struct segment *s;
@@ -98,9 +99,8 @@ static void on_started(struct docker *dk, int r, const char *error,
 		}
 	}
 	if (r < 0) {
-		if (asprintf(&msg, "word %u 'docker-run': %s", st->w->pos, error ?: strerror(-r)) <
-		    0)
-			msg = NULL;
+		(void)errmsg_set(&msg, "word %u 'docker-run': %s", st->w->pos,
+				 error ?: strerror(-r));
 		docker_run_free(st);
 		done(ud, r, NULL, msg);
 		return;
@@ -121,9 +121,8 @@ static int docker_run_apply(struct segment *s, const struct spec_word *w, struct
 
 	r = docker_run_args_parse(w->arg, &args, &err);
 	if (r < 0) {
-		if (asprintf(ret_error, "word %u 'docker-run': %s", w->pos, err ?: strerror(-r)) <
-		    0)
-			*ret_error = NULL;
+		(void)errmsg_set(ret_error, "word %u 'docker-run': %s", w->pos,
+				 err ?: strerror(-r));
 		return r;
 	}
 	r = containers_labels(s, &labels);
@@ -171,7 +170,6 @@ static void docker_run_undo(struct segment *s, void *state)
 }
 
 const struct chain_op chain_op_docker_run = {
-	.word = "docker-run",
 	.apply = docker_run_apply,
 	.cancel = docker_run_cancel,
 	.undo = docker_run_undo,

@@ -9,17 +9,14 @@
 #include "chains.h"
 
 const struct chain_op chain_op_remote = {
-	.word = "remote",
 	.unsupported = "remote is not supported by this wormholed yet (the peer link is pending)",
 };
 
 const struct chain_op chain_op_tunnel = {
-	.word = "tunnel",
 	.unsupported = "tunnel is not supported by this wormholed yet (IPsec tunnels are pending)",
 };
 
 const struct chain_op chain_op_udptunnel = {
-	.word = "udptunnel",
 	.unsupported =
 		"udptunnel is not supported by this wormholed yet (IPsec tunnels are pending)",
 };

@@ -13,9 +13,10 @@
 
 #include "chains.h"
 #include "cleanup.h"
+#include "errmsg.h"
 #include "netns.h"
-#include "url.h"
 #include "segment.h"
+#include "url.h"
 
 static int replace_str(char **dst, const char *src)
 {
@@ -37,8 +38,7 @@ static int url_apply(struct segment *s, const struct spec_word *w, struct endpoi
 
 	r = url_parse(w->arg, &u, &err);
 	if (r < 0) {
-		if (asprintf(ret_error, "word %u 'url': %s", w->pos, err ?: "invalid URL") < 0)
-			*ret_error = NULL;
+		(void)errmsg_set(ret_error, "word %u 'url': %s", w->pos, err ?: "invalid URL");
 		return r;
 	}
 	if (u.ns) {
@@ -46,10 +46,10 @@ static int url_apply(struct segment *s, const struct spec_word *w, struct endpoi
 
 		if (fd < 0) {
 			r = fd;
-			if (asprintf(ret_error,
-				     "word %u 'url': network namespace '%s' (/run/netns/%s): %s",
-				     w->pos, u.ns, u.ns, strerror(-r)) < 0)
-				*ret_error = NULL;
+			(void)errmsg_set(
+				ret_error,
+				"word %u 'url': network namespace '%s' (/run/netns/%s): %s", w->pos,
+				u.ns, u.ns, strerror(-r));
 			goto out;
 		}
 		target->nsfd = safe_close(target->nsfd);
@@ -80,6 +80,6 @@ out:
 }
 
 const struct chain_op chain_op_url = {
-	.word = "url", .apply = url_apply,
+	.apply = url_apply,
 	/* nothing to undo: the endpoint is the segment's and goes with it */
 };

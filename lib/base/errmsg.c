@@ -4,6 +4,8 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "errmsg.h"
 
@@ -22,4 +24,24 @@ int errmsg_set(char **reterr, const char *fmt, ...)
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+int errmsg_set_errno(char **reterr, int r, const char *fmt, ...)
+{
+	char *m = NULL;
+	va_list ap;
+	int k;
+
+	if (!reterr)
+		return r;
+	va_start(ap, fmt);
+	k = vasprintf(&m, fmt, ap);
+	va_end(ap);
+	free(*reterr);
+	*reterr = NULL;
+	if (k >= 0 && asprintf(reterr, "%s: %s", m, strerror(-r)) < 0)
+		*reterr = NULL;
+	if (k >= 0)
+		free(m);
+	return r;
 }

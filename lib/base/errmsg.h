@@ -17,4 +17,13 @@
  */
 int errmsg_set(char **reterr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/**
+ * errmsg_set_errno() - Replace *@reterr (freed first; @reterr may be NULL) with the formatted
+ * message followed by ": strerror(-@r)"
+ *
+ * Return: @r (the message is NULL when it could not be allocated)
+ */
+int errmsg_set_errno(char **reterr, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #define ERRMSG_FAIL(reterr, ...) (errmsg_set((reterr), __VA_ARGS__) < 0 ? -ENOMEM : -EINVAL)

@@ -29,6 +29,7 @@
 
 #include "cleanup.h"
 #include "conn.h"
+#include "errmsg.h"
 #include "head.h"
 #include "list.h"
 #include "log.h"
@@ -276,8 +277,8 @@ static int listen_start(struct segment *s, char **ret_error)
 			goto fail;
 		fd = netns_socket(-1, AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 		if (fd < 0) {
-			r = segment_error(ret_error, fd, "head '%s': cannot create socket",
-					  url ?: "");
+			r = errmsg_set_errno(ret_error, fd, "head '%s': cannot create socket",
+					     url ?: "");
 			goto fail_msg;
 		}
 		r = unix_bind(l, h->path, fd);
@@ -286,15 +287,15 @@ static int listen_start(struct segment *s, char **ret_error)
 	} else {
 		r = endpoint_resolve(h->host, h->port, endpoint_socktype(h->proto), &sa, &salen);
 		if (r < 0) {
-			segment_error(ret_error, r, "head '%s': cannot resolve '%s'", url ?: "",
-				      h->host);
+			errmsg_set_errno(ret_error, r, "head '%s': cannot resolve '%s'", url ?: "",
+					 h->host);
 			goto fail_msg;
 		}
 		fd = netns_socket(h->nsfd, sa.sa.sa_family,
 				  endpoint_socktype(h->proto) | SOCK_NONBLOCK, 0);
 		if (fd < 0) {
-			r = segment_error(ret_error, fd, "head '%s': cannot create socket",
-					  url ?: "");
+			r = errmsg_set_errno(ret_error, fd, "head '%s': cannot create socket",
+					     url ?: "");
 			goto fail_msg;
 		}
 		if (h->proto == URL_PROTO_TCP)
@@ -305,7 +306,7 @@ static int listen_start(struct segment *s, char **ret_error)
 		}
 	}
 	if (h->proto != URL_PROTO_UDP && listen(fd, LISTEN_BACKLOG) < 0) {
-		r = segment_error(ret_error, -errno, "head '%s': listen", url ?: "");
+		r = errmsg_set_errno(ret_error, -errno, "head '%s': listen", url ?: "");
 		goto fail_msg;
 	}
 	if (h->proto != URL_PROTO_UNIX) {
@@ -334,7 +335,7 @@ static int listen_start(struct segment *s, char **ret_error)
 	return 0;
 
 fail:
-	segment_error(ret_error, r, "head '%s'", url ?: "");
+	errmsg_set_errno(ret_error, r, "head '%s'", url ?: "");
 fail_msg:
 	if (l->ino != 0) { /* bound: the socket file is ours, remove it */
 		l->fd = TAKE_FD(fd);

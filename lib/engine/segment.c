@@ -46,22 +46,6 @@ void segment_set_state(struct segment *s, enum segment_state st)
 	s->state = st;
 }
 
-int segment_error(char **ret_error, int r, const char *fmt, ...)
-{
-	_cleanup_free_ char *m = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(&m, fmt, ap) < 0)
-		m = NULL;
-	va_end(ap);
-	free(*ret_error);
-	*ret_error = NULL;
-	if (m && asprintf(ret_error, "%s: %s", m, strerror(-r)) < 0)
-		*ret_error = NULL;
-	return r;
-}
-
 char *segment_head_url(const struct segment *s, bool with_ns)
 {
 	return endpoint_url(&s->head, with_ns);

@@ -172,10 +172,3 @@ struct segment *segment_top(struct segment *s);
  * connection arrives at an armed segment); waiting connections are served or closed when it ends
  */
 void segment_trigger(struct segment *s);
-
-/**
- * segment_error() - Set *@ret_error to "<formatted>: strerror(-@r)" (replacing what it held)
- * Return: @r
- */
-int segment_error(char **ret_error, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));

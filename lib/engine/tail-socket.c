@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "connector.h"
+#include "errmsg.h"
 #include "netns.h"
 #include "segment.h"
 #include "tail.h"
@@ -98,9 +99,9 @@ static int socket_complete(struct segment *s, char **ret_error)
 		t->proto = t->path ? URL_PROTO_UNIX
 				   : (h->proto == URL_PROTO_UNIX ? URL_PROTO_TCP : h->proto);
 	if ((t->proto == URL_PROTO_UDP) != (h->proto == URL_PROTO_UDP))
-		return segment_error(ret_error, -EPROTOTYPE,
-				     "segment '%s': a %s head cannot feed a %s tail", s->id,
-				     url_proto_name(h->proto), url_proto_name(t->proto));
+		return errmsg_set_errno(ret_error, -EPROTOTYPE,
+					"segment '%s': a %s head cannot feed a %s tail", s->id,
+					url_proto_name(h->proto), url_proto_name(t->proto));
 	if (t->proto != URL_PROTO_UNIX) {
 		if (!t->host) {
 			t->host = strdup("127.0.0.1");
@@ -110,8 +111,8 @@ static int socket_complete(struct segment *s, char **ret_error)
 		if (t->port == 0)
 			t->port = h->proto == URL_PROTO_UNIX ? 0 : h->port;
 		if (t->port == 0)
-			return segment_error(ret_error, -EDESTADDRREQ,
-					     "segment '%s': the tail needs a port", s->id);
+			return errmsg_set_errno(ret_error, -EDESTADDRREQ,
+						"segment '%s': the tail needs a port", s->id);
 	}
 	url = endpoint_url(t, true);
 	if (t->proto == URL_PROTO_UNIX)
@@ -120,7 +121,7 @@ static int socket_complete(struct segment *s, char **ret_error)
 		r = endpoint_resolve(t->host, t->port, endpoint_socktype(t->proto), &s->tail_sa,
 				     &s->tail_salen);
 	if (r < 0)
-		return segment_error(ret_error, r, "segment '%s': tail '%s'", s->id, url ?: "");
+		return errmsg_set_errno(ret_error, r, "segment '%s': tail '%s'", s->id, url ?: "");
 
 	if (t->proto == h->proto && netns_same(t->nsfd, h->nsfd)) {
 		bool same = false;
@@ -132,9 +133,9 @@ static int socket_complete(struct segment *s, char **ret_error)
 			       (strcmp(t->host, h->host) == 0 || strcmp(h->host, "0.0.0.0") == 0 ||
 				strcmp(h->host, "::") == 0);
 		if (same)
-			return segment_error(ret_error, -ELOOP,
-					     "segment '%s': the tail '%s' is the head itself",
-					     s->id, url ?: "");
+			return errmsg_set_errno(ret_error, -ELOOP,
+						"segment '%s': the tail '%s' is the head itself",
+						s->id, url ?: "");
 	}
 	return 0;
 }

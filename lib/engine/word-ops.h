@@ -25,7 +25,6 @@ struct segment;
 typedef void (*chain_done_fn)(void *userdata, int r, void *state, char *error);
 
 struct chain_op {
-	const char *word;
 	const char *unsupported; /* why apply is NULL, for the refusal message */
 	int (*apply)(struct segment *s, const struct spec_word *w, struct endpoint *target,
 		     void **ret_state, char **ret_error, chain_done_fn done, void *userdata);

@@ -121,11 +121,11 @@ static void async_cancel(struct segment *s, void *pending)
 	p->cancelled = true; /* like a Docker request in flight: it still completes later */
 }
 
-static const struct chain_op op_ok = { .word = "ok", .apply = ok_apply, .undo = ok_undo };
-static const struct chain_op op_async = {
-	.word = "async", .apply = async_apply, .cancel = async_cancel, .undo = ok_undo
-};
-static const struct chain_op op_fail = { .word = "fail", .apply = fail_apply, .undo = ok_undo };
+static const struct chain_op op_ok = { .apply = ok_apply, .undo = ok_undo };
+static const struct chain_op op_async = { .apply = async_apply,
+					  .cancel = async_cancel,
+					  .undo = ok_undo };
+static const struct chain_op op_fail = { .apply = fail_apply, .undo = ok_undo };
 
 /* url: ok, docker-ns: async, docker-run: fail */
 static const struct chain_op *const fake_ops[_SPEC_WORD_TYPE_MAX] = {
