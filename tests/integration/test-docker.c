@@ -743,9 +743,9 @@ static bool find_srcdir(void)
 	if (env && env[0])
 		(void)snprintf(srcdir, sizeof(srcdir), "%s", env);
 	else {
-		/* __FILE__ is ../tests/unit/test-docker.c seen from the build directory */
+		/* __FILE__ is ../tests/integration/test-docker.c seen from the build directory */
 		(void)snprintf(path, sizeof(path), "%s", __FILE__);
-		char *p = strstr(path, "tests/unit/test-docker.c");
+		char *p = strstr(path, "tests/integration/test-docker.c");
 		if (!p)
 			return false;
 		*p = '\0';
