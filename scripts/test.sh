@@ -8,12 +8,14 @@
 #   configure    meson setup build-ci --werror (fresh, or reconfigured when it exists)
 #   build        ninja -C build-ci
 #   unit         the unit tests (cmocka, fuzz corpus replays)
-#   asan         the unit tests again, built with -Db_sanitize=address,undefined in build-ci-asan
-#   valgrind     the unit tests under valgrind --leak-check=full (build-ci)
+#   asan         the unit and integration tests again, built with -Db_sanitize=address,undefined
+#                in build-ci-asan
+#   valgrind     the unit and integration tests under valgrind --leak-check=full (build-ci)
 #   cppcheck     cppcheck --error-exitcode=1 on lib/ chains/ wormholed/ wormhole-cli/
 #   clang-tidy   clang-tidy with .clang-tidy on the same files
 #   units        systemd-analyze verify of the installed units: any output is a failure
 #   functional   tests/functional/run.sh against build-ci's binaries (root: network namespaces)
+#   integration  the integration tests (test-docker: lib/docker against a real dockerd)
 #   docker       tests/functional/docker/run.sh, when it exists
 # A failing step does not stop the others, except that nothing runs after a failed deps,
 # configure or build step. At the end: a summary table; exit status 1 if any step failed.
@@ -34,7 +36,7 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 2
 fi
 
-all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units functional docker)
+all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units functional integration docker)
 read -r -a want <<<"${WH_CI_STEPS:-${all_steps[*]}}"
 names=() results=() times=()
 stop=0
@@ -111,13 +113,14 @@ do_asan() {
 		ninja -C "$build_asan" &&
 		ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:print_summary=1 \
 			UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_summary=1:print_stacktrace=1 \
-			meson test -C "$build_asan" --suite unit --print-errorlogs
+			meson test -C "$build_asan" --suite unit --suite integration --print-errorlogs
 }
 
 do_valgrind() {
-	# All unit tests, test-docker included: it takes about 20 s under valgrind (15 s without).
+	# The unit and integration tests: test-docker takes about 20 s under valgrind (15 s without).
 	# valgrind follows only the test process, not the dockerd or shell helpers it starts.
-	meson test -C "$build" --suite unit --print-errorlogs --timeout-multiplier 5 \
+	meson test -C "$build" --suite unit --suite integration --print-errorlogs \
+		--timeout-multiplier 5 \
 		--wrap='valgrind --error-exitcode=1 --leak-check=full'
 }
 
@@ -160,6 +163,10 @@ do_functional() {
 		bash "$repo/tests/functional/run.sh"
 }
 
+do_integration() {
+	meson test -C "$build" --suite integration --print-errorlogs
+}
+
 do_docker() {
 	if [[ ! -f $repo/tests/functional/docker/run.sh ]]; then
 		echo "SKIP: tests/functional/docker/run.sh does not exist yet"
@@ -180,6 +187,7 @@ step cppcheck 0 do_cppcheck
 step clang-tidy 0 do_clang_tidy
 step units 0 do_units
 step functional 0 do_functional
+step integration 0 do_integration
 step docker 0 do_docker
 
 failed=0

@@ -20,20 +20,21 @@
 
 #include "cleanup.h"
 #include "curl-event.h"
+#include "list.h"
 #include "log.h"
 
 struct ce_sock {
 	struct curl_event *ce;
 	sd_event_source *io;
 	curl_socket_t fd;
-	struct ce_sock *prev, *next;
+	LIST_FIELDS(struct ce_sock, socks);
 };
 
 struct ce_xfer {
 	CURL *easy;
 	curl_event_done_fn done;
 	void *userdata;
-	struct ce_xfer *prev, *next;
+	LIST_FIELDS(struct ce_xfer, xfers);
 };
 
 struct curl_event {
@@ -46,31 +47,11 @@ struct curl_event {
 	bool dead;	      /* curl_event_free() was called during dispatch */
 };
 
-#define LIST_REMOVE(head, item)                            \
-	do {                                               \
-		if ((item)->prev)                          \
-			(item)->prev->next = (item)->next; \
-		else                                       \
-			(head) = (item)->next;             \
-		if ((item)->next)                          \
-			(item)->next->prev = (item)->prev; \
-		(item)->prev = (item)->next = NULL;        \
-	} while (0)
-
-#define LIST_PREPEND(head, item)               \
-	do {                                   \
-		(item)->prev = NULL;           \
-		(item)->next = (head);         \
-		if (head)                      \
-			(head)->prev = (item); \
-		(head) = (item);               \
-	} while (0)
-
 static void ce_sock_free(struct ce_sock *s)
 {
 	if (!s)
 		return;
-	LIST_REMOVE(s->ce->socks, s);
+	LIST_REMOVE(socks, s->ce->socks, s);
 	(void)sd_event_source_disable_unref(s->io);
 	free(s);
 }
@@ -82,7 +63,7 @@ static void ce_destroy(struct curl_event *ce)
 
 		(void)curl_multi_remove_handle(ce->multi, x->easy);
 		(void)curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
-		LIST_REMOVE(ce->xfers, x);
+		LIST_REMOVE(xfers, ce->xfers, x);
 		free(x);
 	}
 	/* Closing cached connections may still call the socket and timer callbacks. */
@@ -143,7 +124,7 @@ static void ce_drain(struct curl_event *ce)
 		if (!x)
 			continue;
 		(void)curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-		LIST_REMOVE(ce->xfers, x);
+		LIST_REMOVE(xfers, ce->xfers, x);
 		r = curlcode_to_errno(easy, code);
 		x->done(easy, r, r < 0 ? curl_easy_strerror(code) : NULL, x->userdata);
 		free(x);
@@ -218,7 +199,7 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 	(void)sd_event_source_set_description(s->io, "curl-io");
 	s->ce = ce;
 	s->fd = fd;
-	LIST_PREPEND(ce->socks, s);
+	LIST_PREPEND(socks, ce->socks, s);
 	if (curl_multi_assign(ce->multi, fd, s) != CURLM_OK) {
 		ce_sock_free(s);
 		return -1;
@@ -315,7 +296,7 @@ int curl_event_add(struct curl_event *ce, CURL *easy, curl_event_done_fn done, v
 		free(x);
 		return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
 	}
-	LIST_PREPEND(ce->xfers, x);
+	LIST_PREPEND(xfers, ce->xfers, x);
 	return 0;
 }
 
@@ -329,6 +310,6 @@ void curl_event_remove(struct curl_event *ce, CURL *easy)
 		return;
 	(void)curl_multi_remove_handle(ce->multi, easy);
 	(void)curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-	LIST_REMOVE(ce->xfers, x);
+	LIST_REMOVE(xfers, ce->xfers, x);
 	free(x);
 }

@@ -17,12 +17,16 @@
 #
 # Environment: WORMHOLE_DOCKERD_INSTALL=0 disables the apt-get install of docker.io when dockerd
 # is missing; WORMHOLE_DOCKERD_TIMEOUT (seconds, default 60) bounds the wait for /_ping.
+# WORMHOLE_DOCKERD_SOCK, _DATA, _EXEC, _PIDFILE and _LOG move the private engine's socket,
+# data-root, exec-root, pidfile and log (default /run/wormhole-test-docker.sock, ...), so that
+# several checkouts on one machine can each run their own engine; test-docker reads
+# WORMHOLE_DOCKERD_SOCK too.
 
-wh_dockerd_sock=/run/wormhole-test-docker.sock
-wh_dockerd_data=/var/lib/wormhole-test-docker
-wh_dockerd_exec=/run/wormhole-test-docker
-wh_dockerd_pidfile=/run/wormhole-test-docker.pid
-wh_dockerd_log=/var/log/wormhole-test-docker.log
+wh_dockerd_sock=${WORMHOLE_DOCKERD_SOCK:-/run/wormhole-test-docker.sock}
+wh_dockerd_data=${WORMHOLE_DOCKERD_DATA:-/var/lib/wormhole-test-docker}
+wh_dockerd_exec=${WORMHOLE_DOCKERD_EXEC:-/run/wormhole-test-docker}
+wh_dockerd_pidfile=${WORMHOLE_DOCKERD_PIDFILE:-/run/wormhole-test-docker.pid}
+wh_dockerd_log=${WORMHOLE_DOCKERD_LOG:-/var/log/wormhole-test-docker.log}
 wh_dockerd_started=""
 
 # dockerd_ping SOCKET: whether an engine answers on the unix socket

@@ -3,7 +3,7 @@
  * test-docker.c - lib/docker against a real dockerd
  *
  * Which engine: $DOCKER_HOST if set, else the private test engine's socket
- * (/run/wormhole-test-docker.sock, from tests/lib/dockerd.sh), else /var/run/docker.sock. If none
+ * ($WORMHOLE_DOCKERD_SOCK, default /run/wormhole-test-docker.sock, from tests/lib/dockerd.sh), else /var/run/docker.sock. If none
  * answers /_ping and we are root, the test starts the private engine itself with
  * tests/lib/dockerd.sh (found next to this source file, or under $WORMHOLE_SRCDIR) and stops it
  * again at the end. Without a reachable engine it prints "SKIP: ..." and exits 77. The test image
@@ -48,7 +48,7 @@
 #include "docker.h"
 #include "netns.h"
 
-#define PRIVATE_SOCKET "/run/wormhole-test-docker.sock"
+#define PRIVATE_SOCKET "/run/wormhole-test-docker.sock" /* tests/lib/dockerd.sh's default */
 #define IMAGE	       "wormhole-test/busybox:latest"
 
 static sd_event *loop;
@@ -57,6 +57,7 @@ static char label[64]; /* wormhole.segment=unit-test-PID */
 static char label_key[] = "wormhole.segment";
 static char srcdir[PATH_MAX];
 static bool started_dockerd;
+static char private_host[PATH_MAX]; /* unix:// + $WORMHOLE_DOCKERD_SOCK or PRIVATE_SOCKET */
 
 struct result {
 	bool done;
@@ -596,7 +597,7 @@ static void test_events_survive_dockerd_restart(void **state)
 	const char *allow = getenv("WORMHOLE_TEST_DOCKERD_RESTART");
 	_cleanup_free_ char *cmd = NULL;
 
-	if (!host || strcmp(host, "unix://" PRIVATE_SOCKET) != 0 || !srcdir[0] ||
+	if (!host || strcmp(host, private_host) != 0 || !srcdir[0] ||
 	    !(started_dockerd || (allow && strcmp(allow, "1") == 0)))
 		skip();
 	assert_int_equal(docker_events(dk, &f, on_event_reconnect, &seen, &ev), 0);
@@ -742,9 +743,9 @@ static bool find_srcdir(void)
 	if (env && env[0])
 		(void)snprintf(srcdir, sizeof(srcdir), "%s", env);
 	else {
-		/* __FILE__ is ../tests/unit/test-docker.c seen from the build directory */
+		/* __FILE__ is ../tests/integration/test-docker.c seen from the build directory */
 		(void)snprintf(path, sizeof(path), "%s", __FILE__);
-		char *p = strstr(path, "tests/unit/test-docker.c");
+		char *p = strstr(path, "tests/integration/test-docker.c");
 		if (!p)
 			return false;
 		*p = '\0';
@@ -759,7 +760,10 @@ static int setup(void **state)
 {
 	char cmd[PATH_MAX + 64];
 	const char *host = getenv("DOCKER_HOST");
+	const char *sock = getenv("WORMHOLE_DOCKERD_SOCK");
 
+	(void)snprintf(private_host, sizeof(private_host), "unix://%s",
+		       sock && sock[0] ? sock : PRIVATE_SOCKET);
 	(void)snprintf(label, sizeof(label), "%s=unit-test-%d", label_key, (int)getpid());
 	if (sd_event_default(&loop) < 0)
 		return -1;
@@ -767,15 +771,15 @@ static int setup(void **state)
 		return -1;
 	if (!host || !host[0]) {
 		host = NULL;
-		if (engine_answers("unix://" PRIVATE_SOCKET))
-			host = "unix://" PRIVATE_SOCKET;
+		if (engine_answers(private_host))
+			host = private_host;
 		else if (engine_answers("unix:///var/run/docker.sock"))
 			host = "unix:///var/run/docker.sock";
 		if (!host && geteuid() == 0 && find_srcdir()) {
 			(void)snprintf(cmd, sizeof(cmd), "%s/tests/lib/dockerd.sh start >/dev/null",
 				       srcdir);
-			if (system(cmd) == 0 && engine_answers("unix://" PRIVATE_SOCKET)) {
-				host = "unix://" PRIVATE_SOCKET;
+			if (system(cmd) == 0 && engine_answers(private_host)) {
+				host = private_host;
 				started_dockerd = true;
 			}
 		}
