@@ -377,7 +377,8 @@ static void on_tail_connected(struct connector *cn, int fd, void *userdata)
 					   : "cannot connect to the tail");
 		return;
 	}
-	r = relay_new(c->s->d->loop, c->s->d->pipes, c->client_fd, fd, on_relay_done, c, &c->relay);
+	r = relay_new(c->s->d->loop, c->s->d->pipes, RELAY_END_FD(c->client_fd), RELAY_END_FD(fd),
+		      on_relay_done, c, &c->relay);
 	if (r < 0) {
 		safe_close(fd);
 		conn_free(c, r, "cannot start relaying");
