@@ -184,21 +184,25 @@ static bool errno_is_reset(int e)
 	       e == EHOSTUNREACH || e == ENETUNREACH;
 }
 
-const char *relay_error_reason(unsigned side, int e)
+/* The error of socket @side: a reset by its peer, or some other failure. */
+static int relay_fail(const char **ret_reason, unsigned side, int e)
 {
 	static const char *const reasons[2][2] = {
 		{ "client error", "client reset" },
 		{ "backend error", "backend reset" },
 	};
 
-	return reasons[side != 0][errno_is_reset(e)];
+	*ret_reason = reasons[side][errno_is_reset(e)];
+	return -e;
 }
 
-/* The error of socket @side: a reset by its peer, or some other failure. */
-static int relay_fail(const char **ret_reason, unsigned side, int e)
+/* The buffered relay's errors read the same; relay_fail() itself stays as the splice path had it. */
+const char *relay_error_reason(unsigned side, int e)
 {
-	*ret_reason = relay_error_reason(side, e);
-	return -e;
+	const char *reason;
+
+	(void)relay_fail(&reason, side != 0, e);
+	return reason;
 }
 
 /*
