@@ -109,8 +109,7 @@ static void on_tail_opened(void *userdata, int r, struct relay_end end)
 					  : "cannot connect to the tail");
 		return;
 	}
-	r = relay_new(c->s->d->loop, c->s->d->pipes, c->client.fd, end.fd, on_relay_done, c,
-		      &c->relay); /* MERGE: relay_end API */
+	r = relay_new(c->s->d->loop, c->s->d->pipes, c->client, end, on_relay_done, c, &c->relay);
 	if (r < 0) {
 		relay_end_close(&end);
 		conn_free(c, r, "cannot start relaying");

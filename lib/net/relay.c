@@ -40,6 +40,10 @@
  * The relay is done (error 0, "done") when both directions are finished, or at the first error;
  * either way it closes both sockets before calling done.
  *
+ * A relay with a user-space stream end (stream.h) is a different animal, stream-relay.c: relay_new()
+ * sends it there and this struct only carries the pointer (sr), looked at in relay_free() and
+ * relay_bytes(), never on the data path.
+ *
  * SIGPIPE: the copy path uses send(MSG_NOSIGNAL), but splice() into a socket whose peer is gone
  * raises SIGPIPE; the daemon (and the tests) ignore SIGPIPE, and the error arrives as EPIPE.
  */
@@ -57,6 +61,8 @@
 #include "cleanup.h"
 #include "ioloop.h"
 #include "relay.h"
+#include "stream-relay.h"
+#include "stream.h"
 
 #define RELAY_COPY_SIZE (16U * 1024) /* stack buffer for small reads */
 /* What we ask F_SETPIPE_SZ for. 1 MiB (the default pipe-max-size, so it works without
@@ -97,6 +103,7 @@ struct relay {
 	relay_done_fn done;
 	void *userdata;
 	struct relay_dir dir[2];
+	struct stream_relay *sr; /* a buffered relay (an end is a stream), or NULL */
 };
 
 int pipe_pool_new(unsigned max_idle, struct pipe_pool **ret)
@@ -187,6 +194,15 @@ static int relay_fail(const char **ret_reason, unsigned side, int e)
 
 	*ret_reason = reasons[side][errno_is_reset(e)];
 	return -e;
+}
+
+/* The buffered relay's errors read the same; relay_fail() itself stays as the splice path had it. */
+const char *relay_error_reason(unsigned side, int e)
+{
+	const char *reason;
+
+	(void)relay_fail(&reason, side != 0, e);
+	return reason;
 }
 
 /*
@@ -375,13 +391,40 @@ static void set_nodelay(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 }
 
-int relay_new(struct ioloop *l, struct pipe_pool *pool, int client_fd, int backend_fd,
-	      relay_done_fn done, void *userdata, struct relay **ret)
+static int relay_new_buffered(struct ioloop *l, struct relay_end client, struct relay_end backend,
+			      relay_done_fn done, void *userdata, struct relay **ret)
 {
 	struct relay *r;
 	int k;
 
-	if (!l || !pool || client_fd < 0 || backend_fd < 0 || !done || !ret)
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->loop = l;
+	r->fd[CLIENT] = r->fd[BACKEND] = -EBADF;
+	for (unsigned i = 0; i < 2; i++)
+		r->dir[i].pipe[0] = r->dir[i].pipe[1] = -EBADF;
+	k = stream_relay_new(l, r, client, backend, done, userdata, &r->sr);
+	if (k < 0) {
+		free(r);
+		return k;
+	}
+	*ret = r;
+	return 0;
+}
+
+int relay_new(struct ioloop *l, struct pipe_pool *pool, struct relay_end client,
+	      struct relay_end backend, relay_done_fn done, void *userdata, struct relay **ret)
+{
+	int client_fd = client.fd, backend_fd = backend.fd;
+	struct relay *r;
+	int k;
+
+	if (!l || !done || !ret)
+		return -EINVAL;
+	if (client.stream || backend.stream)
+		return relay_new_buffered(l, client, backend, done, userdata, ret);
+	if (!pool || client_fd < 0 || backend_fd < 0)
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -418,6 +461,7 @@ struct relay *relay_free(struct relay *r)
 {
 	if (!r)
 		return NULL;
+	r->sr = stream_relay_free(r->sr);
 	ioloop_cancel(&r->w);
 	for (unsigned i = 0; i < 2; i++) {
 		r->fd[i] = ioloop_close(r->loop, r->fd[i]);
@@ -430,8 +474,20 @@ struct relay *relay_free(struct relay *r)
 
 void relay_bytes(const struct relay *r, uint64_t *ret_up, uint64_t *ret_down)
 {
+	if (r->sr) {
+		stream_relay_bytes(r->sr, ret_up, ret_down);
+		return;
+	}
 	if (ret_up)
 		*ret_up = r->dir[0].bytes;
 	if (ret_down)
 		*ret_down = r->dir[1].bytes;
+}
+
+void relay_end_close(struct relay_end *e)
+{
+	if (!e)
+		return;
+	e->fd = safe_close(e->fd);
+	e->stream = stream_free(e->stream);
 }

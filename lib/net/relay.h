@@ -9,10 +9,18 @@
  * relay is done when both directions reached EOF, or at the first error. Works for any pair of
  * stream sockets (TCP/IPv4/IPv6/unix). Relays run on an ioloop (lib/ioloop.h): edge-triggered,
  * a batch of events per wakeup, no event source of their own.
+ *
+ * Either end may instead be a user-space stream (lib/net/stream.h: a stream on a peer link, TLS,
+ * a test's in-memory pipe). A relay with at least one such end is a buffered relay
+ * (stream-relay.c): a bounded buffer per direction, the same half-close, completion and counter
+ * semantics, and no splice. Which kind a relay is stays inside relay_new(); the socket/socket
+ * path is exactly the splice relay described above.
  */
 #pragma once
 
 #include <stdint.h>
+
+#include "stream.h"
 
 struct ioloop;
 struct pipe_pool;
@@ -40,7 +48,7 @@ unsigned pipe_pool_idle(const struct pipe_pool *p);
 
 /**
  * relay_done_fn - called once, when the relay finished
- * @r:		the relay, its sockets closed already; the callback may relay_free() it
+ * @r:		the relay, its ends closed (streams freed) already; the callback may relay_free() it
  * @error:	0 when both directions ended with EOF, else a negative errno
  * @reason:	static text: "done", "client reset", "backend reset", ...
  * @userdata:	as given to relay_new()
@@ -48,26 +56,31 @@ unsigned pipe_pool_idle(const struct pipe_pool *p);
 typedef void (*relay_done_fn)(struct relay *r, int error, const char *reason, void *userdata);
 
 /**
- * relay_new() - Start relaying between two connected, non-blocking stream sockets
+ * relay_new() - Start relaying between two connected endpoints
  * @l:		the data path's ioloop (borrowed)
- * @pool:	pipe pool (borrowed, must outlive the relay)
- * @client_fd:	the accepted socket; ownership passes to the relay on success only
- * @backend_fd:	the connected socket to the tail (may come registered in @l from a connector);
- *		ownership passes on success only
+ * @pool:	pipe pool (borrowed, must outlive the relay); only socket/socket relays use it, the
+ *		others accept NULL
+ * @client:	the accepted end: a non-blocking stream socket or a stream (stream.h); ownership
+ *		passes to the relay on success only
+ * @backend:	the connected end to the tail (a socket may come registered in @l from a
+ *		connector); ownership passes on success only
  * @done:	completion callback
  * @userdata:	passed to @done
  * @ret:	the relay on success only
  *
- * @done is never called from inside relay_new().
+ * Two sockets relay with splice (the fast path); any other pair through a bounded user-space
+ * buffer per direction. A stream end gets its wake callback set by the relay and must not be
+ * driven by anyone else while the relay owns it. @done is never called from inside relay_new().
  *
- * Return: 0, -ENOMEM, or a negative errno from epoll_ctl()
+ * Return: 0, -EINVAL (an end is neither or both kinds), -ENOMEM, or a negative errno from
+ * epoll_ctl()
  */
-int relay_new(struct ioloop *l, struct pipe_pool *pool, int client_fd, int backend_fd,
-	      relay_done_fn done, void *userdata, struct relay **ret);
+int relay_new(struct ioloop *l, struct pipe_pool *pool, struct relay_end client,
+	      struct relay_end backend, relay_done_fn done, void *userdata, struct relay **ret);
 
 /**
- * relay_free() - Close both sockets (unless done did), return any borrowed pipe
- * (NULL is fine; @done is not called). Return: NULL
+ * relay_free() - Close both ends (sockets closed, streams freed, unless done did), return any
+ * borrowed pipe or buffer (NULL is fine; @done is not called). Return: NULL
  */
 struct relay *relay_free(struct relay *r);
 

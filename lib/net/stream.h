@@ -20,6 +20,7 @@
  */
 #pragma once
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -77,6 +78,7 @@ struct relay_end {
 #define RELAY_END_STREAM(st) ((struct relay_end){ .fd = -EBADF, .stream = (st) })
 
 /**
- * relay_end_close() - Close or free whichever @e holds; leaves @e empty
+ * relay_end_close() - Close the socket (plain close()) or stream_free() the stream @e holds, for
+ * an end the caller still owns (e.g. after relay_new() failed); leaves @e empty (NULL is fine)
  */
 void relay_end_close(struct relay_end *e);

@@ -324,7 +324,9 @@ static void echo_through_relay(bool tcp, uint64_t total, size_t chunk, unsigned 
 	close(q.client);
 	close(q.backend);
 
-	assert_int_equal(relay_new(l, pool, q.rclient, q.rbackend, on_done, &res, &r), 0);
+	assert_int_equal(relay_new(l, pool, RELAY_END_FD(q.rclient), RELAY_END_FD(q.rbackend),
+				   on_done, &res, &r),
+			 0);
 	assert_int_equal(pipe_pool_idle(pool), 0);
 	run_until(e, &res.finished, 120 * 1000 * 1000ULL);
 	assert_int_equal(res.error, 0);
@@ -437,7 +439,9 @@ static void test_half_close(void **state)
 	}
 	close(q.client);
 	close(q.backend);
-	assert_int_equal(relay_new(l, pool, q.rclient, q.rbackend, on_done, &res, &r), 0);
+	assert_int_equal(relay_new(l, pool, RELAY_END_FD(q.rclient), RELAY_END_FD(q.rbackend),
+				   on_done, &res, &r),
+			 0);
 	run_until(e, &res.finished, 60 * 1000 * 1000ULL);
 	assert_int_equal(res.error, 0);
 	assert_string_equal(res.reason, "done");
@@ -473,7 +477,9 @@ static void test_reset(void **state)
 		assert_int_equal(ioloop_new(e, &l), 0);
 		assert_int_equal(pipe_pool_new(4, &pool), 0);
 		make_quad(&q, true);
-		assert_int_equal(relay_new(l, pool, q.rclient, q.rbackend, on_done, &res, &r), 0);
+		assert_int_equal(relay_new(l, pool, RELAY_END_FD(q.rclient),
+					   RELAY_END_FD(q.rbackend), on_done, &res, &r),
+				 0);
 
 		/* some traffic first, so the counters are known */
 		assert_int_equal(write(q.client, "hello", 5), 5);
@@ -535,7 +541,9 @@ static void test_idle_holds_two_fds(void **state)
 	set_nonblock(q.backend);
 
 	before = count_fds();
-	assert_int_equal(relay_new(l, pool, q.rclient, q.rbackend, on_done, &res, &r), 0);
+	assert_int_equal(relay_new(l, pool, RELAY_END_FD(q.rclient), RELAY_END_FD(q.rbackend),
+				   on_done, &res, &r),
+			 0);
 	assert_int_equal(count_fds(), before);
 
 	/* 4 MiB client -> backend, read by the test while the loop runs: the bulk path engages */
@@ -589,7 +597,9 @@ static void test_stalled_reader(void **state)
 	assert_int_equal(pipe_pool_new(4, &pool), 0);
 	make_quad(&qs, true);
 	set_nonblock(qs.backend);
-	assert_int_equal(relay_new(l, pool, qs.rclient, qs.rbackend, on_done, &rs, &stalled), 0);
+	assert_int_equal(relay_new(l, pool, RELAY_END_FD(qs.rclient), RELAY_END_FD(qs.rbackend),
+				   on_done, &rs, &stalled),
+			 0);
 
 	/* fill the stalled relay: the backend writes until every buffer on the way is full */
 	memset(buf, 's', sizeof(buf));
@@ -617,7 +627,9 @@ static void test_stalled_reader(void **state)
 			     7);
 	close(qb.client);
 	close(qb.backend);
-	assert_int_equal(relay_new(l, pool, qb.rclient, qb.rbackend, on_done, &rb, &busy), 0);
+	assert_int_equal(relay_new(l, pool, RELAY_END_FD(qb.rclient), RELAY_END_FD(qb.rbackend),
+				   on_done, &rb, &busy),
+			 0);
 	run_until(e, &rb.finished, 60 * 1000 * 1000ULL);
 	assert_int_equal(rb.error, 0);
 	assert_int_equal(rb.up, 16 << 20);
@@ -678,8 +690,9 @@ static void test_idle_memory(void **state)
 	heap_live = 0;
 	heap_counting = true;
 	for (unsigned i = 0; i < N; i++) {
-		assert_int_equal(
-			relay_new(l, pool, rends[i][0], rends[i][1], on_done, &res[i], &r[i]), 0);
+		assert_int_equal(relay_new(l, pool, RELAY_END_FD(rends[i][0]),
+					   RELAY_END_FD(rends[i][1]), on_done, &res[i], &r[i]),
+				 0);
 		assert_int_equal(write(ends[i][0], "ping", 4), 4);
 	}
 	run_for(e, 20 * 1000);
