@@ -275,6 +275,21 @@ static yajl_val obj_get(yajl_val obj, const char *key)
 	return yajl_tree_get(obj, path, yajl_t_any);
 }
 
+/*
+ * A copy of a decoded string. The line itself was checked to be UTF-8, but an escape can still
+ * decode to something that is not: yajl turns a lone surrogate ("\ude00") into the bytes of one,
+ * which we would then pass on (and which our own parser refuses when it comes back).
+ */
+static int dup_utf8(const char *s, const char *key, char **ret, char **reterr)
+{
+	size_t len = strlen(s);
+
+	if (utf8_valid_prefix((const unsigned char *)s, len) < len)
+		return set_err(reterr, "'%s' is not valid UTF-8 (a lone surrogate escape?)", key);
+	*ret = strdup(s);
+	return *ret ? 0 : -ENOMEM;
+}
+
 /* Optional string field: absent/null -> NULL; wrong type -> -EINVAL. */
 static int get_str(yajl_val obj, const char *key, char **ret, char **reterr)
 {
@@ -286,8 +301,7 @@ static int get_str(yajl_val obj, const char *key, char **ret, char **reterr)
 	}
 	if (!YAJL_IS_STRING(v))
 		return set_err(reterr, "'%s' must be a string", key);
-	*ret = strdup(YAJL_GET_STRING(v) ?: "");
-	return *ret ? 0 : -ENOMEM;
+	return dup_utf8(YAJL_GET_STRING(v) ?: "", key, ret, reterr);
 }
 
 static int get_u64(yajl_val obj, const char *key, uint64_t *ret, char **reterr)
@@ -344,10 +358,10 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *ret, cha
 				ctl_request_done(&req);
 				return set_err(reterr, "'words' must be an array of strings");
 			}
-			req.words[i] = strdup(YAJL_GET_STRING(w) ?: "");
-			if (!req.words[i]) {
+			r = dup_utf8(YAJL_GET_STRING(w) ?: "", "words", &req.words[i], reterr);
+			if (r < 0) {
 				ctl_request_done(&req);
-				return -ENOMEM;
+				return r;
 			}
 		}
 	}

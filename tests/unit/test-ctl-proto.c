@@ -1027,6 +1027,44 @@ static void test_reply_segment_lines(void **state)
 	}
 }
 
+/* An escape that decodes to bytes that are not UTF-8 (a lone surrogate; found by fuzz-ctl-proto:
+ * the request parsed, formatted, and the formatted line was then refused). */
+static void test_rejects_lone_surrogate(void **state)
+{
+	static const char *const reqs[] = {
+		"{\"op\":\"create\",\"words\":[\"url\",\"unix:3d\\ude00\"]}",
+		"{\"op\":\"delete\",\"id\":\"a\\ud800\"}",
+	};
+	static const char *const reps[] = {
+		"{\"ok\":false,\"error\":\"x\\udfff\"}",
+		"{\"segment\":{\"id\":\"\\ude00\"}}",
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(reqs); i++) {
+		struct ctl_request req = REQ_SENTINEL;
+		_cleanup_free_ char *err = NULL;
+
+		assert_int_equal(ctl_request_parse(reqs[i], strlen(reqs[i]), &req, &err), -EINVAL);
+		assert_non_null(strstr(err, "not valid UTF-8"));
+		assert_string_equal(req.id, "sentinel");
+	}
+	for (size_t i = 0; i < ELEMENTSOF(reps); i++) {
+		struct ctl_reply rep = { 0 };
+		_cleanup_free_ char *err = NULL;
+
+		assert_int_equal(ctl_reply_parse(reps[i], strlen(reps[i]), &rep, &err), -EINVAL);
+		assert_non_null(strstr(err, "not valid UTF-8"));
+	}
+	/* a proper pair is fine */
+	{
+		struct ctl_request req = { 0 };
+
+		parse_req_ok("{\"op\":\"delete\",\"id\":\"\\ud83d\\ude00\"}", &req);
+		assert_string_equal(req.id, "\xf0\x9f\x98\x80");
+		ctl_request_done(&req);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1053,6 +1091,7 @@ int main(void)
 		cmocka_unit_test(test_counters_clamped),
 		cmocka_unit_test(test_duplicate_keys),
 		cmocka_unit_test(test_reply_segment_lines),
+		cmocka_unit_test(test_rejects_lone_surrogate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
