@@ -21,9 +21,9 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "chains.h"
 #include "cleanup.h"
 #include "config.h"
-#include "chains.h"
 #include "containers.h"
 #include "control.h"
 #include "ioloop.h"
@@ -316,7 +316,16 @@ int main(int argc, char *argv[])
 		(void)mkdir("/run/wormhole", 0755);
 	r = control_new(&d, fd < 0 ? o.ctl_path : NULL, fd, &ctl);
 	if (r < 0) {
-		log_error_errno(r, "control socket '%s'", o.ctl_path);
+		if (r == -ENOTSOCK)
+			log_error("control socket '%s': the path exists and is not a socket, "
+				  "refusing to replace it",
+				  o.ctl_path);
+		else if (r == -EADDRINUSE)
+			log_error("control socket '%s': already in use (another wormholed "
+				  "answers on it)",
+				  o.ctl_path);
+		else
+			log_error_errno(r, "control socket '%s'", o.ctl_path);
 		goto out;
 	}
 	log_info("wormholed %s ready, control socket %s", WORMHOLE_VERSION,
