@@ -32,6 +32,7 @@
 #include "config.h"
 #include "control.h"
 #include "ctl-proto.h"
+#include "list.h"
 #include "log.h"
 #include "segment.h"
 #include "spec.h"
@@ -60,7 +61,7 @@ struct control {
 
 struct ctl_client {
 	struct control *ctl;
-	struct ctl_client *prev, *next;
+	LIST_FIELDS(struct ctl_client, clients);
 	int fd;
 	sd_event_source *src;
 	char *in;
@@ -103,12 +104,7 @@ static void client_free(struct ctl_client *c)
 		free(c->pending);
 		c->pending = NULL;
 	}
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		ctl->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(clients, ctl->clients, c);
 	ctl->n_clients--;
 	c->list = list_stream_free(c->list);
 	c->timer = sd_event_source_disable_unref(c->timer);
@@ -119,7 +115,7 @@ static void client_free(struct ctl_client *c)
 	free(c);
 }
 
-static uint64_t now_usec(struct ctl_client *c)
+static uint64_t loop_now_usec(struct ctl_client *c)
 {
 	uint64_t t = 0;
 
@@ -194,7 +190,7 @@ static int client_flush(struct ctl_client *c)
 		memmove(c->out, c->out + n, c->out_len - (size_t)n);
 		c->out_len -= (size_t)n;
 		if (n > 0)
-			c->last_usec = now_usec(c);
+			c->last_usec = loop_now_usec(c);
 	}
 	if (c->out_len == 0 && c->eof && !c->pending && !c->list && !client_has_line(c))
 		c->closing = true; /* it said all it had to say and has every answer */
@@ -586,7 +582,7 @@ static int client_process(struct ctl_client *c)
 		if (!nl)
 			break;
 		len = (size_t)(nl - c->in) + 1;
-		c->last_usec = now_usec(c);
+		c->last_usec = loop_now_usec(c);
 		(void)client_handle_line(c, c->in, len);
 		memmove(c->in, c->in + len, c->in_len - len);
 		c->in_len -= len;
@@ -646,9 +642,9 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
 /* At the limit: the least recently active client that is not waiting for a creation, or NULL. */
 static struct ctl_client *client_oldest_idle(struct control *ctl)
 {
-	struct ctl_client *o = NULL;
+	struct ctl_client *o = NULL, *c;
 
-	for (struct ctl_client *c = ctl->clients; c; c = c->next)
+	LIST_FOREACH(clients, c, ctl->clients)
 		if (!c->pending && (!o || c->last_usec < o->last_usec))
 			o = c;
 	return o;
@@ -716,12 +712,9 @@ static int on_ctl_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 		free(c);
 		return 0;
 	}
-	c->next = ctl->clients;
-	if (ctl->clients)
-		ctl->clients->prev = c;
-	ctl->clients = c;
+	LIST_PREPEND(clients, ctl->clients, c);
 	ctl->n_clients++;
-	c->last_usec = now_usec(c);
+	c->last_usec = loop_now_usec(c);
 	client_update_events(c);
 	return 0;
 }
@@ -787,9 +780,10 @@ static int ctl_bind(const char *path, int *ret_fd)
 static void on_progress(struct daemon *d, struct segment *top, const char *text)
 {
 	struct control *ctl = d->progress_userdata;
+	struct ctl_client *c;
 	char *t;
 
-	for (struct ctl_client *c = ctl->clients; c; c = c->next) {
+	LIST_FOREACH(clients, c, ctl->clients) {
 		if (!c->pending || c->pending->s != top)
 			continue;
 		t = strdup(text);

@@ -31,6 +31,7 @@
 #include "netns.h"
 #include "relay.h"
 #include "segment.h"
+#include "time-util.h"
 #include "url.h"
 
 #define USEC_PER_SEC 1000000ULL
@@ -194,20 +195,12 @@ static int adopt_listen_fds(void)
 static struct control *ctl;
 static uint64_t stop_deadline;
 
-static uint64_t now_monotonic(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Wait (bounded) until the containers we remove are gone, then end the loop. */
 static int on_drain(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
 
-	if (containers_drained(d) || now_monotonic() >= stop_deadline) {
+	if (containers_drained(d) || now_usec() >= stop_deadline) {
 		if (!containers_drained(d))
 			log_warning("giving up waiting for Docker to remove containers");
 		return sd_event_exit(d->event, 0);
@@ -227,7 +220,7 @@ static int on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *s
 	}
 	log_info("shutting down");
 	(void)sd_notify(0, "STOPPING=1");
-	stop_deadline = now_monotonic() + STOP_DRAIN_USEC;
+	stop_deadline = now_usec() + STOP_DRAIN_USEC;
 	ctl = control_free(ctl);
 	daemon_free_all_segments(d);
 	r = sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 0, 1000, on_drain, d);
