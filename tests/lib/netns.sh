@@ -204,7 +204,8 @@ wh_log() {
 }
 
 # wh_start_daemon NAME [ARGS...]: start wormholed NAME in the host namespace, wait for `ping`.
-# Logs (stdout and stderr) go to $(wh_log NAME). WH_VERBOSE=1 adds -v.
+# Logs (stdout and stderr) go to $(wh_log NAME). WH_VERBOSE=1 adds -v. WH_DAEMON_PREFIX: words put
+# before the binary (e.g. "prlimit --nofile=1024:1024").
 wh_start_daemon() {
 	local name=$1 sock log pid i
 	shift
@@ -213,8 +214,10 @@ wh_start_daemon() {
 	local args=(-H "unix://$sock")
 	[[ ${WH_VERBOSE:-0} == 1 ]] && args+=(-v)
 	args+=("$@")
-	pretty "host" "wormholed ${args[*]} 2>$log &"
-	ip netns exec "$ns_host" "$WORMHOLED" "${args[@]}" >"$log" 2>&1 &
+	local prefix=()
+	read -r -a prefix <<<"${WH_DAEMON_PREFIX:-}"
+	pretty "host" "${prefix[*]}${prefix[*]:+ }wormholed ${args[*]} 2>$log &"
+	ip netns exec "$ns_host" "${prefix[@]}" "$WORMHOLED" "${args[@]}" >"$log" 2>&1 &
 	pid=$!
 	wh_pids+=("$pid")
 	wh_daemons+=("$name")
