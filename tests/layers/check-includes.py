@@ -28,10 +28,11 @@ FLOORS = [
     ("lib/grammar", 1),
     ("lib/net", 2),
     ("lib/docker", 3),
-    ("lib/engine", 4),
-    ("chains", 5),
-    ("wormholed", 6),
-    ("wormhole-cli", 6),
+    ("lib/peer", 4),
+    ("lib/engine", 5),
+    ("chains", 6),
+    ("wormholed", 7),
+    ("wormhole-cli", 7),
 ]
 # same level, but still not allowed to include each other
 SEPARATE = {("wormholed", "wormhole-cli"), ("wormhole-cli", "wormholed")}
