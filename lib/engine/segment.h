@@ -79,11 +79,13 @@ struct segment {
 	const struct head_ops *head_ops;
 	struct head_listen *listen; /* the listener head's state */
 	struct udp_relay *udp;	    /* a udp head's sessions */
+	bool head_peer_on;	    /* the peer-link head (head-peer.c) takes streams */
 
 	/* the tail: how a connection to it is opened (tail.h); a word may replace the default */
 	const struct tail_ops *tail_ops;
 	union sockaddr_union tail_sa; /* the socket tail's address, once completed */
 	socklen_t tail_salen;
+	void *tail_data; /* a tail kind's own state, set with tail_ops (tail-peer.c) */
 
 	struct applied *applied;
 	size_t n_applied;
@@ -119,6 +121,17 @@ struct segment {
 int segment_create(struct daemon *d, const char *id, struct spec *spec, const struct spec_seg *sseg,
 		   const struct endpoint *head_init, struct segment *parent, segment_created_fn cb,
 		   void *userdata, struct segment **ret, char **ret_error);
+
+/**
+ * segment_create_with_head() - segment_create() with another head kind than the listener
+ * @head_ops:	the head (head.h; static, borrowed): head_peer_ops for a segment whose
+ *		connections arrive as streams on a peer link
+ */
+int segment_create_with_head(struct daemon *d, const struct head_ops *head_ops, const char *id,
+			     struct spec *spec, const struct spec_seg *sseg,
+			     const struct endpoint *head_init, struct segment *parent,
+			     segment_created_fn cb, void *userdata, struct segment **ret,
+			     char **ret_error);
 
 /**
  * segment_free() - Stop the head, close every connection, undo every applied word (deleting
