@@ -64,15 +64,17 @@ static void on_fire_and_forget(void *userdata, int r, const char *line, size_t l
 /* Send @op for @rid to the peer; the outcome is only logged. */
 static void remote_send(struct peer *p, enum ctl_op op, const char *rid)
 {
-	_cleanup_free_ char *line = NULL;
+	_cleanup_free_ char *line = NULL, *id = strdup(rid);
 	char *what = NULL;
 	int r;
 
-	r = ctl_request_format(&(struct ctl_request){ .op = op, .id = (char *)rid }, &line);
+	if (!id)
+		return;
+	r = ctl_request_format(&(struct ctl_request){ .op = op, .id = id }, &line);
 	if (r < 0)
 		return;
-	if (asprintf(&what, "remote segment '%s' on %s: %s", rid, peer_name(p),
-		     ctl_op_name(op)) < 0)
+	if (asprintf(&what, "remote segment '%s' on %s: %s", rid, peer_name(p), ctl_op_name(op)) <
+	    0)
 		return;
 	r = peer_request(p, line, on_fire_and_forget, what, NULL);
 	if (r < 0) {
@@ -137,11 +139,11 @@ static void on_created(void *userdata, int r, const char *line, size_t len)
 		r = remote_tail_link(st);
 	if (r < 0) {
 		if (!msg)
-			(void)errmsg_set(&msg, "remote '%s': %s%s", peer_name(st->peer),
-					 strerror(-r),
-					 r == -EACCES || r == -ECONNRESET
-						 ? " (is wormholed running there, with the same key?)"
-						 : "");
+			(void)errmsg_set(
+				&msg, "remote '%s': %s%s", peer_name(st->peer), strerror(-r),
+				r == -EACCES || r == -ECONNRESET
+					? " (is wormholed running there, with the same key?)"
+					: "");
 		if (r != -EREMOTEIO)
 			remote_send(st->peer, CTL_OP_DELETE, st->rid); /* it may exist there */
 		state_free(st);
@@ -166,8 +168,8 @@ static int peer_head_url(struct segment *s, char **ret)
 
 	if (proto == URL_PROTO_NONE)
 		proto = URL_PROTO_TCP;
-	if (asprintf(ret, strchr(host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
-		     url_proto_name(proto), host, (unsigned)port) < 0)
+	if (asprintf(ret, strchr(host, ':') ? "%s://[%s]:%u" : "%s://%s:%u", url_proto_name(proto),
+		     host, (unsigned)port) < 0)
 		return -ENOMEM;
 	return proto == URL_PROTO_UDP ? -EPROTOTYPE : 0;
 }
@@ -184,11 +186,12 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 	int r;
 
 	if (!s->d->peers)
-		return ERRMSG_FAIL(ret_error,
-				   "word %u 'remote': this wormholed has no peer key; make one with "
-				   "`wormhole keygen` (as root), copy it to every host, and start "
-				   "wormholed with -K PATH",
-				   w->pos);
+		return ERRMSG_FAIL(
+			ret_error,
+			"word %u 'remote': this wormholed has no peer key; make one with "
+			"`wormhole keygen` (as root), copy it to every host, and start "
+			"wormholed with -K PATH",
+			w->pos);
 	r = peer_head_url(s, &head);
 	if (r == -EPROTOTYPE)
 		return errmsg_set_errno(ret_error, -EPROTOTYPE,
@@ -231,9 +234,10 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 	if (r >= 0)
 		r = strv_push_dup(&words, &n, st->rid);
 	if (r >= 0)
-		r = ctl_request_format(
-			&(struct ctl_request){ .op = CTL_OP_CREATE, .words = words, .peer_head = head },
-			&line);
+		r = ctl_request_format(&(struct ctl_request){ .op = CTL_OP_CREATE,
+							      .words = words,
+							      .peer_head = head },
+				       &line);
 	if (r >= 0)
 		r = peer_request(st->peer, line, on_created, st, &st->rq);
 	if (r < 0) {

@@ -54,8 +54,7 @@ static int peer_complete(struct segment *s, char **ret_error)
 	return 0;
 }
 
-static int peer_open_tail(struct segment *s, tail_opened_fn done, void *userdata,
-			  void **ret_handle)
+static int peer_open_tail(struct segment *s, tail_opened_fn done, void *userdata, void **ret_handle)
 {
 	const struct tail_peer *tp = s->tail_data;
 	struct peer_open_op *o;

@@ -281,8 +281,16 @@ static void h2s_free(struct stream *st)
 		h2s_destroy(s);
 		return;
 	}
-	/* still open on the link: a stream that ended both ways is closed by nghttp2 by now, so
-	 * this one is abandoned; tell the peer, and let the close callback free it */
+	/* ended both ways: what we wrote (and our END_STREAM) may still be queued; let it go out,
+	 * and the close callback frees the stream */
+	if (s->shut_wr && s->reof && !s->rerr) {
+		free(s->rbuf);
+		s->rbuf = NULL;
+		s->rlen = s->roff = s->rcap = 0;
+		(void)h2s_resume(s);
+		return;
+	}
+	/* still open on the link: abandoned; tell the peer, and let the close callback free it */
 	if (l->h2) {
 		(void)nghttp2_submit_rst_stream(l->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
 		link_schedule_flush(l);
