@@ -120,6 +120,9 @@ ssize_t cli_peer_read(struct cli_peer *cp, void *buf, size_t len, uint64_t timeo
 		ssize_t n = cp->st->ops->read(cp->st, buf, len);
 
 		if (n != -EAGAIN) {
+			/* the link's reason comes one loop iteration after its streams fail */
+			for (int i = 0; n < 0 && !cp->why && i < 3; i++)
+				(void)sd_event_run(cp->e, 0);
 			if (n < 0 && cp->why)
 				fprintf(stderr, "wormhole: the link to %s failed: %s\n",
 					peer_name(cp->p), cp->why);

@@ -499,20 +499,25 @@ void peer_hold(struct peer *p, bool hold)
 		(void)sd_event_source_set_enabled(p->reconnect, SD_EVENT_OFF);
 }
 
-int peer_open(struct peer *p, const char *path, struct stream **ret)
+static int peer_open_internal(struct peer *p, const char *path, bool now, struct stream **ret)
 {
 	int r;
 
 	if (!p->m)
 		return -ENOTCONN;
 	if (!p->link) {
-		if (p->next_dial > now_usec())
+		if (!now && p->next_dial > now_usec())
 			return -EHOSTUNREACH;
 		r = peer_dial(p);
 		if (r < 0)
 			return r;
 	}
 	return h2_link_open(p->link, path, ret);
+}
+
+int peer_open(struct peer *p, const char *path, struct stream **ret)
+{
+	return peer_open_internal(p, path, false, ret);
 }
 
 /* ---- requests ----------------------------------------------------------------------------- */
@@ -608,7 +613,8 @@ int peer_request(struct peer *p, const char *line, peer_reply_fn cb, void *userd
 	rq->p = peer_ref(p);
 	rq->cb = cb;
 	rq->userdata = userdata;
-	r = peer_open(p, "/ctl", &rq->st);
+	/* a request is the control path: it dials even during a backoff (one attempt per request) */
+	r = peer_open_internal(p, "/ctl", true, &rq->st);
 	if (r < 0)
 		goto fail;
 	rq->st->wake = on_request_wake;

@@ -130,6 +130,7 @@ typedef void (*peer_reply_fn)(void *userdata, int r, const char *line, size_t le
  * @cb:		called once with 0 and the reply (borrowed, valid during the call) or a negative
  *		errno (link down, refused, timeout, a reply over the line limit)
  * @ret:	the pending request (optional): pass it to peer_request_cancel() to stop waiting
+ * A request dials at once even while the peer is in its backoff (data streams do not).
  * Return: 0 (@cb comes later) or a negative errno from peer_open()
  */
 int peer_request(struct peer *p, const char *line, peer_reply_fn cb, void *userdata,
