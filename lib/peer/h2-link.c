@@ -43,7 +43,7 @@
 #include "tls-psk.h"
 
 #define IO_CHUNK	(64u * 1024u)
-#define OUT_MAX		(64u * 1024u)
+#define OUT_MAX		(128u * 1024u)
 #define SEND_BUF_MAX	(128u * 1024u)
 #define LINK_WINDOW	(64u * 1024u * 1024u)
 #define READS_PER_EVENT 16
@@ -799,6 +799,7 @@ static int link_start_h2(struct h2_link *l)
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1u << 20 },
 		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_LINK_STREAM_WINDOW },
 		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
+		{ NGHTTP2_SETTINGS_MAX_FRAME_SIZE, 65535 }, /* fewer frames for bulk data */
 	};
 	int r;
 
