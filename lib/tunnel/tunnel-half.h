@@ -25,8 +25,8 @@
 /* ESP without extended sequence numbers has 32-bit sequence numbers: the kernel drops packets
  * once the counter would wrap. The soft limit makes it announce an expire well before that, and a
  * timer rekeys when the packet count passes it. */
-#define TUNNEL_SOFT_PACKETS 0xff000000ull
-#define TUNNEL_HARD_PACKETS 0xfffffff0ull
+#define TUNNEL_SOFT_PACKETS	      0xff000000ull
+#define TUNNEL_HARD_PACKETS	      0xfffffff0ull
 #define TUNNEL_ENCAP_PORT_MIN_DEFAULT 4500
 #define TUNNEL_ENCAP_PORT_MAX_DEFAULT 4599
 

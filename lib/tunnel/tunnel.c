@@ -160,11 +160,11 @@ int tunnel_remove(struct tunnel_nl *nl, const struct tunnel_half *h)
 	_cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
 	int first = 0, r;
 
-#define KEEP(expr)                                         \
-	do {                                               \
-		r = (expr);                                \
-		if (r < 0 && !gone(r) && first == 0)       \
-			first = r;                         \
+#define KEEP(expr)                                   \
+	do {                                         \
+		r = (expr);                          \
+		if (r < 0 && !gone(r) && first == 0) \
+			first = r;                   \
 	} while (0)
 
 	KEEP(overlay_route_del(nl, h->remote_ov));
@@ -371,8 +371,10 @@ static int discover_sas(struct tunnel_nl *nl, struct discover *d)
 			if (r < 0)
 				return r;
 			out = r == 0;
-			f->h.local = addr_of(out ? xfrmnl_sa_get_saddr(sa) : xfrmnl_sa_get_daddr(sa));
-			f->h.remote = addr_of(out ? xfrmnl_sa_get_daddr(sa) : xfrmnl_sa_get_saddr(sa));
+			f->h.local =
+				addr_of(out ? xfrmnl_sa_get_saddr(sa) : xfrmnl_sa_get_daddr(sa));
+			f->h.remote =
+				addr_of(out ? xfrmnl_sa_get_daddr(sa) : xfrmnl_sa_get_saddr(sa));
 		}
 		(void)xfrmnl_sa_get_curlifetime(sa, &bytes, &packets, &add_time, &use_time);
 		if (out && (!(f->has & TUNNEL_HAS_SA_OUT) || add_time >= d->sa_time_out[i])) {
