@@ -418,7 +418,7 @@ static int list_order(struct daemon *d, struct list_stream *l)
 		first[k] = last[k] = next[k] = up[k] = SIZE_MAX;
 		ptr_table_put(&t, s, k++);
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < k; i++) { /* k == n: the registry did not change meanwhile */
 		size_t p;
 
 		if (!reg[i]->parent || !ptr_table_get(&t, reg[i]->parent, &p))
@@ -431,7 +431,7 @@ static int list_order(struct daemon *d, struct list_stream *l)
 		last[p] = i;
 	}
 	ptr_table_done(&t);
-	for (size_t top = 0; top < n; top++) {
+	for (size_t top = 0; top < k; top++) {
 		size_t cur = top;
 
 		/* a child whose parent is not registered (yet) is not shown, as before */
