@@ -27,6 +27,7 @@ test_pkgs=(
 	valgrind cppcheck clang-tidy             # scripts/test.sh checks
 	docker.io                                # test-docker, tests/functional/docker: a real engine
 	docker-registry                          # test-docker's local-registry pull test
+	qemu-system-x86 cpio kmod tcpdump        # tests/vm: Debian's kernel with ESP under qemu
 )
 
 mode=all

@@ -14,6 +14,8 @@
 #   cppcheck     cppcheck --error-exitcode=1 on lib/ chains/ wormholed/ wormhole-cli/
 #   clang-tidy   clang-tidy with .clang-tidy on the same files
 #   units        systemd-analyze verify of the installed units: any output is a failure
+#   vm           tests/vm/run.sh: tunnels with real ESP traffic in a qemu VM (Debian's kernel; the
+#                kernel .deb and the initramfs base are cached in /var/tmp/wormhole-vm)
 #   functional   tests/functional/run.sh against build-ci's binaries (root: network namespaces)
 #   integration  the integration tests (test-docker: lib/docker against a real dockerd)
 #   docker       tests/functional/docker/run.sh, when it exists
@@ -36,7 +38,7 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 2
 fi
 
-all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units functional integration docker)
+all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units vm functional integration docker)
 read -r -a want <<<"${WH_CI_STEPS:-${all_steps[*]}}"
 names=() results=() times=()
 stop=0
@@ -158,6 +160,10 @@ do_units() {
 	[[ $rc -eq 0 && -z $out ]]
 }
 
+do_vm() {
+	bash "$repo/tests/vm/run.sh" "$build"
+}
+
 do_functional() {
 	WORMHOLED=$build/wormholed/wormholed WORMHOLE=$build/wormhole-cli/wormhole \
 		bash "$repo/tests/functional/run.sh"
@@ -186,6 +192,7 @@ step valgrind 0 do_valgrind
 step cppcheck 0 do_cppcheck
 step clang-tidy 0 do_clang_tidy
 step units 0 do_units
+step vm 0 do_vm
 step functional 0 do_functional
 step integration 0 do_integration
 step docker 0 do_docker

@@ -43,6 +43,12 @@ int tunnel_nl_open(int nsfd, struct tunnel_nl **ret);
  */
 struct tunnel_nl *tunnel_nl_free(struct tunnel_nl *nl);
 
+static inline void tunnel_nl_freep(struct tunnel_nl **p)
+{
+	if (*p)
+		tunnel_nl_free(*p);
+}
+
 /**
  * tunnel_nl_err() - Convert the result of a libnl request made on @nl
  * @nl:		the sockets the request went through (borrowed)

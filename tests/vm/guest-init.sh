@@ -58,6 +58,14 @@ $IP netns add $A && $IP netns add $B &&
 check topology $? "two namespaces, veth 198.18.0.1 <-> 198.18.0.2"
 [ $fails -eq 0 ] || finish
 
+# the unit test again, on a kernel with ESP: the install completes, is found complete, removed
+if [ -x /bin/test-tunnel ]; then
+	/bin/test-tunnel >/tmp/unit.log 2>&1
+	check unit-test-tunnel $? "$(grep -c '\[       OK \]' /tmp/unit.log) cmocka tests passed with ESP present"
+	grep -B2 -A3 -i 'fail\|error' /tmp/unit.log | head -20 | sed 's/^/WH-INFO unit: /'
+
+fi
+
 # the payload: a marker line repeated (easy to find in a capture), then random bytes
 MARK=WORMHOLE-PLAINTEXT-MARKER
 {
@@ -111,6 +119,7 @@ cap_stop
 n=$(grep -c "$MARK" /tmp/control.pcap)
 [ "$n" -gt 0 ] && [ "$md5_out" = "$md5_in" ]
 check capture-control $? "plain TCP shows the marker in the capture ($n hits)"
+[ "$n" -gt 0 ] || echo "WH-INFO capture-control: $(wc -c </tmp/control.pcap) bytes; $(cat /tmp/tcpdump.log /tmp/send.log)"
 
 # tunnel_case NAME WT-FLAGS WIRE-FILTER NOT-FILTER
 tunnel_case() {

@@ -119,7 +119,7 @@ log=$(mktemp /tmp/wh-vm-console.XXXXXX)
 initrd=$st.initrd
 trap 'rm -rf "$st" "$initrd"' EXIT
 bins=("$build/tests/tools/wh-tunnel")
-for b in wormholed/wormholed wormhole-cli/wormhole; do
+for b in tests/unit/test-tunnel wormholed/wormholed wormhole-cli/wormhole; do
 	[[ -x $build/$b ]] && bins+=("$build/$b")
 done
 copy_with_libs "$st" "${bins[@]}"
