@@ -123,7 +123,7 @@ do_valgrind() {
 	# valgrind follows only the test process, not the dockerd or shell helpers it starts.
 	meson test -C "$build" --suite unit --suite integration --print-errorlogs \
 		--timeout-multiplier 5 \
-		--wrap='valgrind --error-exitcode=1 --leak-check=full'
+		--wrap="valgrind --error-exitcode=1 --leak-check=full --suppressions=$repo/tests/valgrind.supp"
 }
 
 do_cppcheck() {
