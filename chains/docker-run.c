@@ -43,23 +43,42 @@ static void docker_run_free(struct docker_run *st)
 	free(st);
 }
 
+/* A removal in the background; a segment stopping for idleness waits for it (its hold). */
+struct removal {
+	char *id;
+	struct segment_hold *hold;
+};
+
 static void on_removed(struct docker *dk, int r, const char *error, void *userdata)
 {
-	_cleanup_free_ char *id = userdata;
+	struct removal *rm = userdata;
 
 	if (r < 0)
-		log_warning("cannot remove container %.12s: %s", id, error ?: strerror(-r));
+		log_warning("cannot remove container %.12s: %s", rm->id, error ?: strerror(-r));
 	else
-		log_info("removed container %.12s", id);
+		log_info("removed container %.12s", rm->id);
+	segment_hold_release(rm->hold);
+	free(rm->id);
+	free(rm);
 }
 
 static void remove_container(struct segment *s, const char *id)
 {
-	char *copy = strdup(id);
+	struct removal *rm = calloc(1, sizeof(*rm));
 
-	if (!copy || docker_remove(s->d->docker, copy, on_removed, copy, NULL) < 0) {
+	if (rm)
+		rm->id = strdup(id);
+	if (!rm || !rm->id) {
 		log_warning("cannot remove container %.12s: out of memory", id);
-		free(copy);
+		free(rm);
+		return;
+	}
+	rm->hold = segment_hold_new(s);
+	if (docker_remove(s->d->docker, rm->id, on_removed, rm, NULL) < 0) {
+		log_warning("cannot remove container %.12s: out of memory", id);
+		segment_hold_release(rm->hold);
+		free(rm->id);
+		free(rm);
 	}
 }
 
@@ -105,6 +124,7 @@ static void on_started(struct docker *dk, int r, const char *error,
 		done(ud, r, NULL, msg);
 		return;
 	}
+	st->s->stats.container_starts++;
 	log_info("segment '%s': started container '%s' (%.12s, pid %d)", st->s->id, st->name,
 		 st->id, (int)info->pid);
 	done(ud, 0, st, NULL);
@@ -164,8 +184,10 @@ static void docker_run_undo(struct segment *s, void *state)
 	struct docker_run *st = state;
 
 	container_watch_free(st->watch);
-	if (st->id)
+	if (st->id) {
+		s->stats.container_stops++;
 		remove_container(s, st->id);
+	}
 	docker_run_free(st);
 }
 

@@ -322,6 +322,39 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 		s = in->link ? in->link->child : NULL;
 	}
 
+	s = sp->top;
+	for (size_t k = 0; k < nseg && s; k++) {
+		const struct spec_word *link = NULL;
+		unsigned seen[_SPEC_WORD_TYPE_MAX] = {};
+
+		for (size_t pass = 0; pass < 2; pass++) {
+			const struct spec_word *l = pass ? s->trig : s->init;
+			size_t n = pass ? s->n_trig : s->n_init;
+
+			for (size_t i = 0; i < n; i++) {
+				unsigned flags = type_flags(l[i].type);
+
+				if (l[i].child)
+					link = &l[i];
+				if (!(flags & WORD_SEG))
+					continue;
+				if (seen[l[i].type])
+					return fail_at(
+						words, l[i].pos, reterr,
+						"given twice in segment %zu (first as word %u)",
+						k + 1, seen[l[i].type]);
+				seen[l[i].type] = l[i].pos;
+				if ((flags & WORD_NEEDS_TRIG) && s->n_trig == 0)
+					return fail_at(
+						words, l[i].pos, reterr,
+						"segment %zu has no trigger words to undo; add "
+						"e.g. 'trigger docker-run ARGS'",
+						k + 1);
+			}
+		}
+		s = link ? link->child : NULL;
+	}
+
 	for (size_t k = 0; k < nseg; k++) {
 		const struct seg_info *in = &info[k];
 		enum url_proto hp = head_proto(&in->h), tp = in->t_proto;
@@ -481,7 +514,8 @@ int spec_parse(char *const *words, struct spec **ret, char **reterr)
 				return -ENOMEM;
 			}
 		}
-		r = seg_append(cur, phase == PH_TRIG, &sw);
+		/* a segment option runs at creation, wherever it stands */
+		r = seg_append(cur, phase == PH_TRIG && !(d->flags & WORD_SEG), &sw);
 		if (r < 0) {
 			free(sw.arg);
 			free(sw.child);
