@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "conn.h"
 #include "containers.h"
+#include "docker.h"
 #include "errmsg.h"
 #include "head.h"
 #include "log.h"
@@ -244,6 +245,71 @@ struct segment_hold {
 	LIST_FIELDS(struct segment_hold, holds);
 };
 
+struct segment_kept {
+	const void *key;
+	char *id;
+};
+
+struct segment *segment_hold_segment(const struct segment_hold *h)
+{
+	return h ? h->s : NULL;
+}
+
+int segment_kept_put(struct segment *s, const void *key, const char *id)
+{
+	struct segment_kept *k;
+	char *copy = strdup(id);
+
+	if (!copy)
+		return -ENOMEM;
+	k = realloc(s->kept, (s->n_kept + 1) * sizeof(*k));
+	if (!k) {
+		free(copy);
+		return -ENOMEM;
+	}
+	s->kept = k;
+	s->kept[s->n_kept++] = (struct segment_kept){ .key = key, .id = copy };
+	return 0;
+}
+
+char *segment_kept_take(struct segment *s, const void *key)
+{
+	for (size_t i = 0; i < s->n_kept; i++)
+		if (s->kept[i].key == key) {
+			char *id = s->kept[i].id;
+
+			s->kept[i] = s->kept[--s->n_kept];
+			return id;
+		}
+	return NULL;
+}
+
+static void on_kept_removed(struct docker *dk, int r, const char *error, void *userdata)
+{
+	_cleanup_free_ char *id = userdata;
+
+	if (r < 0)
+		log_warning("cannot remove kept container %.12s: %s", id, error ?: strerror(-r));
+	else
+		log_info("removed kept container %.12s", id);
+}
+
+static void segment_remove_kept(struct segment *s)
+{
+	for (size_t i = 0; i < s->n_kept; i++) {
+		char *id = s->kept[i].id;
+
+		if (!s->d->docker ||
+		    docker_remove(s->d->docker, id, on_kept_removed, id, NULL) < 0) {
+			log_warning("cannot remove kept container %.12s", id);
+			free(id);
+		}
+	}
+	free(s->kept);
+	s->kept = NULL;
+	s->n_kept = 0;
+}
+
 bool segment_stopping(const struct segment *s)
 {
 	return s->state == SEGMENT_STOPPING;
@@ -461,6 +527,7 @@ struct segment *segment_free(struct segment *s)
 		LIST_REMOVE(holds, s->holds, h);
 		h->s = NULL;
 	}
+	segment_remove_kept(s);
 	s->head_watch = container_watch_free(s->head_watch);
 	free(s->applied);
 	segment_unregister(s);

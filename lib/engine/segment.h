@@ -93,6 +93,7 @@ struct segment_stats {
 const char *segment_fail_name(enum segment_fail f);
 
 struct segment_hold;
+struct segment_kept;
 
 /**
  * segment_created_fn - outcome of an asynchronous segment_create()
@@ -152,6 +153,8 @@ struct segment {
 	struct endpoint tail_armed;	       /* the tail before the trigger, for the next run */
 	const struct tail_ops *tail_ops_armed; /* the tail ops before the trigger */
 	struct segment_hold *holds;	       /* asynchronous undos still running */
+	struct segment_kept *kept;	       /* containers stopped and kept (`idle TIME,keep`) */
+	size_t n_kept;
 	uint64_t trigger_start_usec;
 
 	struct segment_stats stats;
@@ -256,6 +259,25 @@ struct segment_hold *segment_hold_new(struct segment *s);
  * freed (the hold was detached then).
  */
 void segment_hold_release(struct segment_hold *h);
+
+/**
+ * segment_hold_segment() - Return: the segment @h holds, NULL once that segment was freed
+ */
+struct segment *segment_hold_segment(const struct segment_hold *h);
+
+/**
+ * segment_kept_put() - Remember a container stopped by an idle stop with `keep`, for the word
+ * @key (the spec word that will start it again); removed with the segment unless taken back
+ * @id:		copied
+ * Return: 0, -ENOMEM
+ */
+int segment_kept_put(struct segment *s, const void *key, const char *id);
+
+/**
+ * segment_kept_take() - Return: the kept container of @key (malloc'ed; the caller owns it and
+ * it is no longer the segment's), or NULL
+ */
+char *segment_kept_take(struct segment *s, const void *key);
 
 /**
  * segment_stopping() - Return: whether @s is undoing its trigger because it was idle (words'
