@@ -21,12 +21,13 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "chains.h"
 #include "cleanup.h"
 #include "config.h"
-#include "chains.h"
 #include "containers.h"
 #include "control.h"
 #include "ioloop.h"
+#include "labels.h"
 #include "log.h"
 #include "netns.h"
 #include "relay.h"
@@ -41,6 +42,7 @@ struct options {
 	uint64_t udp_idle_usec;
 	unsigned max_conns;
 	int log_level;
+	bool docker_labels;
 };
 
 static void help(void)
@@ -54,6 +56,7 @@ static void help(void)
 	       "                              (retried while refused; default 30)\n"
 	       "      --max-conns N           concurrent connections per segment (default 16384)\n"
 	       "      --udp-idle SEC          idle timeout of a UDP session (default 60)\n"
+	       "      --docker-labels         publish containers labelled wormhole.publish=...\n"
 	       "  -v, --verbose               debug logging\n"
 	       "  -h, --help                  this text\n"
 	       "      --version               print the version\n",
@@ -75,12 +78,19 @@ static int parse_seconds(const char *s, uint64_t *ret)
 
 static int parse_args(int argc, char *argv[], struct options *o)
 {
-	enum { ARG_CONNECT_TIMEOUT = 0x100, ARG_MAX_CONNS, ARG_UDP_IDLE, ARG_VERSION };
+	enum {
+		ARG_CONNECT_TIMEOUT = 0x100,
+		ARG_MAX_CONNS,
+		ARG_UDP_IDLE,
+		ARG_VERSION,
+		ARG_DOCKER_LABELS,
+	};
 	static const struct option opts[] = {
 		{ "host", required_argument, NULL, 'H' },
 		{ "connect-timeout", required_argument, NULL, ARG_CONNECT_TIMEOUT },
 		{ "max-conns", required_argument, NULL, ARG_MAX_CONNS },
 		{ "udp-idle", required_argument, NULL, ARG_UDP_IDLE },
+		{ "docker-labels", no_argument, NULL, ARG_DOCKER_LABELS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -142,6 +152,9 @@ static int parse_args(int argc, char *argv[], struct options *o)
 			o->max_conns = (unsigned)v;
 			break;
 		}
+		case ARG_DOCKER_LABELS:
+			o->docker_labels = true;
+			break;
 		case 'v':
 			o->log_level = LOG_DEBUG;
 			break;
@@ -192,6 +205,7 @@ static int adopt_listen_fds(void)
 #define STOP_DRAIN_USEC (10 * USEC_PER_SEC)
 
 static struct control *ctl;
+static struct labels *labels;
 static uint64_t stop_deadline;
 
 static uint64_t now_monotonic(void)
@@ -229,6 +243,7 @@ static int on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *s
 	(void)sd_notify(0, "STOPPING=1");
 	stop_deadline = now_monotonic() + STOP_DRAIN_USEC;
 	ctl = control_free(ctl);
+	labels = labels_free(labels);
 	daemon_free_all_segments(d);
 	r = sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 0, 1000, on_drain, d);
 	if (r < 0)
@@ -311,6 +326,14 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
+	if (o.docker_labels) {
+		r = labels_new(&d, &labels);
+		if (r < 0) {
+			log_error_errno(r, "cannot follow Docker for labelled containers");
+			goto out;
+		}
+	}
+
 	fd = adopt_listen_fds();
 	if (fd < 0 && strncmp(o.ctl_path, "/run/wormhole/", 14) == 0)
 		(void)mkdir("/run/wormhole", 0755);
@@ -328,6 +351,7 @@ int main(int argc, char *argv[])
 		log_error_errno(r, "event loop failed");
 out:
 	ctl = control_free(ctl);
+	labels = labels_free(labels);
 	daemon_free_all_segments(&d);
 	containers_free(&d);
 	d.pipes = pipe_pool_free(d.pipes);
