@@ -29,6 +29,7 @@
 #include "ioloop.h"
 #include "labels.h"
 #include "log.h"
+#include "metrics.h"
 #include "netns.h"
 #include "relay.h"
 #include "segment.h"
@@ -43,6 +44,7 @@ struct options {
 	unsigned max_conns;
 	int log_level;
 	bool docker_labels;
+	char *metrics_addr;
 };
 
 static void help(void)
@@ -57,6 +59,8 @@ static void help(void)
 	       "      --max-conns N           concurrent connections per segment (default 16384)\n"
 	       "      --udp-idle SEC          idle timeout of a UDP session (default 60)\n"
 	       "      --docker-labels         publish containers labelled wormhole.publish=...\n"
+	       "      --metrics [ADDR:]PORT   Prometheus metrics over HTTP (default off; ADDR\n"
+	       "                              defaults to 127.0.0.1)\n"
 	       "  -v, --verbose               debug logging\n"
 	       "  -h, --help                  this text\n"
 	       "      --version               print the version\n",
@@ -84,6 +88,7 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		ARG_UDP_IDLE,
 		ARG_VERSION,
 		ARG_DOCKER_LABELS,
+		ARG_METRICS,
 	};
 	static const struct option opts[] = {
 		{ "host", required_argument, NULL, 'H' },
@@ -91,6 +96,7 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		{ "max-conns", required_argument, NULL, ARG_MAX_CONNS },
 		{ "udp-idle", required_argument, NULL, ARG_UDP_IDLE },
 		{ "docker-labels", no_argument, NULL, ARG_DOCKER_LABELS },
+		{ "metrics", required_argument, NULL, ARG_METRICS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -155,6 +161,12 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		case ARG_DOCKER_LABELS:
 			o->docker_labels = true;
 			break;
+		case ARG_METRICS:
+			free(o->metrics_addr);
+			o->metrics_addr = strdup(optarg);
+			if (!o->metrics_addr)
+				return 1;
+			break;
 		case 'v':
 			o->log_level = LOG_DEBUG;
 			break;
@@ -206,6 +218,7 @@ static int adopt_listen_fds(void)
 
 static struct control *ctl;
 static struct labels *labels;
+static struct metrics *metrics;
 static uint64_t stop_deadline;
 
 static uint64_t now_monotonic(void)
@@ -276,6 +289,7 @@ int main(int argc, char *argv[])
 	r = parse_args(argc, argv, &o);
 	if (r >= 0) {
 		free(o.ctl_path);
+		free(o.metrics_addr);
 		return r;
 	}
 	log_set_max_level(o.log_level);
@@ -334,6 +348,16 @@ int main(int argc, char *argv[])
 		}
 	}
 
+	if (o.metrics_addr) {
+		r = metrics_new(&d, o.metrics_addr, &metrics);
+		if (r < 0) {
+			log_error_errno(r, "--metrics '%s'%s", o.metrics_addr,
+					r == -EINVAL ? " (expected [ADDR:]PORT, numeric)" : "");
+			goto out;
+		}
+		log_info("metrics on http://%s/metrics", o.metrics_addr);
+	}
+
 	fd = adopt_listen_fds();
 	if (fd < 0 && strncmp(o.ctl_path, "/run/wormhole/", 14) == 0)
 		(void)mkdir("/run/wormhole", 0755);
@@ -351,6 +375,7 @@ int main(int argc, char *argv[])
 		log_error_errno(r, "event loop failed");
 out:
 	ctl = control_free(ctl);
+	metrics = metrics_free(metrics);
 	labels = labels_free(labels);
 	daemon_free_all_segments(&d);
 	containers_free(&d);
@@ -358,5 +383,6 @@ out:
 	d.loop = ioloop_free(d.loop);
 	d.event = sd_event_unref(d.event);
 	free(o.ctl_path);
+	free(o.metrics_addr);
 	return r < 0 ? 1 : 0;
 }
