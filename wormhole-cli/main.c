@@ -6,6 +6,7 @@
  * command, option or chain spec; nothing was sent to the daemon).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,8 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
 	_cleanup_free_ char *line = NULL, *buf = NULL;
 	_cleanup_close_ int fd = -EBADF;
 	size_t len = 0, used = 0;
+	struct ctl_segment_info *segs = NULL; /* list lines so far */
+	size_t n_segs = 0, cap_segs = 0;
 	int r;
 
 	r = ctl_request_format(req, &line);
@@ -130,6 +133,7 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
 	for (;;) {
 		_cleanup_free_ char *err = NULL;
 		struct ctl_reply rep = { 0 };
+		struct ctl_segment_info *ns;
 		char *l = NULL;
 		size_t ll = 0;
 
@@ -137,7 +141,7 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
 		if (r < 0) {
 			fprintf(stderr, "wormhole: reading the reply of wormholed: %s\n",
 				strerror(-r));
-			return r;
+			goto out_free_segs;
 		}
 		r = ctl_reply_parse(l, ll, &rep, &err);
 		memmove(buf, buf + ll, used - ll);
@@ -145,16 +149,53 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
 		if (r < 0) {
 			fprintf(stderr, "wormhole: bad reply from wormholed: %s\n",
 				err ?: strerror(-r));
-			return r;
+			goto out_free_segs;
 		}
 		if (rep.progress) {
 			fprintf(stderr, "%s\n", rep.progress);
 			ctl_reply_done(&rep);
 			continue;
 		}
+		if (rep.has_segment) { /* a streamed list: gather the lines until the end line */
+			if (n_segs == cap_segs) {
+				cap_segs = cap_segs ? cap_segs * 2 : 64;
+				ns = realloc(segs, cap_segs * sizeof(*segs));
+				if (!ns) {
+					ctl_reply_done(&rep);
+					r = -ENOMEM;
+					fprintf(stderr, "wormhole: %s\n", strerror(-r));
+					goto out_free_segs;
+				}
+				segs = ns;
+			}
+			segs[n_segs++] = rep.segment;
+			rep.segment = (struct ctl_segment_info){ 0 };
+			ctl_reply_done(&rep);
+			continue;
+		}
+		if (rep.ok && rep.has_count) {
+			if (rep.count != n_segs) {
+				fprintf(stderr,
+					"wormhole: bad reply from wormholed: %zu segments, "
+					"announced %" PRIu64 "\n",
+					n_segs, rep.count);
+				ctl_reply_done(&rep);
+				r = -EBADMSG;
+				goto out_free_segs;
+			}
+			rep.segments = TAKE_PTR(segs);
+			rep.n_segments = n_segs;
+			rep.has_segments = true;
+		}
 		*ret = rep;
-		return 0;
+		r = 0;
+		goto out_free_segs;
 	}
+out_free_segs:
+	for (size_t i = 0; i < n_segs && segs; i++)
+		ctl_segment_info_done(&segs[i]);
+	free(segs);
+	return r;
 }
 
 int main(int argc, char *argv[])

@@ -5,9 +5,18 @@
  * Requests are handled one at a time per client, in order; a create whose words take time (a
  * container start) leaves its client busy until the reply goes out, while other clients and the
  * data path carry on. Input lines are capped (CTL_LINE_MAX) before any parsing, and a client that
- * is not uid 0 gets one error line and is disconnected without anything of its being parsed.
+ * is not uid 0 gets one error line and is closed at once, without anything of its being read.
+ *
+ * Nothing a client does can make the daemon hold much for it or stall the loop: a client is read
+ * only while its output queue is under CTL_OUT_MAX (one that pipelines requests and never reads
+ * stops being read), and is dropped when its output does not drain for CTL_DRAIN_USEC or when it
+ * has not sent a full request within CTL_IDLE_USEC. A list is streamed: the order of the segments
+ * is computed once in one linear pass, then CTL_LIST_BATCH lines are formatted each time the queue
+ * falls under the bound, skipping segments freed in between. Of the CTL_MAX_CLIENTS slots, a new
+ * root client takes the slot of the least recently active one when they are all used.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +32,16 @@
 #include "config.h"
 #include "control.h"
 #include "ctl-proto.h"
+#include "list.h"
 #include "log.h"
 #include "segment.h"
 #include "spec.h"
 
 #define CTL_MAX_CLIENTS 256
+#define CTL_OUT_MAX	(64u * 1024u)	      /* stop reading (and listing) above this */
+#define CTL_LIST_BATCH	1024		      /* segment lines formatted at a time */
+#define CTL_IDLE_USEC	(5 * 1000 * 1000ULL)  /* to send a full request */
+#define CTL_DRAIN_USEC	(10 * 1000 * 1000ULL) /* for pending output to make progress */
 
 struct ctl_client;
 
@@ -47,7 +61,7 @@ struct control {
 
 struct ctl_client {
 	struct control *ctl;
-	struct ctl_client *prev, *next;
+	LIST_FIELDS(struct ctl_client, clients);
 	int fd;
 	sd_event_source *src;
 	char *in;
@@ -55,9 +69,26 @@ struct ctl_client {
 	char *out;
 	size_t out_len;
 	struct create_req *pending;
-	bool closing; /* close once the output is flushed */
-	bool refused; /* not root: its request is read to the end of line, never parsed */
+	struct list_stream *list; /* a list reply being streamed */
+	sd_event_source *timer;	  /* idle or drain deadline */
+	uint64_t last_usec;	  /* accepted, took a request, or sent bytes */
+	bool closing;		  /* close once the output is flushed */
+	bool eof;		  /* the client will send nothing more */
 };
+
+struct list_stream {
+	struct segment **order; /* parents before their children; may hold freed pointers */
+	size_t n, pos;
+	uint64_t count; /* lines sent */
+};
+
+static struct list_stream *list_stream_free(struct list_stream *l)
+{
+	if (l)
+		free(l->order);
+	free(l);
+	return NULL;
+}
 
 static void client_free(struct ctl_client *c)
 {
@@ -73,13 +104,10 @@ static void client_free(struct ctl_client *c)
 		free(c->pending);
 		c->pending = NULL;
 	}
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		ctl->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(clients, ctl->clients, c);
 	ctl->n_clients--;
+	c->list = list_stream_free(c->list);
+	c->timer = sd_event_source_disable_unref(c->timer);
 	c->src = sd_event_source_disable_unref(c->src);
 	safe_close(c->fd);
 	free(c->in);
@@ -87,15 +115,62 @@ static void client_free(struct ctl_client *c)
 	free(c);
 }
 
+static uint64_t loop_now_usec(struct ctl_client *c)
+{
+	uint64_t t = 0;
+
+	(void)sd_event_now(sd_event_source_get_event(c->src), CLOCK_MONOTONIC, &t);
+	return t;
+}
+
+/* A full request line is waiting and may be taken now. */
+static bool client_has_line(struct ctl_client *c)
+{
+	return c->in_len > 0 && memchr(c->in, '\n', c->in_len);
+}
+
+/* Whether the client may take its next request (or produce more list lines) now. */
+static bool client_can_work(struct ctl_client *c)
+{
+	return !c->pending && !c->closing && c->out_len < CTL_OUT_MAX;
+}
+
 static void client_update_events(struct ctl_client *c)
 {
 	uint32_t ev = 0;
+	uint64_t deadline;
 
-	if (!c->pending && !c->closing)
+	/* read only what can be handled right away: the input buffer never holds more than one
+	 * partial line besides what one recv() brought */
+	if (client_can_work(c) && !c->list && !c->eof && !client_has_line(c))
 		ev |= EPOLLIN;
-	if (c->out_len > 0)
+	/* also when there is more to produce: writable means the loop comes back to us after the
+	 * other ready sources, so one long list cannot hold the loop */
+	if (c->out_len > 0 || (client_can_work(c) && (c->list || client_has_line(c))))
 		ev |= EPOLLOUT;
 	(void)sd_event_source_set_io_events(c->src, ev);
+
+	if (c->pending) { /* a creation takes the time it takes (an image pull) */
+		(void)sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+		return;
+	}
+	deadline = c->last_usec + (c->out_len > 0 || c->list ? CTL_DRAIN_USEC : CTL_IDLE_USEC);
+	(void)sd_event_source_set_time(c->timer, deadline);
+	(void)sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+}
+
+static int on_client_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct ctl_client *c = userdata;
+
+	if (c->out_len > 0 || c->list)
+		log_notice("control: a client did not read its replies for %llu s, closing it",
+			   CTL_DRAIN_USEC / 1000000);
+	else
+		log_debug("control: a client sent no full request for %llu s, closing it",
+			  CTL_IDLE_USEC / 1000000);
+	client_free(c);
+	return 0;
 }
 
 /* Return: 0, or <0 when the client is gone (freed) */
@@ -114,7 +189,11 @@ static int client_flush(struct ctl_client *c)
 		}
 		memmove(c->out, c->out + n, c->out_len - (size_t)n);
 		c->out_len -= (size_t)n;
+		if (n > 0)
+			c->last_usec = loop_now_usec(c);
 	}
+	if (c->out_len == 0 && c->eof && !c->pending && !c->list && !client_has_line(c))
+		c->closing = true; /* it said all it had to say and has every answer */
 	if (c->out_len == 0 && c->closing) {
 		client_free(c);
 		return -EPIPE;
@@ -251,40 +330,193 @@ static int segment_info(const struct segment *s, struct ctl_segment_info *i)
 	return 0;
 }
 
-/* Top segments in creation order, each followed by its descendants. */
-static int list_add(struct daemon *d, const struct segment *parent, struct ctl_reply *rep)
-{
-	for (struct segment *s = d->segments; s; s = s->next) {
-		int r;
+/*
+ * An open-addressing table of segment pointers (a power of two, at most half full), for the two
+ * linear passes of a list: parent lookups while ordering, and which segments still exist while
+ * streaming. Values are indexes into the registry walk.
+ */
+struct ptr_table {
+	const struct segment **keys;
+	size_t *vals;
+	size_t mask;
+};
 
-		if (s->parent != parent)
-			continue;
-		r = segment_info(s, &rep->segments[rep->n_segments++]);
-		if (r < 0)
-			return r;
-		r = list_add(d, s, rep);
-		if (r < 0)
-			return r;
+static void ptr_table_done(struct ptr_table *t)
+{
+	free(t->keys);
+	free(t->vals);
+}
+
+static int ptr_table_init(struct ptr_table *t, size_t n)
+{
+	size_t size = 16;
+
+	while (size < 2 * n)
+		size *= 2;
+	t->keys = calloc(size, sizeof(*t->keys));
+	t->vals = calloc(size, sizeof(*t->vals));
+	t->mask = size - 1;
+	if (!t->keys || !t->vals) {
+		ptr_table_done(t);
+		return -ENOMEM;
 	}
 	return 0;
 }
 
-static int handle_list(struct ctl_client *c, struct ctl_request *req)
+static size_t ptr_hash(const struct segment *p, size_t mask)
 {
-	struct ctl_reply rep = { .ok = true, .has_segments = true };
-	size_t n = 0;
+	return (size_t)(((uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ULL >> 17) & mask;
+}
+
+static void ptr_table_put(struct ptr_table *t, const struct segment *p, size_t v)
+{
+	size_t i = ptr_hash(p, t->mask);
+
+	while (t->keys[i] && t->keys[i] != p)
+		i = (i + 1) & t->mask;
+	t->keys[i] = p;
+	t->vals[i] = v;
+}
+
+static bool ptr_table_get(const struct ptr_table *t, const struct segment *p, size_t *ret)
+{
+	for (size_t i = ptr_hash(p, t->mask); t->keys[i]; i = (i + 1) & t->mask)
+		if (t->keys[i] == p) {
+			*ret = t->vals[i];
+			return true;
+		}
+	return false;
+}
+
+/*
+ * Top segments in creation order, each followed by its descendants (children in creation order),
+ * in O(n): index the registry, link each segment to its parent's child list, walk the trees.
+ */
+static int list_order(struct daemon *d, struct list_stream *l)
+{
+	_cleanup_free_ struct segment **reg = NULL;
+	_cleanup_free_ size_t *first = NULL, *last = NULL, *next = NULL, *up = NULL;
+	struct ptr_table t = { 0 };
+	size_t n = 0, k = 0;
 	int r;
+
+	for (struct segment *s = d->segments; s; s = s->next)
+		n++;
+	reg = calloc(n + 1, sizeof(*reg));
+	l->order = calloc(n + 1, sizeof(*l->order));
+	first = calloc(n + 1, sizeof(*first));
+	last = calloc(n + 1, sizeof(*last));
+	next = calloc(n + 1, sizeof(*next));
+	up = calloc(n + 1, sizeof(*up));
+	if (!reg || !l->order || !first || !last || !next || !up)
+		return -ENOMEM;
+	r = ptr_table_init(&t, n);
+	if (r < 0)
+		return r;
+	for (struct segment *s = d->segments; s; s = s->next) {
+		reg[k] = s;
+		first[k] = last[k] = next[k] = up[k] = SIZE_MAX;
+		ptr_table_put(&t, s, k++);
+	}
+	for (size_t i = 0; i < k; i++) { /* k == n: the registry did not change meanwhile */
+		size_t p;
+
+		if (!reg[i]->parent || !ptr_table_get(&t, reg[i]->parent, &p))
+			continue;
+		up[i] = p;
+		if (last[p] == SIZE_MAX)
+			first[p] = i;
+		else
+			next[last[p]] = i;
+		last[p] = i;
+	}
+	ptr_table_done(&t);
+	for (size_t top = 0; top < k; top++) {
+		size_t cur = top;
+
+		/* a child whose parent is not registered (yet) is not shown, as before */
+		if (reg[top]->parent)
+			continue;
+		for (;;) {
+			l->order[l->n++] = reg[cur];
+			if (first[cur] != SIZE_MAX) {
+				cur = first[cur];
+				continue;
+			}
+			while (cur != top && next[cur] == SIZE_MAX)
+				cur = up[cur];
+			if (cur == top)
+				break;
+			cur = next[cur];
+		}
+	}
+	return 0;
+}
+
+/*
+ * The next batch of segment lines, then the end line. Segments may have been freed since the
+ * order was taken (a delete, a failed trigger's children): only pointers still in the registry
+ * are read, which costs one pass over it per batch.
+ */
+static int list_fill(struct ctl_client *c)
+{
+	struct list_stream *l = c->list;
+	struct ptr_table live = { 0 };
+	size_t n = 0, emitted = 0;
+	int r = 0;
 
 	for (struct segment *s = c->ctl->d->segments; s; s = s->next)
 		n++;
-	rep.segments = calloc(n + 1, sizeof(*rep.segments));
-	if (!rep.segments)
-		return -ENOMEM;
-	r = list_add(c->ctl->d, NULL, &rep);
-	if (r >= 0)
-		r = client_queue(c, &rep);
-	ctl_reply_done(&rep);
+	r = ptr_table_init(&live, n);
+	if (r < 0)
+		return r;
+	for (struct segment *s = c->ctl->d->segments; s; s = s->next)
+		ptr_table_put(&live, s, 0);
+	while (l->pos < l->n && emitted < CTL_LIST_BATCH) {
+		struct segment *s = l->order[l->pos];
+		struct ctl_reply rep = { .has_segment = true };
+		size_t dummy;
+
+		if (!ptr_table_get(&live, s, &dummy)) {
+			l->pos++;
+			continue;
+		}
+		r = segment_info(s, &rep.segment);
+		if (r >= 0)
+			r = client_queue(c, &rep);
+		ctl_segment_info_done(&rep.segment);
+		if (r < 0)
+			break;
+		l->pos++;
+		l->count++;
+		emitted++;
+	}
+	ptr_table_done(&live);
+	if (r < 0)
+		return r;
+	if (l->pos == l->n) {
+		r = client_queue(
+			c, &(struct ctl_reply){ .ok = true, .has_count = true, .count = l->count });
+		c->list = list_stream_free(c->list);
+	}
 	return r;
+}
+
+static int handle_list(struct ctl_client *c, struct ctl_request *req)
+{
+	struct list_stream *l;
+	int r;
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	r = list_order(c->ctl->d, l);
+	if (r < 0) {
+		list_stream_free(l);
+		return r;
+	}
+	c->list = l; /* client_process() streams it */
+	return 0;
 }
 
 static int handle_ping(struct ctl_client *c, struct ctl_request *req)
@@ -333,21 +565,24 @@ static int client_handle_line(struct ctl_client *c, const char *line, size_t len
 /* Return: 0, or <0 when the client is gone */
 static int client_process(struct ctl_client *c)
 {
-	while (!c->pending && !c->closing) {
-		char *nl = memchr(c->in, '\n', c->in_len);
+	while (client_can_work(c)) {
+		char *nl;
 		size_t len;
 
+		if (c->list) {
+			int r = list_fill(c);
+
+			if (r < 0) {
+				c->list = list_stream_free(c->list);
+				(void)client_reply_error(c, "list: %s", strerror(-r));
+			}
+			break; /* one batch per turn; EPOLLOUT brings us back */
+		}
+		nl = memchr(c->in, '\n', c->in_len);
 		if (!nl)
 			break;
-		if (c->refused) {
-			/* answer only after the request arrived: closing a unix socket with unread
-			 * data would reset the client before it read why */
-			(void)client_reply_error(c, "permission denied: wormholed takes requests "
-						    "from root only");
-			c->closing = true;
-			break;
-		}
 		len = (size_t)(nl - c->in) + 1;
+		c->last_usec = loop_now_usec(c);
 		(void)client_handle_line(c, c->in, len);
 		memmove(c->in, c->in + len, c->in_len - len);
 		c->in_len -= len;
@@ -359,26 +594,19 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
 {
 	struct ctl_client *c = userdata;
 
-	if (revents & EPOLLIN) {
+	if ((revents & EPOLLIN) && !c->eof) {
 		char buf[16384];
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			client_free(c);
 			return 0;
 		}
+		if (n == 0)
+			c->eof = true; /* answer what it sent, then close */
 		if (n > 0) {
-			char *in;
+			char *in = realloc(c->in, c->in_len + (size_t)n);
 
-			if (c->in_len + (size_t)n > CTL_LINE_MAX) {
-				c->in_len = 0;
-				(void)client_reply_error(c, "request too long (over %u bytes)",
-							 CTL_LINE_MAX);
-				c->closing = true;
-				(void)client_flush(c);
-				return 0;
-			}
-			in = realloc(c->in, c->in_len + (size_t)n);
 			if (!in) {
 				client_free(c);
 				return 0;
@@ -387,16 +615,51 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
 			c->in = in;
 			c->in_len += (size_t)n;
 		}
-		(void)client_process(c); /* may free c */
+		if (client_process(c) < 0) /* freed */
+			return 0;
+		/* what is left is at most one partial line: cap it */
+		if (c->in_len > CTL_LINE_MAX && !client_has_line(c)) {
+			c->in_len = 0;
+			(void)client_reply_error(c, "request too long (over %u bytes)",
+						 CTL_LINE_MAX);
+			c->closing = true;
+			(void)client_flush(c);
+		} else if (c->eof && !client_has_line(c) && c->in_len > 0) {
+			c->in_len = 0; /* a last line without its newline is not a request */
+			(void)client_flush(c);
+		}
 		return 0;
 	}
 	if (revents & EPOLLOUT) {
-		(void)client_flush(c);
+		(void)client_process(c);
 		return 0;
 	}
 	if (revents & (EPOLLHUP | EPOLLERR))
 		client_free(c);
 	return 0;
+}
+
+/* At the limit: the least recently active client that is not waiting for a creation, or NULL. */
+static struct ctl_client *client_oldest_idle(struct control *ctl)
+{
+	struct ctl_client *o = NULL, *c;
+
+	LIST_FOREACH(clients, c, ctl->clients)
+		if (!c->pending && (!o || c->last_usec < o->last_usec))
+			o = c;
+	return o;
+}
+
+/* Not root: say why without reading anything, and close. The line fits any socket buffer. */
+static void refuse_peer(int cfd, uid_t uid)
+{
+	_cleanup_free_ char *line = NULL;
+	static char msg[] = "permission denied: wormholed takes requests from root only";
+
+	log_notice("control: refusing a client with uid %d", (int)uid);
+	if (ctl_reply_format(&(struct ctl_reply){ .ok = false, .error = msg }, &line) >= 0)
+		(void)send(cfd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+	safe_close(cfd);
 }
 
 static int on_ctl_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
@@ -415,12 +678,22 @@ static int on_ctl_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 	}
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		cred.uid = (uid_t)-1;
-	if (cred.uid != 0)
-		log_notice("control: refusing a client with uid %d", (int)cred.uid);
-	if (ctl->n_clients >= CTL_MAX_CLIENTS) {
-		log_notice("control: %u clients is the limit, refusing one", CTL_MAX_CLIENTS);
-		safe_close(cfd);
+	if (cred.uid != 0) {
+		refuse_peer(cfd, cred.uid);
 		return 0;
+	}
+	if (ctl->n_clients >= CTL_MAX_CLIENTS) {
+		struct ctl_client *o = client_oldest_idle(ctl);
+
+		if (!o) {
+			log_notice("control: %u clients, all busy, is the limit; refusing one",
+				   CTL_MAX_CLIENTS);
+			safe_close(cfd);
+			return 0;
+		}
+		log_notice("control: %u clients is the limit, closing the least recently active",
+			   CTL_MAX_CLIENTS);
+		client_free(o);
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -429,18 +702,46 @@ static int on_ctl_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 	}
 	c->ctl = ctl;
 	c->fd = cfd;
-	c->refused = cred.uid != 0;
 	r = sd_event_add_io(sd_event_source_get_event(src), &c->src, cfd, EPOLLIN, on_client_io, c);
+	if (r >= 0)
+		r = sd_event_add_time(sd_event_source_get_event(src), &c->timer, CLOCK_MONOTONIC,
+				      UINT64_MAX, 0, on_client_timer, c);
 	if (r < 0) {
+		c->src = sd_event_source_disable_unref(c->src);
 		safe_close(cfd);
 		free(c);
 		return 0;
 	}
-	c->next = ctl->clients;
-	if (ctl->clients)
-		ctl->clients->prev = c;
-	ctl->clients = c;
+	LIST_PREPEND(clients, ctl->clients, c);
 	ctl->n_clients++;
+	c->last_usec = loop_now_usec(c);
+	client_update_events(c);
+	return 0;
+}
+
+/*
+ * Make @path free for our socket: nothing there, or a stale socket (no daemon answers: removed).
+ * Anything else stays: a file that is not a socket (-ENOTSOCK; -H with a typo must not delete a
+ * file), including a symlink (lstat), and a socket a live daemon answers on (-EADDRINUSE).
+ */
+static int ctl_path_free(const char *path, const struct sockaddr_un *un)
+{
+	_cleanup_close_ int probe = -EBADF;
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe < 0)
+		return -errno;
+	if (connect(probe, (const struct sockaddr *)un, sizeof(*un)) == 0)
+		return -EADDRINUSE;
+	if (errno != ECONNREFUSED)
+		return -errno; /* EACCES, EAGAIN (a live daemon with a full backlog): leave it */
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
 	return 0;
 }
 
@@ -456,14 +757,9 @@ static int ctl_bind(const char *path, int *ret_fd)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	/* refuse to steal the socket of a daemon that still answers */
-	{
-		_cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&un, sizeof(un)) == 0)
-			return -EADDRINUSE;
-	}
-	(void)unlink(path);
+	r = ctl_path_free(path, &un);
+	if (r < 0)
+		return r;
 	if (bind(fd, (struct sockaddr *)&un, sizeof(un)) < 0)
 		return -errno;
 	if (chmod(path, 0600) < 0) {
@@ -484,9 +780,10 @@ static int ctl_bind(const char *path, int *ret_fd)
 static void on_progress(struct daemon *d, struct segment *top, const char *text)
 {
 	struct control *ctl = d->progress_userdata;
+	struct ctl_client *c;
 	char *t;
 
-	for (struct ctl_client *c = ctl->clients; c; c = c->next) {
+	LIST_FOREACH(clients, c, ctl->clients) {
 		if (!c->pending || c->pending->s != top)
 			continue;
 		t = strdup(text);

@@ -14,7 +14,8 @@ struct daemon;
  * @fd:		an already listening socket (systemd socket activation), or -1
  * @ret:	the server on success only
  *
- * Return: 0 or a negative errno (-EADDRINUSE if another daemon answers on @path)
+ * Return: 0 or a negative errno: -EADDRINUSE if another daemon answers on @path, -ENOTSOCK if
+ *		@path exists and is not a socket (it is left alone; a stale socket is replaced)
  */
 int control_new(struct daemon *d, const char *path, int fd, struct control **ret);
 

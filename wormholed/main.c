@@ -33,6 +33,7 @@
 #include "netns.h"
 #include "relay.h"
 #include "segment.h"
+#include "time-util.h"
 #include "url.h"
 
 #define USEC_PER_SEC 1000000ULL
@@ -221,20 +222,12 @@ static struct labels *labels;
 static struct metrics *metrics;
 static uint64_t stop_deadline;
 
-static uint64_t now_monotonic(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Wait (bounded) until the containers we remove are gone, then end the loop. */
 static int on_drain(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
 
-	if (containers_drained(d) || now_monotonic() >= stop_deadline) {
+	if (containers_drained(d) || now_usec() >= stop_deadline) {
 		if (!containers_drained(d))
 			log_warning("giving up waiting for Docker to remove containers");
 		return sd_event_exit(d->event, 0);
@@ -254,7 +247,7 @@ static int on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *s
 	}
 	log_info("shutting down");
 	(void)sd_notify(0, "STOPPING=1");
-	stop_deadline = now_monotonic() + STOP_DRAIN_USEC;
+	stop_deadline = now_usec() + STOP_DRAIN_USEC;
 	ctl = control_free(ctl);
 	labels = labels_free(labels);
 	daemon_free_all_segments(d);
@@ -363,7 +356,16 @@ int main(int argc, char *argv[])
 		(void)mkdir("/run/wormhole", 0755);
 	r = control_new(&d, fd < 0 ? o.ctl_path : NULL, fd, &ctl);
 	if (r < 0) {
-		log_error_errno(r, "control socket '%s'", o.ctl_path);
+		if (r == -ENOTSOCK)
+			log_error("control socket '%s': the path exists and is not a socket, "
+				  "refusing to replace it",
+				  o.ctl_path);
+		else if (r == -EADDRINUSE)
+			log_error("control socket '%s': already in use (another wormholed "
+				  "answers on it)",
+				  o.ctl_path);
+		else
+			log_error_errno(r, "control socket '%s'", o.ctl_path);
 		goto out;
 	}
 	log_info("wormholed %s ready, control socket %s", WORMHOLE_VERSION,

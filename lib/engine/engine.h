@@ -20,6 +20,7 @@ struct head_listen;
 struct ioloop;
 struct pipe_pool;
 struct segment;
+struct strmap;
 
 struct daemon {
 	const struct chain_op *const *ops; /* indexed by enum spec_word_type (chains/) */
@@ -28,6 +29,7 @@ struct daemon {
 	struct pipe_pool *pipes;
 	struct segment *segments; /* registry, in creation order (O(1) append: a tail pointer) */
 	struct segment *segments_last;
+	struct strmap *by_id; /* the registry by id (segment.c) */
 	uint64_t connect_timeout_usec;
 	uint64_t udp_idle_usec;
 	unsigned max_conns;

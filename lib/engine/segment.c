@@ -25,6 +25,7 @@
 #include "runner.h"
 #include "segment.h"
 #include "spec.h"
+#include "strmap.h"
 #include "tail.h"
 #include "time-util.h"
 
@@ -88,16 +89,25 @@ char *segment_tail_url(const struct segment *s)
 
 struct segment *segment_find(struct daemon *d, const char *id)
 {
-	for (struct segment *s = d->segments; s; s = s->next)
-		if (strcmp(s->id, id) == 0)
-			return s;
-	return NULL;
+	return d->by_id ? strmap_get(d->by_id, id) : NULL;
 }
 
-static void segment_register(struct segment *s)
+/* The registry: a list in creation order (list, shutdown) and a map by id (every lookup; a
+ * create checks its id, so a scan would make n creations O(n²)). The map exists while the
+ * registry is not empty. */
+static int segment_register(struct segment *s)
 {
 	struct daemon *d = s->d;
+	int r;
 
+	if (!d->by_id) {
+		r = strmap_new(&d->by_id);
+		if (r < 0)
+			return r;
+	}
+	r = strmap_put(d->by_id, s->id, s);
+	if (r < 0)
+		return r;
 	s->prev = d->segments_last;
 	s->next = NULL;
 	if (d->segments_last)
@@ -106,6 +116,7 @@ static void segment_register(struct segment *s)
 		d->segments = s;
 	d->segments_last = s;
 	s->registered = true;
+	return 0;
 }
 
 static void segment_unregister(struct segment *s)
@@ -114,6 +125,9 @@ static void segment_unregister(struct segment *s)
 
 	if (!s->registered)
 		return;
+	(void)strmap_remove(d->by_id, s->id);
+	if (strmap_size(d->by_id) == 0)
+		d->by_id = strmap_free(d->by_id);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -430,7 +444,9 @@ static int create_finish(struct segment *s, char **ret_error)
 	} else {
 		segment_set_state(s, SEGMENT_ARMED);
 	}
-	segment_register(s);
+	r = segment_register(s);
+	if (r < 0)
+		return r;
 	head = segment_head_url(s, true);
 	tail = segment_tail_url(s);
 	log_info("segment '%s' created: %s -> %s%s%s", s->id, head ?: "?", tail ?: "?",

@@ -191,6 +191,35 @@ static bool has_nul_escape(const char *json, size_t len)
 	return false;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * yajl_tree keeps every key of an object, duplicates included, and a lookup finds the first: so
+ * {"op":"list","op":"delete"} would mean whatever the reader happens to look at first. Refuse such
+ * objects instead. Sorting a copy of the keys keeps this O(k log k) for an object of k keys (a
+ * line of CTL_LINE_MAX may hold tens of thousands).
+ */
+static int obj_check_unique(yajl_val obj, const char *what, char **reterr)
+{
+	_cleanup_free_ const char **keys = NULL;
+	size_t n = obj->u.object.len;
+
+	if (n < 2)
+		return 0;
+	keys = malloc(n * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	memcpy(keys, obj->u.object.keys, n * sizeof(*keys));
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(keys[i - 1], keys[i]) == 0)
+			return set_err(reterr, "duplicate key '%.64s' in the %s", keys[i], what);
+	return 0;
+}
+
 /*
  * Copies the line into a NUL-terminated buffer and parses it; the caller frees the tree. @what
  * ("request", "reply") names the line in messages. Bytes yajl_tree would silently lose or
@@ -203,6 +232,7 @@ static int parse_tree(const char *line, size_t len, const char *what, yajl_val *
 	char errbuf[256] = "";
 	size_t valid;
 	yajl_val v;
+	int r;
 
 	if (len > CTL_LINE_MAX)
 		return -E2BIG;
@@ -229,6 +259,11 @@ static int parse_tree(const char *line, size_t len, const char *what, yajl_val *
 		yajl_tree_free(v);
 		return set_err(reterr, "a message must be a JSON object");
 	}
+	r = obj_check_unique(v, what, reterr);
+	if (r < 0) {
+		yajl_tree_free(v);
+		return r;
+	}
 	*ret = v;
 	return 0;
 }
@@ -238,6 +273,21 @@ static yajl_val obj_get(yajl_val obj, const char *key)
 	const char *path[] = { key, NULL };
 
 	return yajl_tree_get(obj, path, yajl_t_any);
+}
+
+/*
+ * A copy of a decoded string. The line itself was checked to be UTF-8, but an escape can still
+ * decode to something that is not: yajl turns a lone surrogate ("\ude00") into the bytes of one,
+ * which we would then pass on (and which our own parser refuses when it comes back).
+ */
+static int dup_utf8(const char *s, const char *key, char **ret, char **reterr)
+{
+	size_t len = strlen(s);
+
+	if (utf8_valid_prefix((const unsigned char *)s, len) < len)
+		return set_err(reterr, "'%s' is not valid UTF-8 (a lone surrogate escape?)", key);
+	*ret = strdup(s);
+	return *ret ? 0 : -ENOMEM;
 }
 
 /* Optional string field: absent/null -> NULL; wrong type -> -EINVAL. */
@@ -251,8 +301,7 @@ static int get_str(yajl_val obj, const char *key, char **ret, char **reterr)
 	}
 	if (!YAJL_IS_STRING(v))
 		return set_err(reterr, "'%s' must be a string", key);
-	*ret = strdup(YAJL_GET_STRING(v) ?: "");
-	return *ret ? 0 : -ENOMEM;
+	return dup_utf8(YAJL_GET_STRING(v) ?: "", key, ret, reterr);
 }
 
 static int get_u64(yajl_val obj, const char *key, uint64_t *ret, char **reterr)
@@ -309,10 +358,10 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *ret, cha
 				ctl_request_done(&req);
 				return set_err(reterr, "'words' must be an array of strings");
 			}
-			req.words[i] = strdup(YAJL_GET_STRING(w) ?: "");
-			if (!req.words[i]) {
+			r = dup_utf8(YAJL_GET_STRING(w) ?: "", "words", &req.words[i], reterr);
+			if (r < 0) {
 				ctl_request_done(&req);
-				return -ENOMEM;
+				return r;
 			}
 		}
 	}
@@ -370,7 +419,10 @@ int ctl_reply_format(const struct ctl_reply *rep, char **ret)
 	if (!g)
 		return -ENOMEM;
 	yajl_gen_map_open(g);
-	if (rep->progress) {
+	if (rep->has_segment) {
+		r = gen_str(g, "segment");
+		r = r ?: gen_segment(g, &rep->segment);
+	} else if (rep->progress) {
 		r = gen_kv(g, "progress", rep->progress);
 	} else {
 		r = gen_str(g, "ok");
@@ -386,6 +438,8 @@ int ctl_reply_format(const struct ctl_reply *rep, char **ret)
 			r = r ?: gen_kv(g, "version", rep->version);
 		if (rep->has_segments)
 			r = r ?: gen_segments(g, rep->segments, rep->n_segments);
+		if (rep->has_count)
+			r = r ?: gen_ku(g, "count", rep->count);
 	}
 	if (r < 0)
 		return r;
@@ -399,6 +453,9 @@ static int parse_segment(yajl_val o, struct ctl_segment_info *s, char **reterr)
 
 	if (!YAJL_IS_OBJECT(o))
 		return set_err(reterr, "a segment must be an object");
+	r = obj_check_unique(o, "segment", reterr);
+	if (r < 0)
+		return r;
 	r = r ?: get_str(o, "id", &s->id, reterr);
 	r = r ?: get_str(o, "parent", &s->parent, reterr);
 	r = r ?: get_str(o, "head", &s->head, reterr);
@@ -417,12 +474,21 @@ int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **
 {
 	_cleanup_(yajl_tree_freep) yajl_val v = NULL;
 	struct ctl_reply rep = { 0 };
-	yajl_val ok, segs;
+	yajl_val ok, segs, seg;
 	int r;
 
 	r = parse_tree(line, len, "reply", &v, reterr);
 	if (r < 0)
 		return r;
+	seg = obj_get(v, "segment");
+	if (seg) {
+		rep.has_segment = true;
+		r = parse_segment(seg, &rep.segment, reterr);
+		if (r < 0)
+			goto fail;
+		*ret = rep;
+		return 0;
+	}
 	r = get_str(v, "progress", &rep.progress, reterr);
 	if (r < 0)
 		return r;
@@ -440,6 +506,12 @@ int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **
 	r = r ?: get_str(v, "version", &rep.version, reterr);
 	if (r < 0)
 		goto fail;
+	if (obj_get(v, "count")) {
+		rep.has_count = true;
+		r = get_u64(v, "count", &rep.count, reterr);
+		if (r < 0)
+			goto fail;
+	}
 	segs = obj_get(v, "segments");
 	if (segs) {
 		if (!YAJL_IS_ARRAY(segs)) {
@@ -486,6 +558,7 @@ void ctl_reply_done(struct ctl_reply *r)
 	for (size_t i = 0; r->segments && i < r->n_segments; i++)
 		ctl_segment_info_done(&r->segments[i]);
 	free(r->segments);
+	ctl_segment_info_done(&r->segment);
 	*r = (struct ctl_reply){ 0 };
 }
 

@@ -5,10 +5,14 @@
  * Requests:  {"op":"create","words":["url",":9000","tail","url",":9001"]}
  *            {"op":"delete","id":"web"}  {"op":"list"}  {"op":"ping"}  {"op":"version"}
  * Replies:   {"ok":true,"id":"web","url":"tcp://127.0.0.1:9000"}
- *            {"ok":true,"segments":[{...}, ...]}   {"ok":true,"version":"0.1.0"}
+ *            {"ok":true,"version":"0.1.0"}
  *            {"ok":false,"error":"segment 'web': no such segment"}
  * A long request (a create that pulls an image) may be preceded by progress lines
- * {"progress":"..."}; the final line is the one with "ok".
+ * {"progress":"..."}; the final line is the one with "ok". A list is streamed: one line per
+ * segment, {"segment":{"id":"web",...}}, then the end line {"ok":true,"count":N} (N lines came);
+ * so no line grows with the number of segments. The older single line {"ok":true,"segments":[...]}
+ * is still parsed (and formatted, for `list --json`).
+ * An object with the same key twice is refused at every level the parsers read.
  * This module is the only control-protocol code that touches yajl; trees are freed right after
  * parsing into the plain structs below. Lines are capped at CTL_LINE_MAX before parsing.
  * A line is UTF-8 text without NUL bytes, and no string in it may hold \u0000: the parsers refuse
@@ -60,6 +64,10 @@ struct ctl_reply {
 	struct ctl_segment_info *segments;
 	size_t n_segments;
 	bool has_segments;
+	bool has_segment; /* a list line {"segment":{...}} (ok is meaningless then) */
+	struct ctl_segment_info segment;
+	bool has_count; /* the end line of a list: "count" segment lines came before it */
+	uint64_t count;
 };
 
 /**

@@ -29,6 +29,7 @@
 #include "ioloop.h"
 #include "netns.h"
 #include "sockaddr.h"
+#include "time-util.h"
 
 #define CONNECTOR_DELAY_MIN (20 * 1000ULL)  /* usec */
 #define CONNECTOR_DELAY_MAX (250 * 1000ULL) /* usec */
@@ -84,16 +85,13 @@ static bool is_refusal(const struct connector *c, int e)
 	return c->sa.sa.sa_family == AF_UNIX && (e == ENOENT || e == EAGAIN);
 }
 
-static uint64_t now_usec(struct connector *c)
+/* The loop's time of this iteration (what sd-event timers compare with), the clock if none. */
+static uint64_t loop_now_usec(struct connector *c)
 {
 	uint64_t t;
 
-	if (sd_event_now(ioloop_event(c->loop), CLOCK_MONOTONIC, &t) < 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		t = (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-	}
+	if (sd_event_now(ioloop_event(c->loop), CLOCK_MONOTONIC, &t) < 0)
+		t = now_usec();
 	return t;
 }
 
@@ -117,7 +115,7 @@ static int arm_timer(struct connector *c, uint64_t usec, uint64_t accuracy)
 /* The target refused: try again later, or give up at the deadline. */
 static void connector_refused(struct connector *c)
 {
-	uint64_t now = now_usec(c), next;
+	uint64_t now = loop_now_usec(c), next;
 	int r;
 
 	c->in_progress = false;
