@@ -254,8 +254,8 @@ static int listen_on(const char *addr, int *ret_fd)
 	}
 	if (!host)
 		return -ENOMEM;
-	if (!*port || strspn(port, "0123456789") != strlen(port) || atoi(port) < 1 ||
-	    atoi(port) > 65535)
+	if (!*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
+	    strtoul(port, NULL, 10) < 1 || strtoul(port, NULL, 10) > 65535)
 		return -EINVAL;
 	if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai)
 		return -EINVAL;
