@@ -223,9 +223,8 @@ static void trigger_finished(struct segment *s, int r, char *error)
 	s->tail_saved = ENDPOINT_EMPTY;
 	{
 		_cleanup_free_ char *tail = segment_tail_url(s);
-		log_info("segment '%s': triggered in %.3f s, tail is %s", s->id,
-			 (double)(now_usec() - s->trigger_start_usec) / (double)USEC_PER_SEC,
-			 tail ?: "?");
+		log_info("segment '%s': triggered, tail is %s (in %.3f s)", s->id, tail ?: "?",
+			 (double)(now_usec() - s->trigger_start_usec) / (double)USEC_PER_SEC);
 	}
 	conn_trigger_done(s, 0, NULL);
 	segment_idle_check(s);
