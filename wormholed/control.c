@@ -578,7 +578,7 @@ static int client_process(struct ctl_client *c)
 			}
 			break; /* one batch per turn; EPOLLOUT brings us back */
 		}
-		nl = memchr(c->in, '\n', c->in_len);
+		nl = c->in_len > 0 ? memchr(c->in, '\n', c->in_len) : NULL;
 		if (!nl)
 			break;
 		len = (size_t)(nl - c->in) + 1;
