@@ -324,7 +324,7 @@ static int segment_info(const struct segment *s, struct ctl_segment_info *i)
 	i->parent = s->parent ? strdup(s->parent->id) : NULL;
 	i->head = segment_head_url(s, true);
 	i->tail = segment_tail_url(s);
-	i->state = strdup(segment_state_name(s->state));
+	i->state = segment_state_text(s);
 	if (!i->id || (s->parent && !i->parent) || !i->head || !i->tail || !i->state)
 		return -ENOMEM;
 	return 0;
@@ -578,7 +578,7 @@ static int client_process(struct ctl_client *c)
 			}
 			break; /* one batch per turn; EPOLLOUT brings us back */
 		}
-		nl = memchr(c->in, '\n', c->in_len);
+		nl = c->in_len > 0 ? memchr(c->in, '\n', c->in_len) : NULL;
 		if (!nl)
 			break;
 		len = (size_t)(nl - c->in) + 1;

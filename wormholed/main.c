@@ -27,7 +27,9 @@
 #include "containers.h"
 #include "control.h"
 #include "ioloop.h"
+#include "labels.h"
 #include "log.h"
+#include "metrics.h"
 #include "netns.h"
 #include "relay.h"
 #include "segment.h"
@@ -42,6 +44,8 @@ struct options {
 	uint64_t udp_idle_usec;
 	unsigned max_conns;
 	int log_level;
+	bool docker_labels;
+	char *metrics_addr;
 };
 
 static void help(void)
@@ -55,6 +59,9 @@ static void help(void)
 	       "                              (retried while refused; default 30)\n"
 	       "      --max-conns N           concurrent connections per segment (default 16384)\n"
 	       "      --udp-idle SEC          idle timeout of a UDP session (default 60)\n"
+	       "      --docker-labels         publish containers labelled wormhole.publish=...\n"
+	       "      --metrics [ADDR:]PORT   Prometheus metrics over HTTP (default off; ADDR\n"
+	       "                              defaults to 127.0.0.1)\n"
 	       "  -v, --verbose               debug logging\n"
 	       "  -h, --help                  this text\n"
 	       "      --version               print the version\n",
@@ -76,12 +83,21 @@ static int parse_seconds(const char *s, uint64_t *ret)
 
 static int parse_args(int argc, char *argv[], struct options *o)
 {
-	enum { ARG_CONNECT_TIMEOUT = 0x100, ARG_MAX_CONNS, ARG_UDP_IDLE, ARG_VERSION };
+	enum {
+		ARG_CONNECT_TIMEOUT = 0x100,
+		ARG_MAX_CONNS,
+		ARG_UDP_IDLE,
+		ARG_VERSION,
+		ARG_DOCKER_LABELS,
+		ARG_METRICS,
+	};
 	static const struct option opts[] = {
 		{ "host", required_argument, NULL, 'H' },
 		{ "connect-timeout", required_argument, NULL, ARG_CONNECT_TIMEOUT },
 		{ "max-conns", required_argument, NULL, ARG_MAX_CONNS },
 		{ "udp-idle", required_argument, NULL, ARG_UDP_IDLE },
+		{ "docker-labels", no_argument, NULL, ARG_DOCKER_LABELS },
+		{ "metrics", required_argument, NULL, ARG_METRICS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -143,6 +159,15 @@ static int parse_args(int argc, char *argv[], struct options *o)
 			o->max_conns = (unsigned)v;
 			break;
 		}
+		case ARG_DOCKER_LABELS:
+			o->docker_labels = true;
+			break;
+		case ARG_METRICS:
+			free(o->metrics_addr);
+			o->metrics_addr = strdup(optarg);
+			if (!o->metrics_addr)
+				return 1;
+			break;
 		case 'v':
 			o->log_level = LOG_DEBUG;
 			break;
@@ -193,6 +218,8 @@ static int adopt_listen_fds(void)
 #define STOP_DRAIN_USEC (10 * USEC_PER_SEC)
 
 static struct control *ctl;
+static struct labels *labels;
+static struct metrics *metrics;
 static uint64_t stop_deadline;
 
 /* Wait (bounded) until the containers we remove are gone, then end the loop. */
@@ -222,6 +249,7 @@ static int on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *s
 	(void)sd_notify(0, "STOPPING=1");
 	stop_deadline = now_usec() + STOP_DRAIN_USEC;
 	ctl = control_free(ctl);
+	labels = labels_free(labels);
 	daemon_free_all_segments(d);
 	r = sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 0, 1000, on_drain, d);
 	if (r < 0)
@@ -254,6 +282,7 @@ int main(int argc, char *argv[])
 	r = parse_args(argc, argv, &o);
 	if (r >= 0) {
 		free(o.ctl_path);
+		free(o.metrics_addr);
 		return r;
 	}
 	log_set_max_level(o.log_level);
@@ -304,6 +333,24 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
+	if (o.docker_labels) {
+		r = labels_new(&d, &labels);
+		if (r < 0) {
+			log_error_errno(r, "cannot follow Docker for labelled containers");
+			goto out;
+		}
+	}
+
+	if (o.metrics_addr) {
+		r = metrics_new(&d, o.metrics_addr, &metrics);
+		if (r < 0) {
+			log_error_errno(r, "--metrics '%s'%s", o.metrics_addr,
+					r == -EINVAL ? " (expected [ADDR:]PORT, numeric)" : "");
+			goto out;
+		}
+		log_info("metrics on http://%s/metrics", o.metrics_addr);
+	}
+
 	fd = adopt_listen_fds();
 	if (fd < 0 && strncmp(o.ctl_path, "/run/wormhole/", 14) == 0)
 		(void)mkdir("/run/wormhole", 0755);
@@ -330,11 +377,14 @@ int main(int argc, char *argv[])
 		log_error_errno(r, "event loop failed");
 out:
 	ctl = control_free(ctl);
+	metrics = metrics_free(metrics);
+	labels = labels_free(labels);
 	daemon_free_all_segments(&d);
 	containers_free(&d);
 	d.pipes = pipe_pool_free(d.pipes);
 	d.loop = ioloop_free(d.loop);
 	d.event = sd_event_unref(d.event);
 	free(o.ctl_path);
+	free(o.metrics_addr);
 	return r < 0 ? 1 : 0;
 }
