@@ -19,6 +19,7 @@ extern const struct chain_op chain_op_docker_run;
 extern const struct chain_op chain_op_remote;
 extern const struct chain_op chain_op_tunnel;
 extern const struct chain_op chain_op_udptunnel;
+extern const struct chain_op chain_op_idle;
 
 /**
  * chain_ops - the ops of every word, indexed by enum spec_word_type (NULL: a word that needs no

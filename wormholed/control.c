@@ -433,7 +433,7 @@ static int segment_info(const struct segment *s, struct ctl_segment_info *i)
 	i->parent = s->parent ? strdup(s->parent->id) : NULL;
 	i->head = segment_head_url(s, true);
 	i->tail = segment_tail_url(s);
-	i->state = strdup(segment_state_name(s->state));
+	i->state = segment_state_text(s);
 	if (!i->id || (s->parent && !i->parent) || !i->head || !i->tail || !i->state)
 		return -ENOMEM;
 	return 0;
@@ -527,7 +527,7 @@ static int list_order(struct daemon *d, struct list_stream *l)
 		first[k] = last[k] = next[k] = up[k] = SIZE_MAX;
 		ptr_table_put(&t, s, k++);
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < k; i++) { /* k == n: the registry did not change meanwhile */
 		size_t p;
 
 		if (!reg[i]->parent || !ptr_table_get(&t, reg[i]->parent, &p))
@@ -540,7 +540,7 @@ static int list_order(struct daemon *d, struct list_stream *l)
 		last[p] = i;
 	}
 	ptr_table_done(&t);
-	for (size_t top = 0; top < n; top++) {
+	for (size_t top = 0; top < k; top++) {
 		size_t cur = top;
 
 		/* a child whose parent is not registered (yet) is not shown, as before */
@@ -731,7 +731,7 @@ static int client_process(struct ctl_client *c)
 			}
 			break; /* one batch per turn; EPOLLOUT brings us back */
 		}
-		nl = memchr(c->in, '\n', c->in_len);
+		nl = c->in_len > 0 ? memchr(c->in, '\n', c->in_len) : NULL;
 		if (!nl)
 			break;
 		len = (size_t)(nl - c->in) + 1;

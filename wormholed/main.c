@@ -27,7 +27,9 @@
 #include "containers.h"
 #include "control.h"
 #include "ioloop.h"
+#include "labels.h"
 #include "log.h"
+#include "metrics.h"
 #include "netns.h"
 #include "peer-key.h"
 #include "peer.h"
@@ -52,6 +54,8 @@ struct options {
 	char **peer_listen; /* --peer-listen; NULL: 0.0.0.0:9999 and [::]:9999 */
 	size_t n_peer_listen;
 	uint64_t lease_usec;
+	bool docker_labels;
+	char *metrics_addr;
 };
 
 static void help(void)
@@ -71,6 +75,9 @@ static void help(void)
 	       "                              0.0.0.0:%d and [::]:%d when there is a key)\n"
 	       "      --lease SEC             how long segments made for a peer outlive its\n"
 	       "                              link (default 60)\n"
+	       "      --docker-labels         publish containers labelled wormhole.publish=...\n"
+	       "      --metrics [ADDR:]PORT   Prometheus metrics over HTTP (default off; ADDR\n"
+	       "                              defaults to 127.0.0.1)\n"
 	       "  -v, --verbose               debug logging\n"
 	       "  -h, --help                  this text\n"
 	       "      --version               print the version\n",
@@ -99,12 +106,16 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		ARG_VERSION,
 		ARG_PEER_LISTEN,
 		ARG_LEASE,
+		ARG_DOCKER_LABELS,
+		ARG_METRICS,
 	};
 	static const struct option opts[] = {
 		{ "host", required_argument, NULL, 'H' },
 		{ "connect-timeout", required_argument, NULL, ARG_CONNECT_TIMEOUT },
 		{ "max-conns", required_argument, NULL, ARG_MAX_CONNS },
 		{ "udp-idle", required_argument, NULL, ARG_UDP_IDLE },
+		{ "docker-labels", no_argument, NULL, ARG_DOCKER_LABELS },
+		{ "metrics", required_argument, NULL, ARG_METRICS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -188,6 +199,15 @@ static int parse_args(int argc, char *argv[], struct options *o)
 				return 2;
 			}
 			break;
+		case ARG_DOCKER_LABELS:
+			o->docker_labels = true;
+			break;
+		case ARG_METRICS:
+			free(o->metrics_addr);
+			o->metrics_addr = strdup(optarg);
+			if (!o->metrics_addr)
+				return 1;
+			break;
 		case 'v':
 			o->log_level = LOG_DEBUG;
 			break;
@@ -240,6 +260,9 @@ static int adopt_listen_fds(void)
 static struct control *ctl;
 static struct peer_server *peers;
 static uint64_t stop_deadline, stop_min;
+static struct labels *labels;
+static struct metrics *metrics;
+static uint64_t stop_deadline;
 
 /* Wait (bounded) until the containers we remove are gone, then end the loop. */
 static int on_drain(sd_event_source *src, uint64_t usec, void *userdata)
@@ -269,6 +292,7 @@ static int on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *s
 	stop_deadline = now_usec() + STOP_DRAIN_USEC;
 	peer_server_detach_control(peers);
 	ctl = control_free(ctl);
+	labels = labels_free(labels);
 	daemon_free_all_segments(d);
 	/* the deletes of our remote segments are on their way over the links: let them go */
 	stop_min = d->peers ? now_usec() + 300 * 1000 : 0;
@@ -331,6 +355,7 @@ int main(int argc, char *argv[])
 	r = parse_args(argc, argv, &o);
 	if (r >= 0) {
 		free(o.ctl_path);
+		free(o.metrics_addr);
 		return r;
 	}
 	log_set_max_level(o.log_level);
@@ -381,6 +406,24 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
+	if (o.docker_labels) {
+		r = labels_new(&d, &labels);
+		if (r < 0) {
+			log_error_errno(r, "cannot follow Docker for labelled containers");
+			goto out;
+		}
+	}
+
+	if (o.metrics_addr) {
+		r = metrics_new(&d, o.metrics_addr, &metrics);
+		if (r < 0) {
+			log_error_errno(r, "--metrics '%s'%s", o.metrics_addr,
+					r == -EINVAL ? " (expected [ADDR:]PORT, numeric)" : "");
+			goto out;
+		}
+		log_info("metrics on http://%s/metrics", o.metrics_addr);
+	}
+
 	fd = adopt_listen_fds();
 	if (fd < 0 && strncmp(o.ctl_path, "/run/wormhole/", 14) == 0)
 		(void)mkdir("/run/wormhole", 0755);
@@ -411,6 +454,8 @@ int main(int argc, char *argv[])
 out:
 	peer_server_detach_control(peers);
 	ctl = control_free(ctl);
+	metrics = metrics_free(metrics);
+	labels = labels_free(labels);
 	daemon_free_all_segments(&d);
 	peers = peer_server_free(peers);
 	containers_free(&d);
@@ -420,5 +465,6 @@ out:
 	free(o.ctl_path);
 	free(o.key_path);
 	strv_free(o.peer_listen);
+	free(o.metrics_addr);
 	return r < 0 ? 1 : 0;
 }
