@@ -64,12 +64,11 @@ static void on_fire_and_forget(void *userdata, int r, const char *line, size_t l
 /* Send @op for @rid to the peer; the outcome is only logged. */
 static void remote_send(struct peer *p, enum ctl_op op, const char *rid)
 {
-	_cleanup_free_ char *line = NULL, *id = strdup(rid);
-	char *what = NULL;
+	_cleanup_free_ char *line = NULL;
+	char id[128], *what = NULL;
 	int r;
 
-	if (!id)
-		return;
+	snprintf(id, sizeof(id), "%s", rid); /* ctl_request wants a mutable string */
 	r = ctl_request_format(&(struct ctl_request){ .op = op, .id = id }, &line);
 	if (r < 0)
 		return;
@@ -241,11 +240,12 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 	if (r >= 0)
 		r = peer_request(st->peer, line, on_created, st, &st->rq);
 	if (r < 0) {
-		_cleanup_free_ char *name = strdup(peer_name(st->peer));
+		char name[300];
 
+		snprintf(name, sizeof(name), "%s", peer_name(st->peer));
 		state_free(st);
-		return errmsg_set_errno(ret_error, r, "word %u 'remote': %s: %s", w->pos,
-					name ?: "peer", strerror(-r));
+		return errmsg_set_errno(ret_error, r, "word %u 'remote': %s: %s", w->pos, name,
+					strerror(-r));
 	}
 	*ret_state = st;
 	return 1;

@@ -131,7 +131,7 @@ do_cppcheck() {
 	# code it reports mostly our idioms (x = TAKE_FD(fd) as an unread variable, variableScope),
 	# so no suppressions file is needed. config.h comes from build-ci.
 	cppcheck --error-exitcode=1 --enable=warning,portability,performance --inline-suppr \
-		--std=c11 -D_GNU_SOURCE -I lib/base -I lib/grammar -I lib/net -I lib/docker -I lib/tunnel -I lib/engine \
+		--std=c11 -D_GNU_SOURCE -I lib/base -I lib/grammar -I lib/net -I lib/docker -I lib/peer -I lib/tunnel -I lib/engine \
 		-I chains -I "$build" -j "$(nproc)" -q "${src_dirs[@]}"
 }
 
