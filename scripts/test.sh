@@ -14,6 +14,8 @@
 #   cppcheck     cppcheck --error-exitcode=1 on lib/ chains/ wormholed/ wormhole-cli/
 #   clang-tidy   clang-tidy with .clang-tidy on the same files
 #   units        systemd-analyze verify of the installed units: any output is a failure
+#   vm           tests/vm/run.sh: tunnels with real ESP traffic in a qemu VM (Debian's kernel; the
+#                kernel .deb and the initramfs base are cached in /var/tmp/wormhole-vm)
 #   functional   tests/functional/run.sh against build-ci's binaries (root: network namespaces);
 #                the fault suite is part of it (45-ctl-dup-keys, 5x-fault-*: tests/lib/faults.sh)
 #   functional-asan  the same scripts once more against build-ci-asan's wormholed and wormhole;
@@ -42,8 +44,8 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 2
 fi
 
-all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units functional functional-asan
-	soak integration docker)
+all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units vm functional
+	functional-asan soak integration docker)
 read -r -a want <<<"${WH_CI_STEPS:-${all_steps[*]}}"
 names=() results=() times=()
 stop=0
@@ -128,7 +130,7 @@ do_valgrind() {
 	# valgrind follows only the test process, not the dockerd or shell helpers it starts.
 	meson test -C "$build" --suite unit --suite integration --print-errorlogs \
 		--timeout-multiplier 5 \
-		--wrap='valgrind --error-exitcode=1 --leak-check=full'
+		--wrap="valgrind --error-exitcode=1 --leak-check=full --suppressions=$repo/tests/valgrind.supp"
 }
 
 do_cppcheck() {
@@ -136,7 +138,7 @@ do_cppcheck() {
 	# code it reports mostly our idioms (x = TAKE_FD(fd) as an unread variable, variableScope),
 	# so no suppressions file is needed. config.h comes from build-ci.
 	cppcheck --error-exitcode=1 --enable=warning,portability,performance --inline-suppr \
-		--std=c11 -D_GNU_SOURCE -I lib/base -I lib/grammar -I lib/net -I lib/docker -I lib/engine \
+		--std=c11 -D_GNU_SOURCE -I lib/base -I lib/grammar -I lib/net -I lib/docker -I lib/peer -I lib/tunnel -I lib/engine \
 		-I chains -I "$build" -j "$(nproc)" -q "${src_dirs[@]}"
 }
 
@@ -165,6 +167,10 @@ do_units() {
 	[[ $rc -eq 0 && -z $out ]]
 }
 
+do_vm() {
+	bash "$repo/tests/vm/run.sh" "$build"
+}
+
 do_functional() {
 	WORMHOLED=$build/wormholed/wormholed WORMHOLE=$build/wormhole-cli/wormhole \
 		bash "$repo/tests/functional/run.sh"
@@ -189,7 +195,7 @@ do_functional_asan() {
 		t=$(basename "$t" .sh)
 		[[ $t == 44-list-100k ]] || tests+=("$t")
 	done
-	env "${san_env[@]}" WH_RSS_SLACK_KB=65536 \
+	env "${san_env[@]}" WH_RSS_FACTOR=3 \
 		WORMHOLED=$build_asan/wormholed/wormholed WORMHOLE=$build_asan/wormhole-cli/wormhole \
 		bash "$repo/tests/functional/run.sh" "${tests[@]}"
 }
@@ -221,6 +227,7 @@ step valgrind 0 do_valgrind
 step cppcheck 0 do_cppcheck
 step clang-tidy 0 do_clang_tidy
 step units 0 do_units
+step vm 0 do_vm
 step functional 0 do_functional
 step functional-asan 0 do_functional_asan
 step soak 0 do_soak

@@ -8,7 +8,7 @@
 #
 #   netns wh-test-$$ ("host")
 #   +-------------------------------------------------------------------------+
-#   | 100 x socat (shutdown on EOF) --> :9000 "victim" [wormholed] --> :9001     |
+#   | 100 x socat (shutdown on EOF) --> :9000 "victim" [wormholed] --> :9005 echo|
 #   | socat --> :9100 "other" --------------------------------------> :9001 echo |
 #   +-------------------------------------------------------------------------+
 set -euo pipefail
@@ -18,7 +18,10 @@ source "$(dirname "$0")/../lib/netns.sh"
 source "$(dirname "$0")/../lib/faults.sh"
 
 fault_setup
-wh_create id victim url :9000 tail url :9001 >/dev/null
+# a threaded echo (socat's fork mode, with its backlog of 5, resets some of 100 at once under load)
+bg_in "$ns_host" "$PYTHON" "$WH_FAULT_TOOL" echo-server 9005
+wait_tcp_listen "$ns_host" 9005
+wh_create id victim url :9000 tail url :9005 >/dev/null
 wait_tcp_listen "$ns_host" 9000
 fault_baseline
 

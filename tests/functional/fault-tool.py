@@ -3,6 +3,8 @@
 """fault-tool.py - servers and clients that misbehave on purpose, for the fault suite (5x-fault-*)
 
   stream-server PORT        accept on 127.0.0.1:PORT; send 64 KiB blocks to every client forever
+  echo-server PORT          accept on 127.0.0.1:PORT; echo each connection, half-close included (the
+                            answer goes on after the client's FIN), then close
   sink-server PORT          accept on 127.0.0.1:PORT; never read, never close (a stuck backend)
   read-some PORT BYTES      connect, read BYTES, then read on until EOF or reset (10 s bound);
                             prints "read N bytes, then eof|reset|timeout"
@@ -44,6 +46,24 @@ def stream_server(port):
                 c.sendall(block)
         except OSError:
             c.close()
+
+    s = listener(port)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
+def echo_server(port):
+    def serve(c):
+        try:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                c.sendall(d)
+        except OSError:
+            pass
+        c.close()
 
     s = listener(port)
     while True:
@@ -163,6 +183,7 @@ def udp_many(port, n):
 def main():
     cmds = {
         "stream-server": stream_server,
+        "echo-server": echo_server,
         "sink-server": sink_server,
         "read-some": read_some,
         "push": push,
