@@ -247,9 +247,12 @@ int boot_start(struct daemon *d, struct wh_state *st, const char *chains_dir)
 	booting = true;
 	pending = 1; /* held until everything below is started */
 	if (chains_dir) {
-		r = chainfiles_load(chains_dir, &files, &n_files);
+		unsigned skipped = 0;
+
+		r = chainfiles_load(chains_dir, &files, &n_files, &skipped);
 		if (r < 0)
 			return r;
+		failed += skipped;
 	}
 	r = state_load(st, &entries, &n_entries);
 	if (r < 0) {

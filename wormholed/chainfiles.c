@@ -208,7 +208,7 @@ unsigned chainfile_line_of(const struct chainfile *f, const char *msg)
 	return f->lines[pos - 1];
 }
 
-int chainfiles_load(const char *dir, struct chainfile **ret, size_t *ret_n)
+int chainfiles_load(const char *dir, struct chainfile **ret, size_t *ret_n, unsigned *ret_skipped)
 {
 	_cleanup_(strv_freep) char **names = calloc(1, sizeof(char *));
 	_cleanup_close_ int dirfd = -EBADF;
@@ -220,6 +220,7 @@ int chainfiles_load(const char *dir, struct chainfile **ret, size_t *ret_n)
 
 	*ret = NULL;
 	*ret_n = 0;
+	*ret_skipped = 0;
 	if (!names)
 		return -ENOMEM;
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -262,11 +263,13 @@ int chainfiles_load(const char *dir, struct chainfile **ret, size_t *ret_n)
 			log_error("%s: '%s' is not a valid segment id ([A-Za-z0-9._-], up to 64, "
 				  "not starting with '-' or '.'), skipping this file",
 				  path, name);
+			(*ret_skipped)++;
 			continue;
 		}
 		r = read_file(dirfd, names[i], &text);
 		if (r < 0) {
 			log_error_errno(r, "%s: cannot read it, skipping", path);
+			(*ret_skipped)++;
 			continue;
 		}
 		r = chainfile_parse(text, &words, &lines, &err);
@@ -276,6 +279,7 @@ int chainfiles_load(const char *dir, struct chainfile **ret, size_t *ret_n)
 		}
 		if (r < 0) {
 			log_error("%s:%s, skipping this file", path, err ?: " cannot parse");
+			(*ret_skipped)++;
 			continue;
 		}
 		files[n++] = (struct chainfile){

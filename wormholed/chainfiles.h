@@ -35,10 +35,11 @@ struct chainfile {
  * parsed, or whose NAME is not a valid id, is logged with file and line and skipped
  * @dir:	borrowed; a missing directory is no error (nothing to load)
  * @ret, @ret_n: the files that parsed; free with chainfiles_free()
+ * @ret_skipped: how many files were skipped
  *
  * Return: 0 or -ENOMEM
  */
-int chainfiles_load(const char *dir, struct chainfile **ret, size_t *ret_n);
+int chainfiles_load(const char *dir, struct chainfile **ret, size_t *ret_n, unsigned *ret_skipped);
 
 /**
  * chainfile_line_of() - The line of the word a spec_parse() message ("word 3 ...") names, or 0
