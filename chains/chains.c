@@ -17,6 +17,7 @@ const struct chain_op *const chain_ops[_SPEC_WORD_TYPE_MAX] = {
 	[SPEC_REMOTE] = &chain_op_remote,
 	[SPEC_TUNNEL] = &chain_op_tunnel,
 	[SPEC_UDPTUNNEL] = &chain_op_udptunnel,
+	[SPEC_IDLE] = &chain_op_idle,
 };
 
 const struct chain_op *chain_op_get(enum spec_word_type t)

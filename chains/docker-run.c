@@ -34,32 +34,121 @@ struct docker_run {
 	struct container_watch *watch;
 	char *id;
 	char *name;
+	char *resume_id; /* a container kept by an idle stop, started again */
 };
 
 static void docker_run_free(struct docker_run *st)
 {
 	free(st->id);
 	free(st->name);
+	free(st->resume_id);
 	free(st);
+}
+
+static void on_started(struct docker *dk, int r, const char *error,
+		       const struct docker_container_info *info, void *userdata);
+static void on_progress(struct docker *dk, const char *text, void *userdata);
+
+/* create + start a new container for @st; 0 (on_started follows) or -errno with *ret_error */
+static int docker_run_create(struct docker_run *st, char **ret_error)
+{
+	_cleanup_(strv_freep) char **labels = NULL;
+	_cleanup_free_ char *err = NULL;
+	struct docker_run_args args = { 0 };
+	int r;
+
+	r = docker_run_args_parse(st->w->arg, &args, &err);
+	if (r < 0) {
+		(void)errmsg_set(ret_error, "word %u 'docker-run': %s", st->w->pos,
+				 err ?: strerror(-r));
+		return r;
+	}
+	r = containers_labels(st->s, &labels);
+	if (r >= 0)
+		r = docker_create_and_start(st->s->d->docker, &args, (const char *const *)labels,
+					    on_progress, on_started, st, &st->op);
+	docker_run_args_done(&args);
+	return r;
+}
+
+/* Seconds an idle stop gives the container between SIGTERM and SIGKILL. */
+#define IDLE_STOP_TIMEOUT_SEC 10
+
+/*
+ * A removal in the background; a segment stopping for idleness waits for it (its hold). An idle
+ * stop first stops the container gracefully, then removes it, or keeps it for the word @w.
+ */
+struct removal {
+	char *id;
+	struct segment_hold *hold;
+	const struct spec_word *w;
+	bool keep;
+};
+
+static void removal_free(struct removal *rm)
+{
+	segment_hold_release(rm->hold);
+	free(rm->id);
+	free(rm);
 }
 
 static void on_removed(struct docker *dk, int r, const char *error, void *userdata)
 {
-	_cleanup_free_ char *id = userdata;
+	struct removal *rm = userdata;
 
 	if (r < 0)
-		log_warning("cannot remove container %.12s: %s", id, error ?: strerror(-r));
+		log_warning("cannot remove container %.12s: %s", rm->id, error ?: strerror(-r));
 	else
-		log_info("removed container %.12s", id);
+		log_info("removed container %.12s", rm->id);
+	removal_free(rm);
 }
 
-static void remove_container(struct segment *s, const char *id)
+static void on_stopped(struct docker *dk, int r, const char *error, void *userdata)
 {
-	char *copy = strdup(id);
+	struct removal *rm = userdata;
+	struct segment *s = segment_hold_segment(rm->hold);
 
-	if (!copy || docker_remove(s->d->docker, copy, on_removed, copy, NULL) < 0) {
+	if (r < 0) {
+		log_warning("cannot stop container %.12s: %s; removing it", rm->id,
+			    error ?: strerror(-r));
+		rm->keep = false;
+	}
+	if (rm->keep && s && segment_kept_put(s, rm->w, rm->id) >= 0) {
+		log_info("segment '%s': stopped container %.12s, kept for the next connection",
+			 s->id, rm->id);
+		removal_free(rm);
+		return;
+	}
+	if (docker_remove(dk, rm->id, on_removed, rm, NULL) < 0) {
+		log_warning("cannot remove container %.12s: out of memory", rm->id);
+		removal_free(rm);
+	}
+}
+
+static void remove_container(struct segment *s, const struct spec_word *w, const char *id)
+{
+	struct removal *rm = calloc(1, sizeof(*rm));
+	bool idle = s->state == SEGMENT_STOPPING;
+	int r;
+
+	if (rm)
+		rm->id = strdup(id);
+	if (!rm || !rm->id) {
 		log_warning("cannot remove container %.12s: out of memory", id);
-		free(copy);
+		free(rm);
+		return;
+	}
+	rm->w = w;
+	rm->keep = idle && s->idle_keep;
+	rm->hold = segment_hold_new(s);
+	/* deleting is immediate (force); an idle stop lets the container end cleanly */
+	if (idle)
+		r = docker_stop(s->d->docker, rm->id, IDLE_STOP_TIMEOUT_SEC, on_stopped, rm, NULL);
+	else
+		r = docker_remove(s->d->docker, rm->id, on_removed, rm, NULL);
+	if (r < 0) {
+		log_warning("cannot remove container %.12s: out of memory", id);
+		removal_free(rm);
 	}
 }
 
@@ -79,15 +168,29 @@ static void on_started(struct docker *dk, int r, const char *error,
 	struct docker_run *st = userdata;
 	chain_done_fn done = st->done;
 	void *ud = st->userdata;
+	_cleanup_free_ char *create_err = NULL;
 	char *msg = NULL;
 
 	st->op = NULL;
+	if (r < 0 && st->resume_id) {
+		/* the kept container cannot run again: remove it, and run a new one */
+		log_warning("segment '%s': kept container %.12s does not start again (%s); "
+			    "running a new one",
+			    st->s->id, st->resume_id, error ?: strerror(-r));
+		remove_container(st->s, st->w, st->resume_id);
+		free(st->resume_id);
+		st->resume_id = NULL;
+		r = docker_run_create(st, &create_err);
+		if (r >= 0)
+			return;
+		error = create_err;
+	}
 	if (r >= 0) {
 		st->id = strdup(info->id);
 		st->name = strdup(info->name ?: info->id);
 		if (!st->id || !st->name) {
 			r = -ENOMEM;
-			remove_container(st->s, info->id);
+			remove_container(st->s, st->w, info->id);
 		}
 	}
 	if (r >= 0) {
@@ -95,7 +198,7 @@ static void on_started(struct docker *dk, int r, const char *error,
 					&st->watch);
 		if (r < 0) {
 			error = "cannot enter the container's network namespace";
-			remove_container(st->s, info->id);
+			remove_container(st->s, st->w, info->id);
 		}
 	}
 	if (r < 0) {
@@ -105,48 +208,37 @@ static void on_started(struct docker *dk, int r, const char *error,
 		done(ud, r, NULL, msg);
 		return;
 	}
-	log_info("segment '%s': started container '%s' (%.12s, pid %d)", st->s->id, st->name,
-		 st->id, (int)info->pid);
+	st->s->stats.container_starts++;
+	log_info("segment '%s': %s container '%s' (%.12s, pid %d)", st->s->id,
+		 st->resume_id ? "started kept" : "started", st->name, st->id, (int)info->pid);
 	done(ud, 0, st, NULL);
 }
 
 static int docker_run_apply(struct segment *s, const struct spec_word *w, struct endpoint *target,
 			    void **ret_state, char **ret_error, chain_done_fn done, void *userdata)
 {
-	_cleanup_(strv_freep) char **labels = NULL;
-	_cleanup_free_ char *err = NULL;
-	struct docker_run_args args = { 0 };
 	struct docker_run *st;
 	int r;
 
-	r = docker_run_args_parse(w->arg, &args, &err);
-	if (r < 0) {
-		(void)errmsg_set(ret_error, "word %u 'docker-run': %s", w->pos,
-				 err ?: strerror(-r));
-		return r;
-	}
-	r = containers_labels(s, &labels);
-	if (r < 0)
-		goto out;
 	st = calloc(1, sizeof(*st));
-	if (!st) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!st)
+		return -ENOMEM;
 	*st = (struct docker_run){
 		.s = s, .target = target, .w = w, .done = done, .userdata = userdata
 	};
-	r = docker_create_and_start(s->d->docker, &args, (const char *const *)labels, on_progress,
-				    on_started, st, &st->op);
+	st->resume_id = segment_kept_take(s, w);
+	if (st->resume_id)
+		r = docker_start(s->d->docker, st->resume_id, on_started, st, &st->op);
+	else
+		r = docker_run_create(st, ret_error);
 	if (r < 0) {
+		if (st->resume_id)
+			remove_container(s, w, st->resume_id);
 		docker_run_free(st);
-		goto out;
+		return r;
 	}
 	*ret_state = st;
-	r = 1;
-out:
-	docker_run_args_done(&args);
-	return r;
+	return 1;
 }
 
 static void docker_run_cancel(struct segment *s, void *pending)
@@ -164,8 +256,10 @@ static void docker_run_undo(struct segment *s, void *state)
 	struct docker_run *st = state;
 
 	container_watch_free(st->watch);
-	if (st->id)
-		remove_container(s, st->id);
+	if (st->id) {
+		s->stats.container_stops++;
+		remove_container(s, st->w, st->id);
+	}
 	docker_run_free(st);
 }
 

@@ -8,9 +8,12 @@
  * a counter of pending ones decides when the daemon is ready.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <systemd/sd-event.h>
 
@@ -88,16 +91,103 @@ static bool keep_in_state(const struct segment *s)
 	return true;
 }
 
+/*
+ * The state file is serialized on the loop (milliseconds for thousands of segments) and written
+ * and fsync()ed on a thread, which can take long on a busy disk: the loop, which the data path
+ * shares, never waits for the disk. One write at a time; a change meanwhile writes again after.
+ */
+struct save_job {
+	struct wh_state *st;
+	char *buf;
+	size_t len;
+	int efd;
+	int r;
+};
+
+static sd_event_source *save_done_src;
+static struct save_job *save_running;
+static bool save_again;
+
+static void hook_changed(struct daemon *d);
+
+static void *save_thread(void *userdata)
+{
+	struct save_job *j = userdata;
+	uint64_t one = 1;
+
+	j->r = state_write(j->st, j->buf, j->len);
+	if (write(j->efd, &one, sizeof(one)) < 0) {
+		/* the loop will not learn it finished: nothing else can be done here */
+	}
+	return NULL;
+}
+
+static int on_save_done(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct save_job *j = save_running;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0 || !j)
+		return 0;
+	if (j->r < 0)
+		log_error_errno(j->r, "cannot write the state file; segments created since the "
+				      "last write will not be restored");
+	save_running = NULL;
+	free(j->buf);
+	free(j);
+	if (save_again) {
+		save_again = false;
+		hook_changed(daemon_);
+	}
+	return 0;
+}
+
 static int on_save(sd_event_source *src, uint64_t usec, void *userdata)
 {
+	struct save_job *j;
+	pthread_t t;
+	pthread_attr_t attr;
 	int r;
 
 	if (stopping || booting)
 		return 0;
-	r = state_save(state, daemon_, keep_in_state);
-	if (r < 0)
-		log_error_errno(r, "cannot write the state file; segments created since the last "
-				   "write will not be restored");
+	if (save_running) {
+		save_again = true;
+		return 0;
+	}
+	if (!save_done_src) {
+		int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+		if (efd < 0 || sd_event_add_io(daemon_->event, &save_done_src, efd, EPOLLIN,
+					       on_save_done, NULL) < 0) {
+			safe_close(efd);
+			log_error("cannot write the state file: no eventfd");
+			return 0;
+		}
+		(void)sd_event_source_set_io_fd_own(save_done_src, 1);
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		log_error("cannot write the state file: out of memory");
+		return 0;
+	}
+	*j = (struct save_job){ .st = state, .efd = sd_event_source_get_io_fd(save_done_src) };
+	r = state_serialize(daemon_, keep_in_state, &j->buf, &j->len);
+	if (r >= 0) {
+		r = -pthread_attr_init(&attr);
+		if (r >= 0) {
+			(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+			r = -pthread_create(&t, &attr, save_thread, j);
+			(void)pthread_attr_destroy(&attr);
+		}
+	}
+	if (r < 0) {
+		log_error_errno(r, "cannot write the state file");
+		free(j->buf);
+		free(j);
+		return 0;
+	}
+	save_running = j;
 	return 0;
 }
 
@@ -304,6 +394,9 @@ void boot_stopping(void)
 
 void boot_free(void)
 {
+	/* a write still running finishes on its own; its job is leaked at exit, on purpose: the
+	 * thread may still use it */
+	save_done_src = sd_event_source_disable_unref(save_done_src);
 	save_src = sd_event_source_disable_unref(save_src);
 	status_src = sd_event_source_disable_unref(status_src);
 	file_ids = strv_free(file_ids);

@@ -466,7 +466,8 @@ static void strmap_freep(struct strmap **m)
 	*m = strmap_free(*m);
 }
 
-int state_save(struct wh_state *st, struct daemon *d, bool (*keep)(const struct segment *s))
+int state_serialize(struct daemon *d, bool (*keep)(const struct segment *s), char **ret,
+		    size_t *ret_len)
 {
 	_cleanup_(yajl_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
 	_cleanup_(strmap_freep) struct strmap *child = NULL;
@@ -527,5 +528,16 @@ int state_save(struct wh_state *st, struct daemon *d, bool (*keep)(const struct 
 	yajl_gen_map_close(g);
 	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
 		return -ENOMEM;
+	*ret = malloc(len + 1);
+	if (!*ret)
+		return -ENOMEM;
+	memcpy(*ret, buf, len);
+	(*ret)[len] = '\0';
+	*ret_len = len;
+	return 0;
+}
+
+int state_write(struct wh_state *st, const char *buf, size_t len)
+{
 	return write_atomic(st->dirfd, STATE_FILE, STATE_FILE_TMP, buf, len);
 }

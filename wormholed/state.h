@@ -82,12 +82,22 @@ const struct state_head *state_find_head(const struct wh_state *st, const char *
 const char *state_child_id(const struct wh_state *st, const char *parent_id);
 
 /**
- * state_save() - Write every registered top segment of @d for which @keep() is true (those from
- * chain files are not: their files are) to segments.json.tmp, fsync, rename over segments.json
+ * state_serialize() - The state file's text: every registered top segment of @d for which
+ * @keep() is true (those from chain files are not: their files are). On the loop.
+ * @ret:	malloc'ed, NUL-terminated; @ret_len its length
+ *
+ * Return: 0 or -ENOMEM
+ */
+int state_serialize(struct daemon *d, bool (*keep)(const struct segment *s), char **ret,
+		    size_t *ret_len);
+
+/**
+ * state_write() - Write @buf to segments.json.tmp, fsync, rename over segments.json. Touches
+ * nothing but the state directory's fd: safe on another thread (the fsync may take long).
  *
  * Return: 0 or a negative errno (logged by the caller)
  */
-int state_save(struct wh_state *st, struct daemon *d, bool (*keep)(const struct segment *s));
+int state_write(struct wh_state *st, const char *buf, size_t len);
 
 /**
  * state_forget_restore() - The restore is over: later segments with the same ids start fresh

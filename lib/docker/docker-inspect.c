@@ -17,6 +17,7 @@
 #include "cleanup.h"
 #include "docker-internal.h"
 #include "docker.h"
+#include "errmsg.h"
 #include "strv.h"
 
 struct inspect_op {
@@ -182,6 +183,115 @@ int docker_remove(struct docker *d, const char *id, docker_done_fn cb, void *use
 	if (ret_op)
 		*ret_op = op;
 	docker_op_request(op, "DELETE", path, NULL, step_remove);
+	return 0;
+}
+
+/* ---- stop and start an existing container ----------------------------------------------- */
+
+static void step_stop(struct docker_op *op, int r, const char *error, long status, char *body)
+{
+	_cleanup_free_ char *msg = NULL;
+
+	/* 304: not running; 404: gone. Either way it does not run. */
+	if (r >= 0 && status != 204 && status != 304 && status != 404) {
+		r = docker_http_error(status, body, &msg);
+		error = msg ? msg : "out of memory";
+	}
+	docker_op_finish_done(op, r < 0 ? r : 0, error);
+}
+
+int docker_stop(struct docker *d, const char *id, unsigned timeout_sec, docker_done_fn cb,
+		void *userdata, struct docker_op **ret_op)
+{
+	_cleanup_free_ char *esc = NULL, *path = NULL;
+	struct docker_op *op;
+
+	if (!id || !id[0])
+		return -EINVAL;
+	esc = docker_url_escape(id);
+	if (!esc)
+		return -ENOMEM;
+	if (asprintf(&path, "/containers/%s/stop?t=%u", esc, timeout_sec) < 0) {
+		path = NULL; /* undefined after a failure */
+		return -ENOMEM;
+	}
+	op = docker_op_new(d, &plain_kind, userdata);
+	if (!op)
+		return -ENOMEM;
+	op->cb.done = cb;
+	if (ret_op)
+		*ret_op = op;
+	docker_op_request(op, "POST", path, NULL, step_stop);
+	return 0;
+}
+
+static void step_start_inspected(struct docker_op *op, int r, const char *error, long status,
+				 char *body)
+{
+	_cleanup_free_ char *msg = NULL;
+	struct docker_container_info info = { 0 };
+
+	if (r >= 0 && status != 200)
+		r = docker_http_error(status, body, &msg), error = msg ? msg : "out of memory";
+	if (r >= 0 && docker_info_parse(body, &info) < 0)
+		r = -EBADMSG, error = "cannot parse Docker's container inspect answer";
+	if (r >= 0 && (!info.running || info.pid <= 0)) {
+		(void)errmsg_set(&msg, "container '%s' exited right after start (exit code %d)",
+				 info.name, info.exit_code);
+		r = -ESRCH, error = msg ? msg : "out of memory";
+	}
+	docker_op_finish_info(op, r, error, r < 0 ? NULL : &info);
+	docker_info_done(&info);
+}
+
+static void step_start(struct docker_op *op, int r, const char *error, long status, char *body)
+{
+	_cleanup_free_ char *msg = NULL, *path = NULL, *esc = NULL;
+
+	if (r >= 0 && status != 204 && status != 304)
+		r = docker_http_error(status, body, &msg), error = msg ? msg : "out of memory";
+	if (r >= 0) {
+		esc = docker_url_escape(container_of_inspect(op)->ref);
+		if (!esc || asprintf(&path, "/containers/%s/json", esc) < 0) {
+			path = NULL; /* undefined after a failure */
+			r = -ENOMEM, error = "out of memory";
+		}
+	}
+	if (r < 0) {
+		docker_op_finish_info(op, r, error, NULL);
+		return;
+	}
+	docker_op_request(op, "GET", path, NULL, step_start_inspected);
+}
+
+int docker_start(struct docker *d, const char *id, docker_info_fn cb, void *userdata,
+		 struct docker_op **ret_op)
+{
+	_cleanup_free_ char *esc = NULL, *path = NULL;
+	struct docker_op *op;
+
+	if (!id || !id[0])
+		return -EINVAL;
+	esc = docker_url_escape(id);
+	if (!esc)
+		return -ENOMEM;
+	if (asprintf(&path, "/containers/%s/start", esc) < 0) {
+		path = NULL; /* undefined after a failure */
+		return -ENOMEM;
+	}
+	op = docker_op_new(d, &inspect_kind, userdata);
+	if (!op)
+		return -ENOMEM;
+	op->cb.info = cb;
+	container_of_inspect(op)->ref = strdup(id);
+	if (!container_of_inspect(op)->ref) {
+		op->cancelled = true;
+		docker_op_detach(op);
+		return -ENOMEM;
+	}
+	if (ret_op)
+		*ret_op = op;
+	docker_op_request(op, "POST", path, NULL, step_start);
 	return 0;
 }
 

@@ -164,6 +164,27 @@ int docker_remove(struct docker *d, const char *id, docker_done_fn cb, void *use
 		  struct docker_op **ret_op);
 
 /**
+ * docker_stop() - Stop a container (SIGTERM, SIGKILL after @timeout_sec), keeping it
+ * @id:		id or name (copied)
+ * @cb:		gets 0 also when it was not running or is gone; may be NULL
+ *
+ * Return: 0 (the result comes through @cb), -EINVAL, -ENOMEM
+ */
+int docker_stop(struct docker *d, const char *id, unsigned timeout_sec, docker_done_fn cb,
+		void *userdata, struct docker_op **ret_op);
+
+/**
+ * docker_start() - Start an existing (stopped) container again and inspect it
+ * @id:		id or name (copied)
+ * @cb:		gets the info of the running container (pid > 0); -ESRCH if it exited at once,
+ *		-ENOENT if it is gone
+ *
+ * Return: 0 (the result comes through @cb), -EINVAL, -ENOMEM
+ */
+int docker_start(struct docker *d, const char *id, docker_info_fn cb, void *userdata,
+		 struct docker_op **ret_op);
+
+/**
  * docker_list_by_label() - Ids of all containers (any state) carrying a label
  * @label:	"key" (any value) or "key=value" (copied)
  * @cb:		gets a NULL-terminated array of full ids (empty when none)

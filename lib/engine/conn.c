@@ -91,6 +91,13 @@ static void conn_free(struct conn *c, int error, const char *reason)
 	relay_end_close(&c->client);
 	free(c);
 	engine_fds_released(s->d);
+	segment_idle_check(s);
+}
+
+static void conn_fail(struct conn *c, enum segment_fail why, int error, const char *reason)
+{
+	c->s->stats.connect_failures[why]++;
+	conn_free(c, error, reason);
 }
 
 static void on_relay_done(struct relay *r, int error, const char *reason, void *userdata)
@@ -104,7 +111,7 @@ static void on_tail_opened(void *userdata, int r, struct relay_end end)
 
 	c->tail_handle = NULL;
 	if (r < 0) {
-		conn_free(c, r,
+		conn_fail(c, r == -ETIMEDOUT ? SEGMENT_FAIL_REFUSED : SEGMENT_FAIL_CONNECT, r,
 			  r == -ETIMEDOUT ? "tail refused until the connect timeout"
 					  : "cannot connect to the tail");
 		return;
@@ -126,13 +133,14 @@ static void conn_open_tail(struct conn *c)
 
 	conn_set_state(c, CONN_CONNECTING);
 	if (s->tail.down) {
-		conn_free(c, -EHOSTDOWN, "the tail's container is not running");
+		conn_fail(c, SEGMENT_FAIL_TAIL_DOWN, -EHOSTDOWN,
+			  "the tail's container is not running");
 		return;
 	}
 	c->tail_ops = s->tail_ops;
 	r = c->tail_ops->open(s, on_tail_opened, c, &c->tail_handle);
 	if (r < 0)
-		conn_free(c, r, "cannot connect to the tail");
+		conn_fail(c, SEGMENT_FAIL_CONNECT, r, "cannot connect to the tail");
 }
 
 void conn_accept(struct segment *s, struct relay_end client, const struct sockaddr *sa,
@@ -165,6 +173,7 @@ void conn_accept(struct segment *s, struct relay_end client, const struct sockad
 		segment_trigger(s); /* may complete at once and connect every waiting conn */
 		break;
 	case SEGMENT_TRIGGERING:
+	case SEGMENT_STOPPING: /* served once the stop ends and the trigger ran again */
 		log_debug("segment '%s' conn %" PRIu64 ": accepted -> waiting", s->id, c->id);
 		break;
 	default:
@@ -242,7 +251,8 @@ static void on_udp_session_open(struct udp_relay *u, struct udp_session *us, voi
 	}
 	st->usec = now_usec();
 	udp_session_set_userdata(us, st);
-	if (s->state != SEGMENT_ARMED && s->state != SEGMENT_TRIGGERING) {
+	if (s->state != SEGMENT_ARMED && s->state != SEGMENT_TRIGGERING &&
+	    s->state != SEGMENT_STOPPING) {
 		udp_open_backend(s, us);
 		return;
 	}
@@ -284,6 +294,7 @@ static void on_udp_session_done(struct udp_relay *u, struct udp_session *us, int
 	s->bytes_out_closed += out;
 	s->conns_active--;
 	engine_fds_released(s->d);
+	segment_idle_check(s);
 }
 
 const struct udp_relay_ops conn_udp_ops = {
@@ -302,7 +313,7 @@ void conn_trigger_done(struct segment *s, int r, const char *reason)
 		if (c->state != CONN_WAITING)
 			continue;
 		if (r < 0)
-			conn_free(c, 0, reason);
+			conn_fail(c, SEGMENT_FAIL_TRIGGER, 0, reason);
 		else
 			conn_open_tail(c);
 	}

@@ -171,25 +171,29 @@ static int unix_prepare(int dirfd, const char *base, const union sockaddr_union 
 /* Binds a unix socket at @path, mode 0666, holding its directory in l->dirfd. */
 static int unix_bind(struct head_listen *l, const char *path, int fd)
 {
-	_cleanup_free_ char *dir = NULL, *base = NULL;
+	const char *slash = strrchr(path, '/');
 	union sockaddr_union sa;
 	socklen_t salen;
-	char *p;
 	struct stat st, st2;
 	mode_t old;
 	int r;
 
-	dir = strdup(path);
-	base = strdup(path);
-	if (!dir || !base)
-		return -ENOMEM;
-	p = strrchr(base, '/');
-	if (p && !p[1])
+	if (slash && !slash[1])
 		return -EISDIR;
-	l->dirfd = open(dirname(dir), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (!slash) {
+		l->dirfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		/* "/x" lives in "/", "a/b/x" in "a/b" */
+		_cleanup_free_ char *dir =
+			strndup(path, slash == path ? 1 : (size_t)(slash - path));
+
+		if (!dir)
+			return -ENOMEM;
+		l->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (l->dirfd < 0)
 		return -errno;
-	l->base = strdup(p ? p + 1 : base);
+	l->base = strdup(slash ? slash + 1 : path);
 	if (!l->base)
 		return -ENOMEM;
 	r = endpoint_unix_sockaddr(path, &sa, &salen);

@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "conn.h"
 #include "containers.h"
+#include "docker.h"
 #include "errmsg.h"
 #include "head.h"
 #include "log.h"
@@ -26,16 +27,41 @@
 #include "spec.h"
 #include "strmap.h"
 #include "tail.h"
+#include "time-util.h"
 
 const char *segment_state_name(enum segment_state st)
 {
 	static const char *const names[] = {
-		[SEGMENT_CREATING] = "creating",
-		[SEGMENT_LISTENING] = "listening",
-		[SEGMENT_ARMED] = "armed",
-		[SEGMENT_TRIGGERING] = "triggering",
+		[SEGMENT_CREATING] = "creating", [SEGMENT_LISTENING] = "listening",
+		[SEGMENT_ARMED] = "armed",	 [SEGMENT_TRIGGERING] = "triggering",
+		[SEGMENT_RUNNING] = "running",	 [SEGMENT_STOPPING] = "stopping",
 	};
 	return st < ELEMENTSOF(names) ? names[st] : "?";
+}
+
+const double segment_trigger_buckets[SEGMENT_TRIGGER_BUCKETS] = { 0.05, 0.1, 0.25, 0.5, 1,
+								  2.5,	5,   10,   30,	60 };
+
+const char *segment_fail_name(enum segment_fail f)
+{
+	static const char *const names[] = {
+		[SEGMENT_FAIL_REFUSED] = "refused",	[SEGMENT_FAIL_CONNECT] = "connect",
+		[SEGMENT_FAIL_TAIL_DOWN] = "tail_down", [SEGMENT_FAIL_TRIGGER] = "trigger",
+		[SEGMENT_FAIL_NO_ROUTE] = "no_route",
+	};
+	return f < ELEMENTSOF(names) ? names[f] : "?";
+}
+
+char *segment_state_text(const struct segment *s)
+{
+	char *text, buf[32];
+
+	if (s->state != SEGMENT_RUNNING || s->conns_active > 0)
+		return strdup(segment_state_name(s->state));
+	if (asprintf(&text, "running (idle %s)",
+		     duration_format(now_usec() - s->idle_since, buf, sizeof(buf))) < 0)
+		return NULL;
+	return text;
 }
 
 void segment_set_state(struct segment *s, enum segment_state st)
@@ -149,10 +175,24 @@ static int segment_complete_tail(struct segment *s, char **ret_error)
 
 /* ---- the trigger -------------------------------------------------------------------------- */
 
+static void trigger_account(struct segment *s)
+{
+	double sec = (double)(now_usec() - s->trigger_start_usec) / (double)USEC_PER_SEC;
+
+	s->stats.trigger_count++;
+	s->stats.trigger_sum += sec;
+	for (size_t i = 0; i < SEGMENT_TRIGGER_BUCKETS; i++)
+		if (sec <= segment_trigger_buckets[i]) {
+			s->stats.trigger_bucket[i]++;
+			break;
+		}
+}
+
 static void trigger_finished(struct segment *s, int r, char *error)
 {
 	_cleanup_free_ char *err = error;
 
+	trigger_account(s);
 	if (r >= 0) {
 		r = segment_complete_tail(s, &err);
 		if (r < 0)
@@ -163,7 +203,9 @@ static void trigger_finished(struct segment *s, int r, char *error)
 		endpoint_done(&s->tail);
 		s->tail = s->tail_saved;
 		s->tail_saved = ENDPOINT_EMPTY;
+		s->tail_ops = s->tail_ops_armed;
 		s->tail_ready = false;
+		s->stats.trigger_failures++;
 		/* the reason first, then one line per connection it ends */
 		log_error("segment '%s': trigger failed: %s; closing %u waiting connection(s), "
 			  "armed again",
@@ -173,15 +215,25 @@ static void trigger_finished(struct segment *s, int r, char *error)
 		return;
 	}
 
-	endpoint_done(&s->tail_saved);
-	segment_set_state(s, SEGMENT_LISTENING);
+	if (s->idle_usec > 0) {
+		/* kept for the next run, after an idle stop */
+		endpoint_done(&s->tail_armed);
+		s->tail_armed = s->tail_saved;
+		segment_set_state(s, SEGMENT_RUNNING);
+	} else {
+		endpoint_done(&s->tail_saved);
+		segment_set_state(s, SEGMENT_LISTENING);
+	}
+	s->tail_saved = ENDPOINT_EMPTY;
 	if (s->d->hooks && s->d->hooks->changed)
 		s->d->hooks->changed(s->d);
 	{
 		_cleanup_free_ char *tail = segment_tail_url(s);
-		log_info("segment '%s': triggered, tail is %s", s->id, tail ?: "?");
+		log_info("segment '%s': triggered, tail is %s (in %.3f s)", s->id, tail ?: "?",
+			 (double)(now_usec() - s->trigger_start_usec) / (double)USEC_PER_SEC);
 	}
 	conn_trigger_done(s, 0, NULL);
+	segment_idle_check(s);
 }
 
 void segment_trigger(struct segment *s)
@@ -191,6 +243,9 @@ void segment_trigger(struct segment *s)
 
 	segment_set_state(s, SEGMENT_TRIGGERING);
 	log_info("segment '%s': first connection, running the trigger", s->id);
+	s->stats.trigger_starts++;
+	s->trigger_start_usec = now_usec();
+	s->tail_ops_armed = s->tail_ops;
 	r = endpoint_copy(&s->tail_saved, &s->tail);
 	if (r < 0) {
 		trigger_finished(s, r, NULL);
@@ -200,6 +255,180 @@ void segment_trigger(struct segment *s)
 	if (r == 1)
 		return;
 	trigger_finished(s, r, TAKE_PTR(error));
+}
+
+/* ---- scale to zero ------------------------------------------------------------------------ */
+
+struct segment_hold {
+	struct segment *s; /* NULL once the segment is gone */
+	LIST_FIELDS(struct segment_hold, holds);
+};
+
+struct segment_kept {
+	const void *key;
+	char *id;
+};
+
+struct segment *segment_hold_segment(const struct segment_hold *h)
+{
+	return h ? h->s : NULL;
+}
+
+int segment_kept_put(struct segment *s, const void *key, const char *id)
+{
+	struct segment_kept *k;
+	char *copy = strdup(id);
+
+	if (!copy)
+		return -ENOMEM;
+	k = realloc(s->kept, (s->n_kept + 1) * sizeof(*k));
+	if (!k) {
+		free(copy);
+		return -ENOMEM;
+	}
+	s->kept = k;
+	s->kept[s->n_kept++] = (struct segment_kept){ .key = key, .id = copy };
+	return 0;
+}
+
+char *segment_kept_take(struct segment *s, const void *key)
+{
+	for (size_t i = 0; i < s->n_kept; i++)
+		if (s->kept[i].key == key) {
+			char *id = s->kept[i].id;
+
+			s->kept[i] = s->kept[--s->n_kept];
+			return id;
+		}
+	return NULL;
+}
+
+static void on_kept_removed(struct docker *dk, int r, const char *error, void *userdata)
+{
+	_cleanup_free_ char *id = userdata;
+
+	if (r < 0)
+		log_warning("cannot remove kept container %.12s: %s", id, error ?: strerror(-r));
+	else
+		log_info("removed kept container %.12s", id);
+}
+
+static void segment_remove_kept(struct segment *s)
+{
+	for (size_t i = 0; i < s->n_kept; i++) {
+		char *id = s->kept[i].id;
+
+		if (!s->d->docker ||
+		    docker_remove(s->d->docker, id, on_kept_removed, id, NULL) < 0) {
+			log_warning("cannot remove kept container %.12s", id);
+			free(id);
+		}
+	}
+	free(s->kept);
+	s->kept = NULL;
+	s->n_kept = 0;
+}
+
+bool segment_stopping(const struct segment *s)
+{
+	return s->state == SEGMENT_STOPPING;
+}
+
+static void segment_stop_done(struct segment *s)
+{
+	segment_set_state(s, SEGMENT_ARMED);
+	log_info("segment '%s': scaled to zero, armed again%s", s->id,
+		 conn_count_waiting(s) > 0 ? "; a connection waits, running the trigger" : "");
+	if (conn_count_waiting(s) > 0)
+		segment_trigger(s);
+}
+
+struct segment_hold *segment_hold_new(struct segment *s)
+{
+	struct segment_hold *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->s = s;
+	LIST_PREPEND(holds, s->holds, h);
+	return h;
+}
+
+void segment_hold_release(struct segment_hold *h)
+{
+	struct segment *s;
+
+	if (!h)
+		return;
+	s = h->s;
+	if (s)
+		LIST_REMOVE(holds, s->holds, h);
+	free(h);
+	if (s && !s->holds && s->state == SEGMENT_STOPPING)
+		segment_stop_done(s);
+}
+
+static void segment_scale_down(struct segment *s)
+{
+	char buf[32];
+
+	log_info("segment '%s': no connection for %s, undoing the trigger (%s)", s->id,
+		 duration_format(s->idle_usec, buf, sizeof(buf)),
+		 s->idle_keep ? "stop, keep" : "stop, remove");
+	segment_set_state(s, SEGMENT_STOPPING);
+	s->stats.idle_stops++;
+	runner_undo(s, true); /* a container removal takes a hold until it is done */
+	endpoint_done(&s->tail);
+	s->tail = s->tail_armed;
+	s->tail_armed = ENDPOINT_EMPTY;
+	if (s->tail_ops_armed)
+		s->tail_ops = s->tail_ops_armed;
+	s->tail_ready = false;
+	if (!s->holds)
+		segment_stop_done(s);
+}
+
+static int on_idle_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct segment *s = userdata;
+
+	if (s->state != SEGMENT_RUNNING || s->conns_active > 0 || s->idle_usec == 0)
+		return 0;
+	if (now_usec() < s->idle_since + s->idle_usec) {
+		segment_idle_check(s);
+		return 0;
+	}
+	segment_scale_down(s);
+	return 0;
+}
+
+void segment_idle_check(struct segment *s)
+{
+	uint64_t when;
+	int r;
+
+	if (s->state != SEGMENT_RUNNING || s->conns_active > 0 || s->idle_usec == 0)
+		return;
+	s->idle_since = now_usec();
+	when = s->idle_since + s->idle_usec;
+	if (!s->idle_timer) {
+		r = sd_event_add_time(s->d->event, &s->idle_timer, CLOCK_MONOTONIC, when,
+				      USEC_PER_SEC / 20, on_idle_timer, s);
+	} else {
+		r = sd_event_source_set_time(s->idle_timer, when);
+		if (r >= 0)
+			r = sd_event_source_set_enabled(s->idle_timer, SD_EVENT_ONESHOT);
+	}
+	if (r < 0)
+		log_warning_errno(r, "segment '%s': cannot arm the idle timer, ignoring", s->id);
+}
+
+void segment_set_idle(struct segment *s, uint64_t usec, bool keep)
+{
+	s->idle_usec = usec;
+	s->idle_keep = keep;
+	if (usec == 0 && s->idle_timer)
+		(void)sd_event_source_set_enabled(s->idle_timer, SD_EVENT_OFF);
 }
 
 /* ---- creation and deletion ---------------------------------------------------------------- */
@@ -270,6 +499,16 @@ int segment_create(struct daemon *d, const char *id, struct spec *spec, const st
 		   const struct endpoint *head_init, struct segment *parent, segment_created_fn cb,
 		   void *userdata, struct segment **ret, char **ret_error)
 {
+	return segment_create_with_head(d, &head_listen_ops, id, spec, sseg, head_init, parent, cb,
+					userdata, ret, ret_error);
+}
+
+int segment_create_with_head(struct daemon *d, const struct head_ops *head_ops, const char *id,
+			     struct spec *spec, const struct spec_seg *sseg,
+			     const struct endpoint *head_init, struct segment *parent,
+			     segment_created_fn cb, void *userdata, struct segment **ret,
+			     char **ret_error)
+{
 	struct segment *s;
 	int r;
 
@@ -287,7 +526,8 @@ int segment_create(struct daemon *d, const char *id, struct spec *spec, const st
 	s->head = ENDPOINT_EMPTY;
 	s->tail = ENDPOINT_EMPTY;
 	s->tail_saved = ENDPOINT_EMPTY;
-	s->head_ops = &head_listen_ops;
+	s->tail_armed = ENDPOINT_EMPTY;
+	s->head_ops = head_ops;
 	s->tail_ops = &tail_socket_ops;
 	s->state = SEGMENT_CREATING;
 	s->create_cb = cb;
@@ -338,7 +578,15 @@ struct segment *segment_free(struct segment *s)
 	free(s->udp_waiting);
 	s->udp_waiting = NULL;
 	s->n_udp_waiting = 0;
+	s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
 	runner_undo(s, false); /* children, containers: in reverse */
+	while (s->holds) {     /* removals go on; nobody waits for them any more */
+		struct segment_hold *h = s->holds;
+
+		LIST_REMOVE(holds, s->holds, h);
+		h->s = NULL;
+	}
+	segment_remove_kept(s);
 	s->head_watch = container_watch_free(s->head_watch);
 	free(s->applied);
 	segment_unregister(s);
@@ -347,6 +595,7 @@ struct segment *segment_free(struct segment *s)
 	endpoint_done(&s->head);
 	endpoint_done(&s->tail);
 	endpoint_done(&s->tail_saved);
+	endpoint_done(&s->tail_armed);
 	spec_free(s->spec);
 	free(s->id);
 	free(s);

@@ -14,8 +14,20 @@
  *
  *   CREATING --init words done, head up--> LISTENING            (no trigger words)
  *   CREATING --init words done, head up--> ARMED --1st conn--> TRIGGERING --ok--> LISTENING
- *                                            ^                      |
- *                                            +-------failed---------+
+ *                                            ^  ^                   |  |
+ *                                            |  +-------failed------+  | ok, with `idle TIME`
+ *                                            |                         v
+ *                   holds released (a con-   +------ STOPPING <-- RUNNING
+ *                   nection waits: trigger)           no connection for TIME
+ *
+ * Scale to zero (`idle TIME`, segment_set_idle()): a triggered segment with an idle limit is
+ * RUNNING; when its last connection ends an idle timer starts, and when it fires the trigger's
+ * words are undone (runner_undo(s, true): a docker-run container is stopped and removed, or kept)
+ * and the tail goes back to what it was before the trigger. Undoing may be asynchronous (a
+ * container removal): an op takes a segment_hold for it and the segment stays STOPPING until
+ * every hold is released, so the next container never overlaps the last one. Connections that
+ * arrive while STOPPING wait, as they do while TRIGGERING; when the stop ends the segment is
+ * ARMED, and runs the trigger at once if any connection waits.
  *
  * Files: segment.c (this: create, free, registry, trigger), endpoint.c, runner.c (words and
  * undo), conn.c (connections and UDP sessions), head-listen.c (the listener head), tail-socket.c
@@ -26,6 +38,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include <systemd/sd-event.h>
 
 #include "endpoint.h"
 #include "engine.h"
@@ -46,7 +60,40 @@ enum segment_state {
 	SEGMENT_LISTENING,
 	SEGMENT_ARMED,
 	SEGMENT_TRIGGERING,
+	SEGMENT_RUNNING,  /* triggered, with an idle limit */
+	SEGMENT_STOPPING, /* the idle limit passed: the trigger's words are being undone */
 };
+
+/* Counters for metrics (wormholed --metrics): monotonic over the segment's life. */
+#define SEGMENT_TRIGGER_BUCKETS 10
+extern const double segment_trigger_buckets[SEGMENT_TRIGGER_BUCKETS]; /* seconds, ascending */
+
+enum segment_fail {
+	SEGMENT_FAIL_REFUSED,	/* the tail refused until the connect timeout */
+	SEGMENT_FAIL_CONNECT,	/* another connect error */
+	SEGMENT_FAIL_TAIL_DOWN, /* the tail's container was not running */
+	SEGMENT_FAIL_TRIGGER,	/* the trigger failed */
+	SEGMENT_FAIL_NO_ROUTE,	/* no tail for the connection (SNI routing) */
+	_SEGMENT_FAIL_MAX,
+};
+
+struct segment_stats {
+	uint64_t connect_failures[_SEGMENT_FAIL_MAX];
+	uint64_t trigger_starts, trigger_failures;
+	uint64_t trigger_bucket[SEGMENT_TRIGGER_BUCKETS]; /* cumulative is made when exported */
+	uint64_t trigger_count;
+	double trigger_sum; /* seconds */
+	uint64_t container_starts, container_stops;
+	uint64_t idle_stops;
+};
+
+/**
+ * segment_fail_name() - Return: "refused", "connect", "tail_down", "trigger", "no_route"
+ */
+const char *segment_fail_name(enum segment_fail f);
+
+struct segment_hold;
+struct segment_kept;
 
 /**
  * segment_created_fn - outcome of an asynchronous segment_create()
@@ -79,11 +126,13 @@ struct segment {
 	const struct head_ops *head_ops;
 	struct head_listen *listen; /* the listener head's state */
 	struct udp_relay *udp;	    /* a udp head's sessions */
+	bool head_peer_on;	    /* the peer-link head (head-peer.c) takes streams */
 
 	/* the tail: how a connection to it is opened (tail.h); a word may replace the default */
 	const struct tail_ops *tail_ops;
 	union sockaddr_union tail_sa; /* the socket tail's address, once completed */
 	socklen_t tail_salen;
+	void *tail_data; /* a tail kind's own state, set with tail_ops (tail-peer.c) */
 
 	struct applied *applied;
 	size_t n_applied;
@@ -98,6 +147,20 @@ struct segment {
 	size_t n_udp_waiting;
 	uint64_t conns_active, conns_total;
 	uint64_t bytes_in_closed, bytes_out_closed;
+
+	/* scale to zero (`idle`) */
+	uint64_t idle_usec;		       /* 0: never */
+	bool idle_keep;			       /* stop what the trigger started, keep it */
+	uint64_t idle_since;		       /* when the last connection ended */
+	sd_event_source *idle_timer;	       /* fires at idle_since + idle_usec */
+	struct endpoint tail_armed;	       /* the tail before the trigger, for the next run */
+	const struct tail_ops *tail_ops_armed; /* the tail ops before the trigger */
+	struct segment_hold *holds;	       /* asynchronous undos still running */
+	struct segment_kept *kept;	       /* containers stopped and kept (`idle TIME,keep`) */
+	size_t n_kept;
+	uint64_t trigger_start_usec;
+
+	struct segment_stats stats;
 };
 
 /**
@@ -120,6 +183,17 @@ struct segment {
 int segment_create(struct daemon *d, const char *id, struct spec *spec, const struct spec_seg *sseg,
 		   const struct endpoint *head_init, struct segment *parent, segment_created_fn cb,
 		   void *userdata, struct segment **ret, char **ret_error);
+
+/**
+ * segment_create_with_head() - segment_create() with another head kind than the listener
+ * @head_ops:	the head (head.h; static, borrowed): head_peer_ops for a segment whose
+ *		connections arrive as streams on a peer link
+ */
+int segment_create_with_head(struct daemon *d, const struct head_ops *head_ops, const char *id,
+			     struct spec *spec, const struct spec_seg *sseg,
+			     const struct endpoint *head_init, struct segment *parent,
+			     segment_created_fn cb, void *userdata, struct segment **ret,
+			     char **ret_error);
 
 /**
  * segment_free() - Stop the head, close every connection, undo every applied word (deleting
@@ -167,6 +241,63 @@ void segment_endpoint_set_down(struct segment *s, struct endpoint *e, bool down)
  * segment_top() - Return: the top segment of the chain @s belongs to
  */
 struct segment *segment_top(struct segment *s);
+
+/**
+ * segment_set_idle() - Set (or with @usec 0 clear) the idle limit of @s (the `idle` word)
+ * @keep:	stop what the trigger started and keep it, instead of removing it
+ */
+void segment_set_idle(struct segment *s, uint64_t usec, bool keep);
+
+/**
+ * segment_idle_check() - A connection of @s ended (conn.c): with none left on a RUNNING segment,
+ * start the idle timer
+ */
+void segment_idle_check(struct segment *s);
+
+/**
+ * segment_state_text() - The state for `list`: "armed", "running (idle 3m)", "stopping", ...
+ * Return: malloc'ed, NULL on ENOMEM
+ */
+char *segment_state_text(const struct segment *s);
+
+/**
+ * segment_hold_new() - An undo of @s goes on in the background (a container removal): a STOPPING
+ * segment waits for it before it re-arms
+ * Return: the hold, to be released with segment_hold_release(); NULL on ENOMEM (then nothing
+ * waits for it)
+ */
+struct segment_hold *segment_hold_new(struct segment *s);
+
+/**
+ * segment_hold_release() - The undo ended; frees @h (NULL is fine). Safe after the segment was
+ * freed (the hold was detached then).
+ */
+void segment_hold_release(struct segment_hold *h);
+
+/**
+ * segment_hold_segment() - Return: the segment @h holds, NULL once that segment was freed
+ */
+struct segment *segment_hold_segment(const struct segment_hold *h);
+
+/**
+ * segment_kept_put() - Remember a container stopped by an idle stop with `keep`, for the word
+ * @key (the spec word that will start it again); removed with the segment unless taken back
+ * @id:		copied
+ * Return: 0, -ENOMEM
+ */
+int segment_kept_put(struct segment *s, const void *key, const char *id);
+
+/**
+ * segment_kept_take() - Return: the kept container of @key (malloc'ed; the caller owns it and
+ * it is no longer the segment's), or NULL
+ */
+char *segment_kept_take(struct segment *s, const void *key);
+
+/**
+ * segment_stopping() - Return: whether @s is undoing its trigger because it was idle (words'
+ * undo() may then stop instead of remove, see s->idle_keep)
+ */
+bool segment_stopping(const struct segment *s);
 
 /**
  * segment_trigger() - Run the trigger words (for the engine's connection code, when the first

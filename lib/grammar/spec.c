@@ -277,6 +277,47 @@ static enum url_proto head_proto(const struct ep *h)
 #define fail_at(words, pos, reterr, fmt, ...) \
 	fail(reterr, "word %u '%s': " fmt, (pos), (words)[(pos)-1], __VA_ARGS__)
 
+/* Segment options (WORD_SEG): once per segment, and only where trigger words are to undo. */
+static int check_seg_options(char *const *words, const struct spec *sp, size_t nseg, char **reterr)
+{
+	const struct spec_seg *s;
+
+	s = sp->top;
+	for (size_t k = 0; k < nseg && s; k++) {
+		const struct spec_word *link = NULL;
+		unsigned seen[_SPEC_WORD_TYPE_MAX] = {};
+
+		for (size_t pass = 0; pass < 2; pass++) {
+			const struct spec_word *l = pass ? s->trig : s->init;
+			size_t n = pass ? s->n_trig : s->n_init;
+
+			for (size_t i = 0; i < n; i++) {
+				unsigned flags = type_flags(l[i].type);
+
+				if (l[i].child)
+					link = &l[i];
+				if (!(flags & WORD_SEG))
+					continue;
+				if (seen[l[i].type])
+					return fail_at(
+						words, l[i].pos, reterr,
+						"given twice in segment %zu (first as word %u)",
+						k + 1, seen[l[i].type]);
+				seen[l[i].type] = l[i].pos;
+				if ((flags & WORD_NEEDS_TRIG) && s->n_trig == 0)
+					return fail_at(
+						words, l[i].pos, reterr,
+						"segment %zu has no trigger words to undo; add "
+						"e.g. 'trigger docker-run ARGS'",
+						k + 1);
+			}
+		}
+		s = link ? link->child : NULL;
+	}
+
+	return 0;
+}
+
 static int validate(char *const *words, const struct spec *sp, const struct seg_meta *meta,
 		    size_t nseg, char **reterr)
 {
@@ -473,6 +514,7 @@ int spec_parse(char *const *words, struct spec **ret, char **reterr)
 			i++;
 		}
 		if (d->flags & WORD_SPEC_ID) {
+			assert(arg); /* the table gives `id` an argument */
 			if (sp->id)
 				return fail(reterr,
 					    "word %u '%s': id given twice (first as word %u)", pos,
@@ -505,7 +547,8 @@ int spec_parse(char *const *words, struct spec **ret, char **reterr)
 				return -ENOMEM;
 			}
 		}
-		r = seg_append(cur, phase == PH_TRIG, &sw);
+		/* a segment option runs at creation, wherever it stands */
+		r = seg_append(cur, phase == PH_TRIG && !(d->flags & WORD_SEG), &sw);
 		if (r < 0) {
 			free(sw.arg);
 			free(sw.child);
@@ -519,6 +562,9 @@ int spec_parse(char *const *words, struct spec **ret, char **reterr)
 		}
 	}
 
+	r = check_seg_options(words, sp, nseg, reterr);
+	if (r < 0)
+		return r;
 	r = validate(words, sp, meta, nseg, reterr);
 	if (r < 0)
 		return r;

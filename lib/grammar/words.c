@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "docker-args.h"
 #include "errmsg.h"
 #include "spec.h"
+#include "time-util.h"
 #include "url.h"
 #include "words.h"
 
@@ -53,6 +55,38 @@ static int words_check_peer(const char *arg, char **reterr)
 	r = peer_addr_parse(arg, false, &p, reterr);
 	peer_addr_done(&p);
 	return r;
+}
+
+int words_idle_parse(const char *arg, uint64_t *ret_usec, bool *ret_keep, char **reterr)
+{
+	_cleanup_free_ char *dur = NULL;
+	const char *comma = strchr(arg, ',');
+	uint64_t usec;
+	bool keep = false;
+
+	if (comma) {
+		if (strcmp(comma + 1, "keep") != 0)
+			return ERRMSG_FAIL(reterr, "unknown option '%s' (only 'keep')", comma + 1);
+		keep = true;
+	}
+	dur = comma ? strndup(arg, (size_t)(comma - arg)) : strdup(arg);
+	if (!dur)
+		return -ENOMEM;
+	if (duration_parse(dur, &usec) < 0 || usec < USEC_PER_SEC ||
+	    usec > 365 * 86400 * USEC_PER_SEC)
+		return ERRMSG_FAIL(reterr,
+				   "invalid duration '%s' (1s to 365d, e.g. 90s, 5m, 1h30m)", dur);
+	*ret_usec = usec;
+	*ret_keep = keep;
+	return 0;
+}
+
+static int words_check_idle(const char *arg, char **reterr)
+{
+	uint64_t usec;
+	bool keep;
+
+	return words_idle_parse(arg, &usec, &keep, reterr);
 }
 
 static int words_check_id(const char *arg, char **reterr)

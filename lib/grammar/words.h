@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* clang-format off */
 #define WORDS(X)                                                                                   \
@@ -45,6 +46,8 @@
 	  words_check_peer,       "like remote, over an IPsec tunnel")                             \
 	X(SPEC, UDPTUNNEL,  "udptunnel",  "HOST", WORD_IN_ANY | WORD_LINK | WORD_JOIN | WORD_PEER, \
 	  words_check_peer,       "like tunnel, over ESP-in-UDP")                                  \
+	X(SPEC, IDLE,       "idle",       "TIME", WORD_IN_ANY | WORD_SEG | WORD_NEEDS_TRIG,        \
+	  words_check_idle,       "undo the trigger after TIME without connections (5m[,keep])")   \
 	X(KW,   ID,         "id",         "NAME", WORD_IN_ANY | WORD_SPEC_ID,                      \
 	  words_check_id,         "name the top segment ([A-Za-z0-9._-], up to 64)")
 /* clang-format on */
@@ -63,6 +66,8 @@ enum word_flag {
 	WORD_TO_TAIL = 1u << 9,	 /* keyword: later words change the tail */
 	WORD_TO_TRIG = 1u << 10, /* keyword: later words run on the first inbound connection */
 	WORD_SPEC_ID = 1u << 11, /* keyword: names the top segment; belongs to no segment */
+	WORD_SEG = 1u << 12,	 /* a segment option: runs at creation wherever it stands, once */
+	WORD_NEEDS_TRIG = 1u << 13, /* only in a segment that has trigger words */
 };
 
 #define WORDS_GEN_ENUM_SPEC(id) SPEC_##id,
@@ -118,6 +123,16 @@ const struct word_desc *words_with(unsigned flags);
  * "url, docker-ns, docker-run, tail, trigger, child, chain, remote, tunnel, udptunnel, id"
  */
 const char *words_expected(void);
+
+/**
+ * words_idle_parse() - The argument of `idle`: DURATION (time-util.h) [",keep"]
+ * @ret_usec:	the idle limit, > 0
+ * @ret_keep:	",keep": stop what the trigger started and keep it, instead of removing it
+ * @reterr:	on -EINVAL, a malloc'ed message (may be NULL)
+ *
+ * Return: 0, -EINVAL, -ENOMEM
+ */
+int words_idle_parse(const char *arg, uint64_t *ret_usec, bool *ret_keep, char **reterr);
 
 /**
  * words_help() - The help lines of every word, "  NAME ARG         help\n" each

@@ -367,10 +367,10 @@ static void test_unknown_and_missing(void **state)
 	bad_exact(
 		"url :3306 tial docker-ns db",
 		"word 3 'tial': unknown word (expected url, docker-ns, docker-run, tail, trigger, "
-		"child, chain, remote, tunnel, udptunnel, id)");
+		"child, chain, remote, tunnel, udptunnel, idle, id)");
 	bad_exact("URL :80",
 		  "word 1 'URL': unknown word (expected url, docker-ns, docker-run, tail, "
-		  "trigger, child, chain, remote, tunnel, udptunnel, id)");
+		  "trigger, child, chain, remote, tunnel, udptunnel, idle, id)");
 	bad("url :80 tail url :81 ''", "word 6 '': unknown word");
 	bad_exact("url :9000 tail url", "word 4 'url': missing argument (url URL)");
 	bad_exact("url :9000 tail docker-ns",
@@ -610,6 +610,35 @@ static void test_to_words_remote_child(void **state)
 	assert_null(err);
 }
 
+/* `idle TIME[,keep]`: a segment option; it runs at creation wherever it stands, once, and only
+ * in a segment with trigger words. */
+static void test_idle(void **state)
+{
+	ok("url :80 trigger url :81 docker-run img idle 5m",
+	   "I(url=:80 idle=5m) T(url^=:81 docker-run^=img)");
+	ok("idle 90s,keep url :80 trigger docker-run img",
+	   "I(idle=90s,keep url=:80) T(docker-run^=img)");
+	ok("url :80 tail url :81 idle 1h30m trigger docker-run img",
+	   "I(url=:80 url^=:81 idle=1h30m) T(docker-run^=img)");
+	ok("url :80 trigger docker-run a child url :3306 trigger docker-run b idle 2m",
+	   "I(url=:80) T(docker-run^=a child{I(url=:3306 idle=2m) T(docker-run^=b)})");
+	check_words("url :80 trigger docker-run img idle 5m",
+		    "url :80 idle 5m trigger docker-run img");
+	bad_exact("url :80 tail url :81 idle 5m",
+		  "word 6 'idle': segment 1 has no trigger words to undo; add e.g. "
+		  "'trigger docker-run ARGS'");
+	bad_exact("url :80 idle 5m trigger docker-run img idle 6m",
+		  "word 8 'idle': given twice in segment 1 (first as word 3)");
+	bad_exact("url :80 trigger docker-run img idle 0",
+		  "word 6 'idle' argument '0': invalid duration '0' (1s to 365d, e.g. 90s, 5m, "
+		  "1h30m)");
+	bad("url :80 trigger docker-run img idle 5x", "invalid duration '5x'");
+	bad("url :80 trigger docker-run img idle 5m,forever", "unknown option 'forever'");
+	bad("url :80 trigger docker-run img idle 500ms", "invalid duration '500ms'");
+	bad_exact("url :80 trigger docker-run img idle",
+		  "word 6 'idle': missing argument (idle TIME)");
+}
+
 static void test_helpers(void **state)
 {
 	assert_string_equal(spec_word_name(SPEC_URL), "url");
@@ -674,6 +703,7 @@ int main(void)
 		cmocka_unit_test(test_positions),
 		cmocka_unit_test(test_to_words),
 		cmocka_unit_test(test_to_words_remote_child),
+		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_null_reterr),
 	};

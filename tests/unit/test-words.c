@@ -80,7 +80,12 @@ static void test_flags_consistent(void **state)
 		if (kw)
 			assert_false(f & (WORD_MOD | WORD_LINK));
 		else
-			assert_true(f & (WORD_MOD | WORD_LINK));
+			assert_true(f & (WORD_MOD | WORD_LINK | WORD_SEG));
+		/* a segment option is neither a modifier nor a link; needing a trigger is one */
+		if (f & WORD_SEG)
+			assert_false(f & (WORD_MOD | WORD_LINK));
+		if (f & WORD_NEEDS_TRIG)
+			assert_true(f & WORD_SEG);
 		/* a word with an argument has a check and a name for it in messages, and back */
 		assert_int_equal(!!d->argname, !!d->check);
 		assert_non_null(d->help);
@@ -119,7 +124,7 @@ static void test_expected_lists_every_word(void **state)
 	/* the text of the README and the tests, in table order */
 	assert_string_equal(list,
 			    "url, docker-ns, docker-run, tail, trigger, child, chain, remote, "
-			    "tunnel, udptunnel, id");
+			    "tunnel, udptunnel, idle, id");
 	for (size_t i = 0; i < WORDS_N; i++)
 		len += strlen(words_table[i].name) + 2;
 	built = calloc(1, len + 1);
