@@ -65,6 +65,15 @@ int sysd_listen_fds(void)
 			safe_close(cur);
 			continue;
 		}
+		if (strcmp(name, "peer") == 0) {
+			/* FOLLOW-UP (issue 7): hand it to the peer server instead */
+			log_warning(
+				"socket 'peer' passed by systemd: the peer port is not taken from "
+				"systemd yet (the daemon binds it itself, --peer-listen); closing "
+				"it");
+			safe_close(cur);
+			continue;
+		}
 		if (!fds || sd_is_socket(cur, AF_UNSPEC, 0, -1) <= 0) {
 			log_warning("ignoring descriptor '%s' passed by systemd: not a socket",
 				    name);
