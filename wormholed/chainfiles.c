@@ -48,7 +48,7 @@ static int buf_add(struct buf *b, char c)
 
 int chainfile_parse(const char *text, char ***ret_words, unsigned **ret_lines, char **ret_error)
 {
-	_cleanup_(strv_freep) char **words = calloc(1, sizeof(char *));
+	_cleanup_(strv_freep) char **words = NULL;
 	_cleanup_free_ unsigned *lines = NULL;
 	struct buf w = { 0 };
 	size_t n = 0;
@@ -57,8 +57,6 @@ int chainfile_parse(const char *text, char ***ret_words, unsigned **ret_lines, c
 	int r;
 
 	*ret_error = NULL;
-	if (!words)
-		return -ENOMEM;
 	for (const char *p = text;; p++) {
 		char c = *p;
 
@@ -210,7 +208,7 @@ unsigned chainfile_line_of(const struct chainfile *f, const char *msg)
 
 int chainfiles_load(const char *dir, struct chainfile **ret, size_t *ret_n, unsigned *ret_skipped)
 {
-	_cleanup_(strv_freep) char **names = calloc(1, sizeof(char *));
+	_cleanup_(strv_freep) char **names = NULL;
 	_cleanup_close_ int dirfd = -EBADF;
 	struct chainfile *files = NULL;
 	size_t n_names = 0, n = 0;
@@ -221,8 +219,6 @@ int chainfiles_load(const char *dir, struct chainfile **ret, size_t *ret_n, unsi
 	*ret = NULL;
 	*ret_n = 0;
 	*ret_skipped = 0;
-	if (!names)
-		return -ENOMEM;
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {
 		if (errno != ENOENT)
@@ -244,7 +240,8 @@ int chainfiles_load(const char *dir, struct chainfile **ret, size_t *ret_n, unsi
 		}
 	}
 	closedir(dp);
-	qsort(names, n_names, sizeof(char *), cmp_name);
+	if (n_names > 0)
+		qsort(names, n_names, sizeof(char *), cmp_name);
 	files = calloc(n_names + 1, sizeof(*files));
 	if (!files)
 		return -ENOMEM;

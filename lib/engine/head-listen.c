@@ -18,7 +18,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,15 +439,20 @@ static int stored_take(struct segment *s, const union sockaddr_union *want, sock
 /* An adopted unix listener: remember the file it has now, so a delete removes only that. */
 static void unix_remember(struct head_listen *l, const char *path)
 {
-	_cleanup_free_ char *dir = strdup(path), *base = strdup(path);
-	const char *p;
+	const char *slash = strrchr(path, '/');
 	struct stat st;
 
-	if (!dir || !base)
-		return;
-	p = strrchr(base, '/');
-	l->dirfd = open(dirname(dir), O_PATH | O_DIRECTORY | O_CLOEXEC);
-	l->base = strdup(p ? p + 1 : base);
+	if (!slash || !slash[1])
+		return; /* heads are absolute paths (lib/grammar/url.c) */
+	{
+		_cleanup_free_ char *dir =
+			strndup(path, slash == path ? 1 : (size_t)(slash - path));
+
+		if (!dir)
+			return;
+		l->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	l->base = strdup(slash + 1);
 	if (l->dirfd < 0 || !l->base || fstatat(l->dirfd, l->base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISSOCK(st.st_mode))
 		return;
