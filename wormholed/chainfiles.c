@@ -57,6 +57,8 @@ int chainfile_parse(const char *text, char ***ret_words, unsigned **ret_lines, c
 	int r;
 
 	*ret_error = NULL;
+	if (!text)
+		return -EINVAL;
 	for (const char *p = text;; p++) {
 		char c = *p;
 
@@ -199,9 +201,13 @@ void chainfiles_free(struct chainfile *f, size_t n)
 
 unsigned chainfile_line_of(const struct chainfile *f, const char *msg)
 {
-	unsigned pos;
+	unsigned long pos;
+	char *end;
 
-	if (!msg || sscanf(msg, "word %u", &pos) != 1 || pos == 0 || pos > strv_length(f->words))
+	if (!msg || strncmp(msg, "word ", 5) != 0)
+		return 0;
+	pos = strtoul(msg + 5, &end, 10);
+	if (end == msg + 5 || pos == 0 || pos > strv_length(f->words))
 		return 0;
 	return f->lines[pos - 1];
 }

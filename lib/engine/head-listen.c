@@ -272,13 +272,19 @@ static char *port_owner(int family, int socktype, uint16_t port)
 	if (!f)
 		return NULL;
 	while (getline(&line, &n, f) > 0) {
-		unsigned lport, st;
-		unsigned long ino;
+		char *tok[10], *save = NULL, *colon;
+		unsigned long lport, st, ino;
+		int k = 0;
 
 		/* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode */
-		if (sscanf(line, "%*s %*[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu", &lport, &st,
-			   &ino) != 3)
+		for (char *t = strtok_r(line, " \t\n", &save); t && k < 10;
+		     t = strtok_r(NULL, " \t\n", &save))
+			tok[k++] = t;
+		if (k < 10 || !(colon = strchr(tok[1], ':')))
 			continue;
+		lport = strtoul(colon + 1, NULL, 16);
+		st = strtoul(tok[3], NULL, 16);
+		ino = strtoul(tok[9], NULL, 10);
 		if (lport == port && (socktype == SOCK_DGRAM || st == 0x0A) && ino) {
 			inode = ino;
 			break;
@@ -421,7 +427,8 @@ static int stored_take(struct segment *s, const union sockaddr_union *want, sock
 		    (want->in.sin_port && want->in.sin_port != sa.in.sin_port))
 			return -ENOENT;
 	} else if (sa.sa.sa_family == AF_INET6) {
-		if (memcmp(&sa.in6.sin6_addr, &want->in6.sin6_addr, sizeof(sa.in6.sin6_addr)) ||
+		if (memcmp(&sa.in6.sin6_addr, &want->in6.sin6_addr, sizeof(sa.in6.sin6_addr)) !=
+			    0 ||
 		    (want->in6.sin6_port && want->in6.sin6_port != sa.in6.sin6_port))
 			return -ENOENT;
 	} else {
