@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# scripts/test.sh - wormhole's whole test suite, as CI runs it (.ci/run): sudo scripts/test.sh
+# scripts/test.sh - wormhole's whole test suite, as CI runs it (.ci/run), as root: scripts/test.sh
 #
 # Steps, each under a "==== [n/N] name ====" header, each timed:
 #   deps         scripts/deps.sh (installs what is missing)
@@ -40,7 +40,7 @@ build_asan=$repo/build-ci-asan
 src_dirs=(lib chains wormholed wormhole-cli)
 
 if [[ $(id -u) -ne 0 ]]; then
-	echo "test.sh: run as root (sudo $0): it installs packages and the functional tests make network namespaces" >&2
+	echo "test.sh: run as root ($0): it installs packages and the functional tests make network namespaces" >&2
 	exit 2
 fi
 
@@ -159,9 +159,12 @@ do_units() {
 	d=$(mktemp -d /tmp/wh-ci-units.XXXXXX)
 	sed "s|^ExecStart=.*/wormholed|ExecStart=$build/wormholed/wormholed|" \
 		"$build/systemd/wormholed.service" >"$d/wormholed.service"
-	cp "$build/systemd/wormholed.socket" "$repo/systemd/wormhole-proxy-example.socket" "$d/"
-	out=$(systemd-analyze verify --man=no "$d/wormholed.service" "$d/wormholed.socket" \
-		"$d/wormhole-proxy-example.socket" 2>&1)
+	cp "$build/systemd/wormholed.socket" "$repo/examples/socket-unit/wormhole-mysql.socket" "$d/"
+	# the units README.md shows under "Running under systemd", extracted as printed
+	awk '/^<!-- unit: /{f=$3; next} /^<!-- end -->/{f=""} f && !/^ *```/{print > ("'"$d"'/" f)}' \
+		"$repo/README.md"
+	sed -i "s|^ExecStart=[^ ]*/wormholed|ExecStart=$build/wormholed/wormholed|" "$d"/*.service
+	out=$(cd "$d" && systemd-analyze verify --man=no ./*.service ./*.socket 2>&1)
 	rc=$?
 	rm -rf "$d"
 	[[ -n $out ]] && printf '%s\n' "$out"

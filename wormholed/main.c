@@ -22,6 +22,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "boot.h"
 #include "chains.h"
 #include "cleanup.h"
 #include "config.h"
@@ -36,7 +37,9 @@
 #include "peer.h"
 #include "relay.h"
 #include "segment.h"
+#include "state.h"
 #include "strv.h"
+#include "systemd.h"
 #include "time-util.h"
 #include "url.h"
 
@@ -47,6 +50,8 @@
 
 struct options {
 	char *ctl_path;
+	char *state_dir;
+	char *chains_dir;
 	uint64_t connect_timeout_usec;
 	uint64_t udp_idle_usec;
 	uint64_t idle_timeout_usec;
@@ -77,6 +82,11 @@ static void help(void)
 	       "                              (default: never)\n"
 	       "      --max-udp-sessions N    UDP sessions per segment (default 4096)\n"
 	       "      --udp-idle SEC          idle timeout of a UDP session (default 60)\n"
+	       "      --state DIR             state directory: identity, lock, segments to "
+	       "restore\n"
+	       "                              (default /var/lib/wormhole, or $STATE_DIRECTORY)\n"
+	       "      --chains DIR            chain files NAME.chain to create at start\n"
+	       "                              (default " WORMHOLE_CHAINS_DIR ")\n"
 	       "  -K, --key PATH              the peer key (default %s, used if it exists);\n"
 	       "                              without a key the peer port stays closed\n"
 	       "      --peer-listen ADDR:PORT accept peer links there (repeatable; default\n"
@@ -127,6 +137,8 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		ARG_VERSION,
 		ARG_IDLE_TIMEOUT,
 		ARG_MAX_UDP_SESSIONS,
+		ARG_STATE,
+		ARG_CHAINS,
 		ARG_PEER_LISTEN,
 		ARG_LEASE,
 		ARG_DOCKER_LABELS,
@@ -139,6 +151,8 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		{ "udp-idle", required_argument, NULL, ARG_UDP_IDLE },
 		{ "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
 		{ "max-udp-sessions", required_argument, NULL, ARG_MAX_UDP_SESSIONS },
+		{ "state", required_argument, NULL, ARG_STATE },
+		{ "chains", required_argument, NULL, ARG_CHAINS },
 		{ "docker-labels", no_argument, NULL, ARG_DOCKER_LABELS },
 		{ "metrics", required_argument, NULL, ARG_METRICS },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -209,6 +223,21 @@ static int parse_args(int argc, char *argv[], struct options *o)
 				return 2;
 			}
 			break;
+		case ARG_STATE:
+		case ARG_CHAINS: {
+			char **dst = c == ARG_STATE ? &o->state_dir : &o->chains_dir;
+
+			if (optarg[0] != '/') {
+				fprintf(stderr, "wormholed: --%s '%s': needs an absolute path\n",
+					c == ARG_STATE ? "state" : "chains", optarg);
+				return 2;
+			}
+			free(*dst);
+			*dst = strdup(optarg);
+			if (!*dst)
+				return 1;
+			break;
+		}
 		case 'K':
 			free(o->key_path);
 			o->key_path = strdup(optarg);
@@ -257,33 +286,6 @@ static int parse_args(int argc, char *argv[], struct options *o)
 	return -1; /* go on */
 }
 
-/* A listening control socket from systemd, named "control"; anything else is closed. */
-static int adopt_listen_fds(void)
-{
-	char **names = NULL;
-	int n, fd = -EBADF;
-
-	n = sd_listen_fds_with_names(1, &names);
-	if (n < 0)
-		return log_warning_errno(n, "cannot read the sockets systemd passed, ignoring");
-	for (int i = 0; i < n; i++) {
-		int cur = SD_LISTEN_FDS_START + i;
-
-		if (fd < 0 && names && names[i] && strcmp(names[i], "control") == 0 &&
-		    sd_is_socket_unix(cur, SOCK_STREAM, 1, NULL, 0) > 0)
-			fd = cur;
-		else {
-			log_warning("ignoring socket '%s' passed by systemd",
-				    names && names[i] ? names[i] : "?");
-			safe_close(cur);
-		}
-	}
-	for (int i = 0; names && names[i]; i++)
-		free(names[i]);
-	free(names);
-	return fd;
-}
-
 #define STOP_DRAIN_USEC (10 * USEC_PER_SEC)
 
 static struct control *ctl;
@@ -317,7 +319,8 @@ static int on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *s
 		return sd_event_exit(d->event, 0);
 	}
 	log_info("shutting down");
-	(void)sd_notify(0, "STOPPING=1");
+	sysd_notify_stopping();
+	boot_stopping(); /* the state file and the fd store keep the segments for the next start */
 	stop_deadline = now_usec() + STOP_DRAIN_USEC;
 	peer_server_detach_control(peers);
 	ctl = control_free(ctl);
@@ -385,12 +388,16 @@ int main(int argc, char *argv[])
 		.log_level = LOG_INFO,
 	};
 	struct daemon d = { 0 };
+	struct wh_state *st = NULL;
+	bool ctl_default, from_systemd;
 	int r, fd;
 
 	log_setup("wormholed", LOG_INFO);
 	r = parse_args(argc, argv, &o);
 	if (r >= 0) {
 		free(o.ctl_path);
+		free(o.state_dir);
+		free(o.chains_dir);
 		free(o.metrics_addr);
 		return r;
 	}
@@ -399,6 +406,31 @@ int main(int argc, char *argv[])
 		o.ctl_path = strdup(WORMHOLE_CTL_SOCKET);
 		if (!o.ctl_path)
 			return 1;
+	}
+	if (!o.chains_dir)
+		o.chains_dir = strdup(WORMHOLE_CHAINS_DIR);
+	fd = sysd_listen_fds();
+	/* a control socket from systemd is the default one as far as identity goes */
+	from_systemd = fd >= 0;
+	ctl_default = from_systemd || strcmp(o.ctl_path, WORMHOLE_CTL_SOCKET) == 0;
+	if (!o.state_dir)
+		o.state_dir = state_default_dir(o.ctl_path, ctl_default);
+	if (!o.chains_dir || !o.state_dir) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (geteuid() != 0)
+		log_warning(
+			"not running as root: heads and tails in network namespaces and "
+			"containers (ns@, docker-ns, docker-run) and ports below 1024 will fail");
+	{
+		_cleanup_free_ char *err = NULL;
+
+		r = state_open(o.state_dir, &st, &err);
+		if (r < 0) {
+			log_error("%s", err ?: strerror(-r));
+			goto out;
+		}
 	}
 
 	umask(0077); /* the control socket is born 0600, never briefly wider */
@@ -426,7 +458,7 @@ int main(int argc, char *argv[])
 	d.idle_timeout_usec = o.idle_timeout_usec;
 	d.max_conns = o.max_conns;
 	d.max_udp_sessions = o.max_udp_sessions;
-	d.instance = o.ctl_path;
+	d.instance = state_daemon_id(st);
 	r = ioloop_new(d.event, &d.loop);
 	if (r < 0) {
 		log_error_errno(r, "cannot create the data path's epoll set");
@@ -462,10 +494,10 @@ int main(int argc, char *argv[])
 		log_info("metrics on http://%s/metrics", o.metrics_addr);
 	}
 
-	fd = adopt_listen_fds();
 	if (fd < 0 && strncmp(o.ctl_path, "/run/wormhole/", 14) == 0)
 		(void)mkdir("/run/wormhole", 0755);
 	r = control_new(&d, fd < 0 ? o.ctl_path : NULL, fd, &ctl);
+	fd = -EBADF; /* control_new() took it */
 	if (r < 0) {
 		if (r == -ENOTSOCK)
 			log_error("control socket '%s': the path exists and is not a socket, "
@@ -482,9 +514,15 @@ int main(int argc, char *argv[])
 	r = start_peers(&d, &o);
 	if (r < 0)
 		goto out;
-	log_info("wormholed %s ready, control socket %s", WORMHOLE_VERSION,
-		 fd < 0 ? o.ctl_path : "from systemd");
-	(void)sd_notify(0, "READY=1\nSTATUS=running");
+	log_info("wormholed %s, daemon id %s (state %s), control socket %s", WORMHOLE_VERSION,
+		 d.instance, o.state_dir, from_systemd ? "from systemd" : o.ctl_path);
+	/* chain files and the restore; READY=1 once every segment is up (boot.c) */
+	r = boot_start(&d, st, o.chains_dir);
+	if (r < 0) {
+		log_error_errno(r, "cannot start the segments");
+		goto out;
+	}
+	(void)containers_sweep(&d); /* we hold the identity's lock: what is left is orphaned */
 
 	r = sd_event_loop(d.event);
 	if (r < 0)
@@ -494,9 +532,15 @@ out:
 	ctl = control_free(ctl);
 	metrics = metrics_free(metrics);
 	labels = labels_free(labels);
+	boot_stopping();
 	daemon_free_all_segments(&d);
+	boot_free();
 	peers = peer_server_free(peers);
 	containers_free(&d);
+	sysd_free();
+	st = state_free(st);
+	free(o.state_dir);
+	free(o.chains_dir);
 	d.pipes = pipe_pool_free(d.pipes);
 	d.loop = ioloop_free(d.loop);
 	d.event = sd_event_unref(d.event);

@@ -116,6 +116,8 @@ static int segment_register(struct segment *s)
 		d->segments = s;
 	d->segments_last = s;
 	s->registered = true;
+	if (d->hooks && d->hooks->changed)
+		d->hooks->changed(d);
 	return 0;
 }
 
@@ -138,6 +140,8 @@ static void segment_unregister(struct segment *s)
 		d->segments_last = s->prev;
 	s->prev = s->next = NULL;
 	s->registered = false;
+	if (d->hooks && d->hooks->changed)
+		d->hooks->changed(d);
 }
 
 static int generate_id(struct daemon *d, char **ret)
@@ -221,6 +225,8 @@ static void trigger_finished(struct segment *s, int r, char *error)
 		segment_set_state(s, SEGMENT_LISTENING);
 	}
 	s->tail_saved = ENDPOINT_EMPTY;
+	if (s->d->hooks && s->d->hooks->changed)
+		s->d->hooks->changed(s->d);
 	{
 		_cleanup_free_ char *tail = segment_tail_url(s);
 		log_info("segment '%s': triggered, tail is %s (in %.3f s)", s->id, tail ?: "?",
@@ -427,6 +433,19 @@ void segment_set_idle(struct segment *s, uint64_t usec, bool keep)
 
 /* ---- creation and deletion ---------------------------------------------------------------- */
 
+static int on_retrigger(sd_event_source *src, void *userdata)
+{
+	struct segment *s = userdata;
+
+	s->retrigger_src = sd_event_source_disable_unref(s->retrigger_src);
+	if (s->state == SEGMENT_ARMED) {
+		log_info("segment '%s': its trigger had run before the restart, running it again",
+			 s->id);
+		segment_trigger(s);
+	}
+	return 0;
+}
+
 static int create_finish(struct segment *s, char **ret_error)
 {
 	_cleanup_free_ char *head = NULL, *tail = NULL;
@@ -450,6 +469,14 @@ static int create_finish(struct segment *s, char **ret_error)
 	tail = segment_tail_url(s);
 	log_info("segment '%s' created: %s -> %s%s%s", s->id, head ?: "?", tail ?: "?",
 		 s->parent ? ", child of " : "", s->parent ? s->parent->id : "");
+	/* restored: a trigger that had run before the restart runs again now, so the segment is
+	 * as it was (its containers adopted, its children there) before a client arrives */
+	if (s->state == SEGMENT_ARMED && s->d->hooks && s->d->hooks->restore_triggered &&
+	    s->d->hooks->restore_triggered(s->d, s->id) &&
+	    sd_event_add_defer(s->d->event, &s->retrigger_src, on_retrigger, s) < 0)
+		log_warning("segment '%s': cannot run its trigger again now; it runs on the first "
+			    "connection",
+			    s->id);
 	return 0;
 }
 
@@ -505,6 +532,12 @@ int segment_create_with_head(struct daemon *d, const struct head_ops *head_ops, 
 	s->state = SEGMENT_CREATING;
 	s->create_cb = cb;
 	s->create_userdata = userdata;
+	/* a restored child keeps the id it had */
+	if (!id && parent && d->hooks && d->hooks->restore_child_id) {
+		id = d->hooks->restore_child_id(d, parent->id);
+		if (id && segment_find(d, id))
+			id = NULL;
+	}
 	r = id ? ((s->id = strdup(id)) ? 0 : -ENOMEM) : generate_id(d, &s->id);
 	if (r >= 0 && head_init)
 		r = endpoint_copy(&s->head, head_init);
@@ -538,6 +571,7 @@ struct segment *segment_free(struct segment *s)
 	if (!s)
 		return NULL;
 	s->runner = runner_free(s->runner);
+	s->retrigger_src = sd_event_source_disable_unref(s->retrigger_src);
 	if (s->head_ops)
 		s->head_ops->stop(s);
 	conn_free_all(s, "segment deleted");

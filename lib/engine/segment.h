@@ -139,6 +139,7 @@ struct segment {
 	struct runner *runner;		    /* a word list being applied */
 	struct container_watch *head_watch; /* a head inherited inside a container (child) */
 	segment_created_fn create_cb;	    /* an asynchronous creation reports here */
+	sd_event_source *retrigger_src;	    /* a restore runs a trigger that had run */
 	void *create_userdata;
 
 	struct conn *conns; /* all TCP connections, waiting or relaying */

@@ -202,7 +202,9 @@ struct ep {
 	unsigned ns_pos;
 	bool addr; /* a host, port or path was given */
 	unsigned addr_pos;
-	bool host_remote; /* a host that 127.0.0.1 does not reach */
+	bool host_remote;   /* a host that 127.0.0.1 does not reach */
+	unsigned fd_pos;    /* fd:NAME: an inherited listener (its protocol is known only then) */
+	unsigned other_pos; /* a word besides fd:NAME that shapes this endpoint */
 };
 
 struct seg_info {
@@ -229,6 +231,7 @@ static int ep_apply(struct ep *e, const struct spec_word *w)
 	if (flags & WORD_EP_NS) {
 		e->ns = true;
 		e->ns_pos = w->pos;
+		e->other_pos = w->pos;
 		return 0;
 	}
 	if (!(flags & WORD_EP_URL))
@@ -236,6 +239,12 @@ static int ep_apply(struct ep *e, const struct spec_word *w)
 	r = url_parse(w->arg, &u, NULL);
 	if (r < 0)
 		return r; /* checked already: only -ENOMEM */
+	if (u.fd_name) {
+		e->fd_pos = w->pos;
+		url_done(&u);
+		return 0;
+	}
+	e->other_pos = w->pos;
 	if (u.proto != URL_PROTO_NONE) {
 		e->proto = u.proto;
 		e->proto_pos = w->pos;
@@ -370,12 +379,26 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 
 		/* every message stays one grep-able string */
 		/* clang-format off */
+		if (in->t.fd_pos) {
+			return fail_at(words, in->t.fd_pos, reterr,
+				       "fd:NAME is a listener passed by the service manager: a head, not a tail (segment %u)",
+				       seg);
+		}
+		if (in->h.fd_pos && k > 0) {
+			return fail_at(words, in->h.fd_pos, reterr,
+				       "fd:NAME can only be the head of the first segment (segment %u)", seg);
+		}
+		if (in->h.fd_pos && in->h.other_pos) {
+			return fail_at(words, max_pos(in->h.fd_pos, in->h.other_pos), reterr,
+				       "a head from fd:NAME is complete: no other head words (segment %u)",
+				       seg);
+		}
 		if (hp == URL_PROTO_UNIX && in->h.ns) {
 			return fail_at(words, max_pos(in->h.proto_pos, in->h.ns_pos), reterr,
 				       "unix sockets do not live in network namespaces (head of segment %u)",
 				       seg);
 		}
-		if (hp == URL_PROTO_UNIX && k > 0 &&
+		if (hp == URL_PROTO_UNIX && k > 0 && info[k - 1].link &&
 		    spec_word_is_peer_hop(info[k - 1].link->type)) {
 			return fail_at(words, in->h.proto_pos, reterr,
 				       "segment %u is created by '%s' on a peer and cannot listen on a unix socket",
@@ -390,7 +413,8 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 			tp = head_proto(&info[k + 1].h);
 			tpos = info[k + 1].h.proto_pos;
 		}
-		if ((hp == URL_PROTO_UDP) != (tp == URL_PROTO_UDP)) {
+		/* an inherited listener's protocol is checked when it is adopted */
+		if (!in->h.fd_pos && (hp == URL_PROTO_UDP) != (tp == URL_PROTO_UDP)) {
 			unsigned pos = max_pos(in->h.proto_pos, tpos);
 
 			if (pos == 0)

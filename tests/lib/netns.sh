@@ -224,7 +224,8 @@ wh_start_daemon() {
 	shift
 	sock=$(wh_sock "$name")
 	log=$(wh_log "$name")
-	local args=(-H "unix://$sock")
+	# each daemon its own state directory (identity, lock, state file) and no chain files
+	local args=(-H "unix://$sock" --state "$wh_tmp/state-$name" --chains "$wh_tmp/chains-$name")
 	[[ ${WH_VERBOSE:-0} == 1 ]] && args+=(-v)
 	args+=("$@")
 	local prefix=()

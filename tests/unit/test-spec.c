@@ -508,6 +508,22 @@ static void test_unix_ns(void **state)
 	    "socket");
 }
 
+static void test_fd_head(void **state)
+{
+	ok("url fd:mysql tail url :3306", NULL);
+	ok("url fd:dns tail url udp://:53", NULL);
+	bad_exact("url :80 tail url fd:x",
+		  "word 4 'url': fd:NAME is a listener passed by the service manager: a head, "
+		  "not a tail (segment 1)");
+	bad("url fd:web url :81 tail url :82",
+	    "word 3 'url': a head from fd:NAME is complete: no other head words");
+	bad("url fd:web docker-ns db tail url :82", "word 3 'docker-ns': a head from fd:NAME");
+	bad("url :1 tail url :2 chain url fd:web tail url :3",
+	    "word 7 'url': fd:NAME can only be the head of the first segment");
+	bad("url fd:web", "segment 1: the tail is the head itself");
+	bad("url fd:a/b tail url :1", "invalid descriptor name");
+}
+
 static void test_too_many_segments(void **state)
 {
 	char buf[64 * 6 + 64] = "url :1";
@@ -682,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_self),
 		cmocka_unit_test(test_udp_mix),
 		cmocka_unit_test(test_unix_ns),
+		cmocka_unit_test(test_fd_head),
 		cmocka_unit_test(test_too_many_segments),
 		cmocka_unit_test(test_positions),
 		cmocka_unit_test(test_to_words),
