@@ -52,8 +52,11 @@ info "a new daemon on the same socket"
 wh_daemons=() # the first one's log stays in $wh_tmp; the new one appends to it
 wh_start_daemon main
 fault_pid=${wh_daemon_pid[main]}
-wh_create id other url :9100 tail url :9001 >/dev/null
-wh_create id victim url :9000 tail url :9002 >/dev/null
+# the segments come back from the state directory (same ids, same ports)
+wait_tcp_listen "$ns_host" 9100
+wait_tcp_listen "$ns_host" 9000
+wh list -q | grep -qx other || fail "'other' was not restored"
+wh list -q | grep -qx victim || fail "'victim' was not restored"
 fault_baseline
 assert_eq "descriptors of the new daemon" "$first_base" "$base_fds"
 fault_recovered "restart after SIGTERM"

@@ -45,8 +45,10 @@ info "restart on the same paths"
 wh_daemons=()
 wh_start_daemon main
 fault_pid=${wh_daemon_pid[main]}
-wh_create id other url :9100 tail url :9001 >/dev/null
-create_all
+# the segments come back from the state directory; the stale unix socket is taken over
+wait_tcp_listen "$ns_host" 9100
+wait_tcp_listen "$ns_host" 9000
+wait_unix_listen "$ns_host" "$usock"
 got=$(echo via-unix | nh timeout 10 socat -t 5 - "UNIX-CONNECT:$usock")
 assert_eq "the unix head serves again" via-unix "$got"
 tcp_echo_check "$ns_host" 127.0.0.1:9000 "'victim' serves again"

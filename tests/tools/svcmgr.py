@@ -193,6 +193,7 @@ class Manager:
         if self.child.poll() is None:
             self.child.kill()
         status = self.child.wait()
+        self.drain(0)  # what it sent just before exiting (STOPPING=1) is still queued
         self.note("EXIT %d status %d" % (self.gen, status))
         self.child = None
         return status
