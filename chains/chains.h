@@ -40,3 +40,21 @@ const struct chain_op *chain_op_get(enum spec_word_type t);
  * Return: 0, -EOPNOTSUPP, -ENOMEM
  */
 int chain_check_supported(const struct spec_seg *seg, char **reterr);
+
+struct peer;
+struct segment;
+
+/**
+ * chain_remote_peer_up() - The link to @p came (back) up: renew the leases of our remote
+ * segments there (remote.c)
+ */
+void chain_remote_peer_up(struct peer *p);
+
+/**
+ * chain_remote_child() - The remote segments @s made on peers, one per call
+ * @iter:	start at 0; advanced by each call
+ * @ret_host:	the peer ("host:port"), valid while the segment lives
+ *
+ * Return: the remote segment's id (valid while @s lives), NULL when there are no more
+ */
+const char *chain_remote_child(const struct segment *s, size_t *iter, const char **ret_host);

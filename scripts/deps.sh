@@ -18,6 +18,7 @@ build_pkgs=(
 	libsystemd-dev libssl-dev libcurl4-openssl-dev libyajl-dev
 	libnl-3-dev libnl-xfrm-3-dev libnl-route-3-dev
 	libcmocka-dev # unit tests (meson option tests=auto)
+	libnghttp2-dev # the peer links' HTTP/2 streams (lib/peer)
 	libmicrohttpd-dev # wormholed --metrics (the HTTP side)
 	busybox-static # scripts/run.sh: the demo backend (busybox httpd)
 	curl           # scripts/run.sh prints a curl line; tests/lib/dockerd.sh pings with it
@@ -28,7 +29,9 @@ test_pkgs=(
 	valgrind cppcheck clang-tidy             # scripts/test.sh checks
 	docker.io                                # test-docker, tests/functional/docker: a real engine
 	docker-registry                          # test-docker's local-registry pull test
+	stunnel4                                 # bench/remote.sh
 	prometheus                               # tests/functional/docker/17-metrics: promtool, a scrape
+	qemu-system-x86 cpio kmod tcpdump        # tests/vm: Debian's kernel with ESP under qemu
 )
 
 mode=all

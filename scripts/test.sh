@@ -14,6 +14,8 @@
 #   cppcheck     cppcheck --error-exitcode=1 on lib/ chains/ wormholed/ wormhole-cli/
 #   clang-tidy   clang-tidy with .clang-tidy on the same files
 #   units        systemd-analyze verify of the installed units: any output is a failure
+#   vm           tests/vm/run.sh: tunnels with real ESP traffic in a qemu VM (Debian's kernel; the
+#                kernel .deb and the initramfs base are cached in /var/tmp/wormhole-vm)
 #   functional   tests/functional/run.sh against build-ci's binaries (root: network namespaces)
 #   integration  the integration tests (test-docker: lib/docker against a real dockerd)
 #   docker       tests/functional/docker/run.sh, when it exists
@@ -36,7 +38,7 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 2
 fi
 
-all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units functional integration docker)
+all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units vm functional integration docker)
 read -r -a want <<<"${WH_CI_STEPS:-${all_steps[*]}}"
 names=() results=() times=()
 stop=0
@@ -121,7 +123,7 @@ do_valgrind() {
 	# valgrind follows only the test process, not the dockerd or shell helpers it starts.
 	meson test -C "$build" --suite unit --suite integration --print-errorlogs \
 		--timeout-multiplier 5 \
-		--wrap='valgrind --error-exitcode=1 --leak-check=full'
+		--wrap="valgrind --error-exitcode=1 --leak-check=full --suppressions=$repo/tests/valgrind.supp"
 }
 
 do_cppcheck() {
@@ -129,7 +131,7 @@ do_cppcheck() {
 	# code it reports mostly our idioms (x = TAKE_FD(fd) as an unread variable, variableScope),
 	# so no suppressions file is needed. config.h comes from build-ci.
 	cppcheck --error-exitcode=1 --enable=warning,portability,performance --inline-suppr \
-		--std=c11 -D_GNU_SOURCE -I lib/base -I lib/grammar -I lib/net -I lib/docker -I lib/engine \
+		--std=c11 -D_GNU_SOURCE -I lib/base -I lib/grammar -I lib/net -I lib/docker -I lib/peer -I lib/tunnel -I lib/engine \
 		-I chains -I "$build" -j "$(nproc)" -q "${src_dirs[@]}"
 }
 
@@ -156,6 +158,10 @@ do_units() {
 	rm -rf "$d"
 	[[ -n $out ]] && printf '%s\n' "$out"
 	[[ $rc -eq 0 && -z $out ]]
+}
+
+do_vm() {
+	bash "$repo/tests/vm/run.sh" "$build"
 }
 
 do_functional() {
@@ -186,6 +192,7 @@ step valgrind 0 do_valgrind
 step cppcheck 0 do_cppcheck
 step clang-tidy 0 do_clang_tidy
 step units 0 do_units
+step vm 0 do_vm
 step functional 0 do_functional
 step integration 0 do_integration
 step docker 0 do_docker

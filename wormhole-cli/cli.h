@@ -5,6 +5,9 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 struct ctl_reply;
 struct ctl_request;
@@ -14,7 +17,25 @@ struct ctl_request;
 #define EXIT_FAIL  1
 #define EXIT_USAGE 2
 
-extern const char *cli_ctl_path; /* the daemon's control socket */
+extern const char *cli_ctl_path;  /* the daemon's control socket */
+extern const char *cli_peer_host; /* -H tcp://HOST[:PORT]: a remote daemon over a peer link */
+extern uint16_t cli_peer_port;
+extern const char *cli_key_path; /* -K PATH */
+
+struct cli_peer;
+
+/**
+ * cli_peer_connect() - Dial cli_peer_host with the key at cli_key_path and open a control
+ * stream (the handshake completes while the first request waits for its reply)
+ * @ret:	on success only; free with cli_peer_free()
+ * Return: 0 or a negative errno after printing why on stderr
+ */
+int cli_peer_connect(struct cli_peer **ret);
+struct cli_peer *cli_peer_free(struct cli_peer *cp);
+/* cli_peer_write(): 0 or -errno; cli_peer_read(): bytes, 0 at EOF, -errno (why printed) */
+int cli_peer_write(struct cli_peer *cp, const void *buf, size_t len);
+ssize_t cli_peer_read(struct cli_peer *cp, void *buf, size_t len, uint64_t timeout_usec);
+bool cli_peer_is_up(const struct cli_peer *cp);
 
 /**
  * cli_call() - Send @req to the daemon and read its final reply (progress lines go to stderr)
@@ -26,6 +47,7 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret);
 
 int cmd_create(int argc, char *argv[]);
 int cmd_delete(int argc, char *argv[]);
+int cmd_keygen(int argc, char *argv[]);
 int cmd_list(int argc, char *argv[]);
 int cmd_ping(int argc, char *argv[]);
 int cmd_version(int argc, char *argv[]);

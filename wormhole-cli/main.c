@@ -34,29 +34,40 @@ static const struct {
 	  "Create a segment chain from WORDS (see `wormhole create --help`)" },
 	{ "delete", cmd_delete, "Delete a segment, its connections and its children" },
 	{ "list", cmd_list, "Show segments and their connections (--json)" },
-	{ "ping", cmd_ping, "Round trip to the daemon, in ms" },
+	{ "ping", cmd_ping, "Round trip to the daemon (or to HOST's daemon: ping HOST), in ms" },
+	{ "keygen", cmd_keygen, "Write a new peer key: keygen [PATH], mode 0600" },
 	{ "version", cmd_version, "Print the CLI's and the daemon's versions" },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: wormhole [-H unix://PATH] COMMAND [ARGS...]\n\nCommands:\n");
+	fprintf(f, "Usage: wormhole [-H unix://PATH | -H tcp://HOST[:PORT] [-K KEY]] COMMAND "
+		   "[ARGS...]\n\nCommands:\n");
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
 	fprintf(f,
 		"\nOptions:\n"
 		"  -H unix://PATH  the daemon's control socket (default unix://%s)\n"
+		"  -H tcp://HOST[:PORT]\n"
+		"                  a remote daemon, over a TLS 1.3 PSK peer link (port %d)\n"
+		"  -K PATH         the peer key for tcp:// (default %s)\n"
 		"  -h, --help      this text\n"
 		"      --version   print the version\n",
-		WORMHOLE_CTL_SOCKET);
+		WORMHOLE_CTL_SOCKET, PEER_DEFAULT_PORT, WORMHOLE_KEYFILE);
 }
 
-static int read_line(int fd, char **buf, size_t *len, size_t *used, char **ret_line,
+/* One connection to the daemon: the control socket, or a stream on a peer link. */
+struct transport {
+	int fd;
+	struct cli_peer *peer;
+};
+
+static int read_line(struct transport *t, char **buf, size_t *len, size_t *used, char **ret_line,
 		     size_t *ret_len)
 {
 	for (;;) {
 		char *nl = *used ? memchr(*buf, '\n', *used) : NULL;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = { .fd = t->fd, .events = POLLIN };
 		ssize_t n;
 
 		if (nl) {
@@ -75,9 +86,19 @@ static int read_line(int fd, char **buf, size_t *len, size_t *used, char **ret_l
 			*buf = b;
 			*len = nlen;
 		}
+		if (t->peer) {
+			n = cli_peer_read(t->peer, *buf + *used, *len - *used,
+					  CLI_TIMEOUT_MS * 1000ULL);
+			if (n < 0)
+				return (int)n;
+			if (n == 0)
+				return -ECONNRESET;
+			*used += (size_t)n;
+			continue;
+		}
 		if (poll(&p, 1, CLI_TIMEOUT_MS) == 0)
 			return -ETIMEDOUT;
-		n = read(fd, *buf + *used, *len - *used);
+		n = read(t->fd, *buf + *used, *len - *used);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -88,6 +109,14 @@ static int read_line(int fd, char **buf, size_t *len, size_t *used, char **ret_l
 	}
 }
 
+/* -H tcp://: one link for the whole run (`ping HOST` sends two requests on it) */
+static struct cli_peer *peer;
+
+static void peer_cleanup(void)
+{
+	peer = cli_peer_free(peer);
+}
+
 int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
 {
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
@@ -96,12 +125,27 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
 	size_t len = 0, used = 0;
 	struct ctl_segment_info *segs = NULL; /* list lines so far */
 	size_t n_segs = 0, cap_segs = 0;
+	struct transport t = { .fd = -EBADF };
 	int r;
 
 	r = ctl_request_format(req, &line);
 	if (r < 0) {
 		fprintf(stderr, "wormhole: %s\n", strerror(-r));
 		return r;
+	}
+	if (cli_peer_host) {
+		if (!peer) {
+			r = cli_peer_connect(&peer);
+			if (r < 0)
+				return r;
+		}
+		t.peer = peer;
+		r = cli_peer_write(peer, line, strlen(line));
+		if (r < 0) {
+			fprintf(stderr, "wormhole: sending to wormholed: %s\n", strerror(-r));
+			return r;
+		}
+		goto read_reply;
 	}
 	if (strlen(cli_ctl_path) >= sizeof(un.sun_path)) {
 		fprintf(stderr, "wormhole: control socket path too long\n");
@@ -130,6 +174,8 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
 		}
 		off += (size_t)k;
 	}
+	t.fd = fd;
+read_reply:
 	for (;;) {
 		_cleanup_free_ char *err = NULL;
 		struct ctl_reply rep = { 0 };
@@ -137,7 +183,7 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
 		char *l = NULL;
 		size_t ll = 0;
 
-		r = read_line(fd, &buf, &len, &used, &l, &ll);
+		r = read_line(&t, &buf, &len, &used, &l, &ll);
 		if (r < 0) {
 			fprintf(stderr, "wormhole: reading the reply of wormholed: %s\n",
 				strerror(-r));
@@ -205,6 +251,15 @@ int main(int argc, char *argv[])
 	while (i < argc && argv[i][0] == '-') {
 		const char *a = argv[i];
 
+		if (strcmp(a, "-K") == 0 || strcmp(a, "--key") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "wormhole: %s needs a key file\n", a);
+				return EXIT_USAGE;
+			}
+			cli_key_path = argv[i + 1];
+			i += 2;
+			continue;
+		}
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
 			return EXIT_OK;
@@ -228,16 +283,25 @@ int main(int argc, char *argv[])
 			} else {
 				v = a[1] == 'H' ? a + 2 : a + 7;
 			}
-			if (peer_addr_parse(v, true, &pa, &err) < 0 || !pa.is_unix) {
-				fprintf(stderr, "wormhole: -H '%s': %s\n", v,
-					err ?: "only unix://PATH is supported for now");
+			if (strncmp(v, "tcp://", 6) == 0)
+				v += 6; /* a peer address: host, host:port, [v6]:port */
+			if (peer_addr_parse(v, true, &pa, &err) < 0) {
+				fprintf(stderr, "wormhole: -H '%s': %s\n", v, err ?: "invalid");
 				peer_addr_done(&pa);
 				return EXIT_USAGE;
 			}
-			cli_ctl_path = strdup(pa.path); /* lives until exit */
-			peer_addr_done(&pa);
-			if (!cli_ctl_path)
+			if (pa.is_unix) {
+				cli_ctl_path = strdup(pa.path); /* lives until exit */
+				cli_peer_host = NULL;
+			} else {
+				cli_peer_host = strdup(pa.host[0] ? pa.host : "127.0.0.1");
+				cli_peer_port = pa.port;
+			}
+			if (pa.is_unix ? !cli_ctl_path : !cli_peer_host) {
+				peer_addr_done(&pa);
 				return EXIT_FAIL;
+			}
+			peer_addr_done(&pa);
 			i++;
 			continue;
 		}
@@ -249,6 +313,7 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	(void)atexit(peer_cleanup);
 	for (size_t k = 0; k < ELEMENTSOF(commands); k++)
 		if (strcmp(argv[i], commands[k].name) == 0)
 			return commands[k].fn(argc - i, argv + i);

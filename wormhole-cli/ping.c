@@ -7,9 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "config.h"
 #include "ctl-proto.h"
+#include "url.h"
 
 int cmd_ping(int argc, char *argv[])
 {
@@ -17,9 +19,28 @@ int cmd_ping(int argc, char *argv[])
 	struct timespec a, b;
 	int ret;
 
-	if (argc != 1) {
-		fprintf(stderr, "Usage: wormhole ping\n");
+	if (argc > 2) {
+		fprintf(stderr, "Usage: wormhole ping [HOST[:PORT]]\n");
 		return EXIT_USAGE;
+	}
+	if (argc == 2) {
+		/* HOST's daemon over a peer link: the first request brings the link up, the
+		 * second one is timed (the link, not its handshake, is what segments use) */
+		_cleanup_free_ char *err = NULL;
+		struct peer_addr pa = { 0 };
+
+		if (peer_addr_parse(argv[1], false, &pa, &err) < 0) {
+			fprintf(stderr, "wormhole: ping '%s': %s\n", argv[1], err ?: "invalid");
+			return EXIT_USAGE;
+		}
+		cli_peer_host = strdup(pa.host && pa.host[0] ? pa.host : "127.0.0.1");
+		cli_peer_port = pa.port;
+		peer_addr_done(&pa);
+		if (!cli_peer_host)
+			return EXIT_FAIL;
+		if (cli_call(&(struct ctl_request){ .op = CTL_OP_PING }, &rep) < 0)
+			return EXIT_FAIL;
+		ctl_reply_done(&rep);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	if (cli_call(&(struct ctl_request){ .op = CTL_OP_PING }, &rep) < 0)

@@ -32,16 +32,20 @@
 #include "config.h"
 #include "control.h"
 #include "ctl-proto.h"
+#include "head.h"
 #include "list.h"
 #include "log.h"
 #include "segment.h"
 #include "spec.h"
+#include "stream.h"
+#include "url.h"
 
-#define CTL_MAX_CLIENTS 256
-#define CTL_OUT_MAX	(64u * 1024u)	      /* stop reading (and listing) above this */
-#define CTL_LIST_BATCH	1024		      /* segment lines formatted at a time */
-#define CTL_IDLE_USEC	(5 * 1000 * 1000ULL)  /* to send a full request */
-#define CTL_DRAIN_USEC	(10 * 1000 * 1000ULL) /* for pending output to make progress */
+#define CTL_MAX_CLIENTS	     256
+#define CTL_MAX_PEER_CLIENTS 1024		   /* control streams from peer links, on top */
+#define CTL_OUT_MAX	     (64u * 1024u)	   /* stop reading (and listing) above this */
+#define CTL_LIST_BATCH	     1024		   /* segment lines formatted at a time */
+#define CTL_IDLE_USEC	     (5 * 1000 * 1000ULL)  /* to send a full request */
+#define CTL_DRAIN_USEC	     (10 * 1000 * 1000ULL) /* for pending output to make progress */
 
 struct ctl_client;
 
@@ -57,6 +61,11 @@ struct control {
 	char *path; /* unlinked at the end when we bound it */
 	struct ctl_client *clients;
 	unsigned n_clients;
+	/* requests over peer links (control_set_peer_hooks()) */
+	void (*peer_created)(struct segment *s, void *origin, void *userdata);
+	int (*peer_renew)(struct segment *s, void *origin, void *userdata);
+	const char *(*peer_name)(void *origin);
+	void *peer_userdata;
 };
 
 struct ctl_client {
@@ -74,6 +83,10 @@ struct ctl_client {
 	uint64_t last_usec;	  /* accepted, took a request, or sent bytes */
 	bool closing;		  /* close once the output is flushed */
 	bool eof;		  /* the client will send nothing more */
+	/* a client on a peer link (control_attach_stream()): @fd is -1, @src a defer source */
+	struct stream *st;
+	bool st_idle; /* its last read said -EAGAIN: wait for a wake */
+	void *origin; /* the link it came on */
 };
 
 struct list_stream {
@@ -110,6 +123,7 @@ static void client_free(struct ctl_client *c)
 	c->timer = sd_event_source_disable_unref(c->timer);
 	c->src = sd_event_source_disable_unref(c->src);
 	safe_close(c->fd);
+	stream_free(c->st);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -148,7 +162,11 @@ static void client_update_events(struct ctl_client *c)
 	 * other ready sources, so one long list cannot hold the loop */
 	if (c->out_len > 0 || (client_can_work(c) && (c->list || client_has_line(c))))
 		ev |= EPOLLOUT;
-	(void)sd_event_source_set_io_events(c->src, ev);
+	if (!c->st)
+		(void)sd_event_source_set_io_events(c->src, ev);
+	else if ((ev & EPOLLOUT && !(c->out_len > 0 && c->st_idle)) ||
+		 (ev & EPOLLIN && !c->st_idle))
+		(void)sd_event_source_set_enabled(c->src, SD_EVENT_ONESHOT);
 
 	if (c->pending) { /* a creation takes the time it takes (an image pull) */
 		(void)sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
@@ -173,11 +191,43 @@ static int on_client_timer(sd_event_source *src, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* recv()/send() on the socket, or the stream's read()/write(), with errno set the same way */
+static ssize_t client_recv(struct ctl_client *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!c->st)
+		return recv(c->fd, buf, len, MSG_DONTWAIT);
+	n = c->st->ops->read(c->st, buf, len);
+	c->st_idle = n == -EAGAIN;
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	return n;
+}
+
+static ssize_t client_send(struct ctl_client *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!c->st)
+		return send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = c->st->ops->write(c->st, buf, len);
+	if (n == -EAGAIN)
+		c->st_idle = true;
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	return n;
+}
+
 /* Return: 0, or <0 when the client is gone (freed) */
 static int client_flush(struct ctl_client *c)
 {
 	while (c->out_len > 0) {
-		ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = client_send(c, c->out, c->out_len);
 
 		if (n < 0) {
 			if (errno == EAGAIN)
@@ -265,6 +315,63 @@ static void on_created(struct segment *s, int r, char *error, void *userdata)
 	(void)client_process(c); /* the next request, if one is waiting */
 }
 
+/* A segment for a peer daemon's `remote` word: its head is the streams on the peer link. */
+static int handle_create_peer(struct ctl_client *c, struct ctl_request *req, struct spec *spec)
+{
+	_cleanup_(spec_freep) struct spec *sp = spec;
+	_cleanup_free_ char *err = NULL;
+	struct endpoint head = ENDPOINT_EMPTY;
+	struct control *ctl = c->ctl;
+	struct url u = { 0 };
+	struct segment *s = NULL;
+	int r;
+
+	if (!c->origin)
+		return client_reply_error(c, "create: 'peer_head' only comes over a peer link");
+	if (!sp->id)
+		return client_reply_error(c, "create: a peer's segment needs an id");
+	r = url_parse(req->peer_head, &u, &err);
+	if (r < 0)
+		return client_reply_error(c, "create: 'peer_head': %s", err ?: strerror(-r));
+	head.proto = u.proto;
+	head.port = u.port;
+	head.host = strdup("peer-link"); /* nothing listens: only for display */
+	url_done(&u);
+	if (!head.host)
+		return -ENOMEM;
+	/* the peer's remote words may wait (a container start); its reply waits with them */
+	{
+		struct create_req *cr = calloc(1, sizeof(*cr));
+
+		if (!cr) {
+			endpoint_done(&head);
+			return -ENOMEM;
+		}
+		r = segment_create_with_head(ctl->d, &head_peer_ops, sp->id, sp, sp->top, &head,
+					     NULL, on_created, cr, &s, &err);
+		endpoint_done(&head);
+		if (r == 1) {
+			TAKE_PTR(sp);
+			cr->s = s;
+			cr->client = c;
+			c->pending = cr;
+			if (ctl->peer_created)
+				ctl->peer_created(s, c->origin, ctl->peer_userdata);
+			return 0;
+		}
+		free(cr);
+	}
+	if (r < 0) {
+		log_notice("create for peer %s failed: %s", ctl->peer_name(c->origin),
+			   err ?: strerror(-r));
+		return client_reply_error(c, "%s", err ?: strerror(-r));
+	}
+	TAKE_PTR(sp);
+	if (ctl->peer_created)
+		ctl->peer_created(s, c->origin, ctl->peer_userdata);
+	return reply_created(c, s);
+}
+
 static int handle_create(struct ctl_client *c, struct ctl_request *req)
 {
 	_cleanup_(spec_freep) struct spec *sp = NULL;
@@ -279,6 +386,8 @@ static int handle_create(struct ctl_client *c, struct ctl_request *req)
 	r = chain_check_supported(sp->top, &err);
 	if (r < 0)
 		return client_reply_error(c, "%s", err ?: strerror(-r));
+	if (req->peer_head)
+		return handle_create_peer(c, req, TAKE_PTR(sp));
 	cr = calloc(1, sizeof(*cr));
 	if (!cr)
 		return -ENOMEM;
@@ -453,6 +562,35 @@ static int list_order(struct daemon *d, struct list_stream *l)
 	return 0;
 }
 
+/* The segments @s made on peer daemons (`remote`), one line each, with the peer as head. */
+static int list_remote_children(struct ctl_client *c, struct segment *s)
+{
+	const char *rid, *host;
+	size_t iter = 0;
+
+	while ((rid = chain_remote_child(s, &iter, &host))) {
+		struct ctl_reply rep = { .has_segment = true };
+		int r;
+
+		rep.segment.id = strdup(rid);
+		rep.segment.parent = strdup(s->id);
+		r = asprintf(&rep.segment.head, "peer://%s", host);
+		if (r < 0)
+			rep.segment.head = NULL;
+		rep.segment.tail = strdup("(on the peer)");
+		rep.segment.state = strdup("remote");
+		r = rep.segment.id && rep.segment.parent && rep.segment.head && rep.segment.tail &&
+				    rep.segment.state
+			    ? client_queue(c, &rep)
+			    : -ENOMEM;
+		ctl_segment_info_done(&rep.segment);
+		if (r < 0)
+			return r;
+		c->list->count++;
+	}
+	return 0;
+}
+
 /*
  * The next batch of segment lines, then the end line. Segments may have been freed since the
  * order was taken (a delete, a failed trigger's children): only pointers still in the registry
@@ -485,6 +623,8 @@ static int list_fill(struct ctl_client *c)
 		if (r >= 0)
 			r = client_queue(c, &rep);
 		ctl_segment_info_done(&rep.segment);
+		if (r >= 0)
+			r = list_remote_children(c, s);
 		if (r < 0)
 			break;
 		l->pos++;
@@ -519,6 +659,19 @@ static int handle_list(struct ctl_client *c, struct ctl_request *req)
 	return 0;
 }
 
+static int handle_renew(struct ctl_client *c, struct ctl_request *req)
+{
+	struct segment *s = segment_find(c->ctl->d, req->id);
+
+	if (!c->origin || !c->ctl->peer_renew)
+		return client_reply_error(c, "renew: only over a peer link");
+	if (!s)
+		return client_reply_error(c, "segment '%s': no such segment", req->id);
+	if (c->ctl->peer_renew(s, c->origin, c->ctl->peer_userdata) < 0)
+		return client_reply_error(c, "segment '%s' has no lease", req->id);
+	return client_queue(c, &(struct ctl_reply){ .ok = true });
+}
+
 static int handle_ping(struct ctl_client *c, struct ctl_request *req)
 {
 	return client_queue(c, &(struct ctl_reply){ .ok = true });
@@ -537,7 +690,7 @@ static const struct {
 } handlers[] = {
 	{ CTL_OP_CREATE, handle_create },   { CTL_OP_DELETE, handle_delete },
 	{ CTL_OP_LIST, handle_list },	    { CTL_OP_PING, handle_ping },
-	{ CTL_OP_VERSION, handle_version },
+	{ CTL_OP_VERSION, handle_version }, { CTL_OP_RENEW, handle_renew },
 };
 
 static int client_handle_line(struct ctl_client *c, const char *line, size_t len)
@@ -596,7 +749,7 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
 
 	if ((revents & EPOLLIN) && !c->eof) {
 		char buf[16384];
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		ssize_t n = client_recv(c, buf, sizeof(buf));
 
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			client_free(c);
@@ -774,6 +927,74 @@ static int ctl_bind(const char *path, int *ret_fd)
 	}
 	*ret_fd = TAKE_FD(fd);
 	return 0;
+}
+
+static int on_stream_run(sd_event_source *src, void *userdata)
+{
+	struct ctl_client *c = userdata;
+
+	return on_client_io(src, -EBADF, EPOLLIN | EPOLLOUT, c);
+}
+
+static void on_stream_wake(struct stream *st, void *userdata)
+{
+	struct ctl_client *c = userdata;
+
+	c->st_idle = false;
+	(void)sd_event_source_set_enabled(c->src, SD_EVENT_ONESHOT);
+}
+
+int control_attach_stream(struct control *ctl, struct stream *st, void *origin)
+{
+	sd_event *e = ctl->d->event;
+	struct ctl_client *c;
+	int r;
+
+	if (ctl->n_clients >= CTL_MAX_CLIENTS + CTL_MAX_PEER_CLIENTS)
+		return -EBUSY;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->ctl = ctl;
+	c->fd = -EBADF;
+	c->origin = origin;
+	r = sd_event_add_defer(e, &c->src, on_stream_run, c);
+	if (r >= 0)
+		r = sd_event_add_time(e, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_client_timer,
+				      c);
+	if (r < 0) {
+		c->src = sd_event_source_disable_unref(c->src);
+		free(c);
+		return r;
+	}
+	c->st = st;
+	st->wake = on_stream_wake;
+	st->wake_userdata = c;
+	LIST_PREPEND(clients, ctl->clients, c);
+	ctl->n_clients++;
+	c->last_usec = loop_now_usec(c);
+	(void)sd_event_source_set_enabled(c->src, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+void control_set_peer_hooks(struct control *ctl,
+			    void (*created)(struct segment *s, void *origin, void *userdata),
+			    int (*renew)(struct segment *s, void *origin, void *userdata),
+			    const char *(*name)(void *origin), void *userdata)
+{
+	ctl->peer_created = created;
+	ctl->peer_renew = renew;
+	ctl->peer_name = name;
+	ctl->peer_userdata = userdata;
+}
+
+void control_forget_origin(struct control *ctl, void *origin)
+{
+	struct ctl_client *c;
+
+	LIST_FOREACH(clients, c, ctl->clients)
+		if (c->origin == origin)
+			c->origin = NULL;
 }
 
 /* Progress of a creation (an image pull) goes to the client waiting for it. */

@@ -24,3 +24,31 @@ int control_new(struct daemon *d, const char *path, int fd, struct control **ret
  * Return: NULL
  */
 struct control *control_free(struct control *c);
+
+struct segment;
+struct stream;
+
+/**
+ * control_attach_stream() - Serve the control protocol on a stream from a peer link (requests
+ * authenticated by the link's key; they may create segments with a peer-link head and renew
+ * leases)
+ * @st:		ownership passes to the control server on 0 only
+ * @origin:	the link it came on (an opaque pointer handed to the hooks)
+ *
+ * Return: 0, -EBUSY (too many clients), -ENOMEM
+ */
+int control_attach_stream(struct control *ctl, struct stream *st, void *origin);
+
+/**
+ * control_set_peer_hooks() - What the peer server wants to know: a segment created for a peer
+ * (@created), a lease renewed (@renew: 0, or <0 when @s has no lease), a name for logs (@name)
+ */
+void control_set_peer_hooks(struct control *ctl,
+			    void (*created)(struct segment *s, void *origin, void *userdata),
+			    int (*renew)(struct segment *s, void *origin, void *userdata),
+			    const char *(*name)(void *origin), void *userdata);
+
+/**
+ * control_forget_origin() - The link @origin ended: its clients keep running without an origin
+ */
+void control_forget_origin(struct control *ctl, void *origin);

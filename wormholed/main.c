@@ -31,12 +31,18 @@
 #include "log.h"
 #include "metrics.h"
 #include "netns.h"
+#include "peer-key.h"
+#include "peer.h"
 #include "relay.h"
 #include "segment.h"
+#include "strv.h"
 #include "time-util.h"
 #include "url.h"
 
-#define USEC_PER_SEC 1000000ULL
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
+
+#define USEC_PER_SEC  1000000ULL
 
 struct options {
 	char *ctl_path;
@@ -44,6 +50,10 @@ struct options {
 	uint64_t udp_idle_usec;
 	unsigned max_conns;
 	int log_level;
+	char *key_path;	    /* -K; NULL: the default, if it exists */
+	char **peer_listen; /* --peer-listen; NULL: 0.0.0.0:9999 and [::]:9999 */
+	size_t n_peer_listen;
+	uint64_t lease_usec;
 	bool docker_labels;
 	char *metrics_addr;
 };
@@ -59,13 +69,19 @@ static void help(void)
 	       "                              (retried while refused; default 30)\n"
 	       "      --max-conns N           concurrent connections per segment (default 16384)\n"
 	       "      --udp-idle SEC          idle timeout of a UDP session (default 60)\n"
+	       "  -K, --key PATH              the peer key (default %s, used if it exists);\n"
+	       "                              without a key the peer port stays closed\n"
+	       "      --peer-listen ADDR:PORT accept peer links there (repeatable; default\n"
+	       "                              0.0.0.0:%d and [::]:%d when there is a key)\n"
+	       "      --lease SEC             how long segments made for a peer outlive its\n"
+	       "                              link (default 60)\n"
 	       "      --docker-labels         publish containers labelled wormhole.publish=...\n"
 	       "      --metrics [ADDR:]PORT   Prometheus metrics over HTTP (default off; ADDR\n"
 	       "                              defaults to 127.0.0.1)\n"
 	       "  -v, --verbose               debug logging\n"
 	       "  -h, --help                  this text\n"
 	       "      --version               print the version\n",
-	       WORMHOLE_CTL_SOCKET);
+	       WORMHOLE_CTL_SOCKET, WORMHOLE_KEYFILE, PEER_DEFAULT_PORT, PEER_DEFAULT_PORT);
 }
 
 static int parse_seconds(const char *s, uint64_t *ret)
@@ -88,6 +104,8 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		ARG_MAX_CONNS,
 		ARG_UDP_IDLE,
 		ARG_VERSION,
+		ARG_PEER_LISTEN,
+		ARG_LEASE,
 		ARG_DOCKER_LABELS,
 		ARG_METRICS,
 	};
@@ -101,11 +119,14 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
+		{ "key", required_argument, NULL, 'K' },
+		{ "peer-listen", required_argument, NULL, ARG_PEER_LISTEN },
+		{ "lease", required_argument, NULL, ARG_LEASE },
 		{}
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "H:vh", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "H:K:vh", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'H': {
 			_cleanup_free_ char *err = NULL;
@@ -159,6 +180,25 @@ static int parse_args(int argc, char *argv[], struct options *o)
 			o->max_conns = (unsigned)v;
 			break;
 		}
+		case 'K':
+			free(o->key_path);
+			o->key_path = strdup(optarg);
+			if (!o->key_path)
+				return 1;
+			break;
+		case ARG_PEER_LISTEN:
+			if (strv_push_dup(&o->peer_listen, &o->n_peer_listen, optarg) < 0)
+				return 1;
+			break;
+		case ARG_LEASE:
+			if (parse_seconds(optarg, &o->lease_usec) < 0) {
+				fprintf(stderr,
+					"wormholed: --lease '%s': not a positive number of "
+					"seconds\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case ARG_DOCKER_LABELS:
 			o->docker_labels = true;
 			break;
@@ -218,6 +258,8 @@ static int adopt_listen_fds(void)
 #define STOP_DRAIN_USEC (10 * USEC_PER_SEC)
 
 static struct control *ctl;
+static struct peer_server *peers;
+static uint64_t stop_deadline, stop_min;
 static struct labels *labels;
 static struct metrics *metrics;
 static uint64_t stop_deadline;
@@ -227,7 +269,7 @@ static int on_drain(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
 
-	if (containers_drained(d) || now_usec() >= stop_deadline) {
+	if ((containers_drained(d) && now_usec() >= stop_min) || now_usec() >= stop_deadline) {
 		if (!containers_drained(d))
 			log_warning("giving up waiting for Docker to remove containers");
 		return sd_event_exit(d->event, 0);
@@ -248,13 +290,44 @@ static int on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *s
 	log_info("shutting down");
 	(void)sd_notify(0, "STOPPING=1");
 	stop_deadline = now_usec() + STOP_DRAIN_USEC;
+	peer_server_detach_control(peers);
 	ctl = control_free(ctl);
 	labels = labels_free(labels);
 	daemon_free_all_segments(d);
+	/* the deletes of our remote segments are on their way over the links: let them go */
+	stop_min = d->peers ? now_usec() + 300 * 1000 : 0;
 	r = sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 0, 1000, on_drain, d);
 	if (r < 0)
 		return sd_event_exit(d->event, 0);
 	return 0;
+}
+
+/* The peer key and port: with -K the key must load; without, the default is used if it exists. */
+static int start_peers(struct daemon *d, struct options *o)
+{
+	static char any4[] = "0.0.0.0:" STRINGIFY(PEER_DEFAULT_PORT),
+		    any6[] = "[::]:" STRINGIFY(PEER_DEFAULT_PORT);
+	static char *const defaults[] = { any4, any6, NULL };
+	const char *path = o->key_path ?: WORMHOLE_KEYFILE;
+	_cleanup_free_ char *err = NULL;
+	struct peer_key key;
+	int r;
+
+	r = peer_key_load(path, &key, &err);
+	if (r == -ENOENT && !o->key_path) {
+		log_info("no peer key at %s: the peer port stays closed, `remote` is refused "
+			 "(make a key with `wormhole keygen`)",
+			 path);
+		return 0;
+	}
+	if (r < 0) {
+		log_error("%s", err ?: strerror(-r));
+		return r;
+	}
+	r = peer_server_new(d, ctl, &key, o->peer_listen ?: defaults,
+			    o->lease_usec ?: PEER_LEASE_DEFAULT_USEC, &peers);
+	peer_key_wipe(&key);
+	return r;
 }
 
 static void raise_nofile(void)
@@ -368,6 +441,9 @@ int main(int argc, char *argv[])
 			log_error_errno(r, "control socket '%s'", o.ctl_path);
 		goto out;
 	}
+	r = start_peers(&d, &o);
+	if (r < 0)
+		goto out;
 	log_info("wormholed %s ready, control socket %s", WORMHOLE_VERSION,
 		 fd < 0 ? o.ctl_path : "from systemd");
 	(void)sd_notify(0, "READY=1\nSTATUS=running");
@@ -376,15 +452,19 @@ int main(int argc, char *argv[])
 	if (r < 0)
 		log_error_errno(r, "event loop failed");
 out:
+	peer_server_detach_control(peers);
 	ctl = control_free(ctl);
 	metrics = metrics_free(metrics);
 	labels = labels_free(labels);
 	daemon_free_all_segments(&d);
+	peers = peer_server_free(peers);
 	containers_free(&d);
 	d.pipes = pipe_pool_free(d.pipes);
 	d.loop = ioloop_free(d.loop);
 	d.event = sd_event_unref(d.event);
 	free(o.ctl_path);
+	free(o.key_path);
+	strv_free(o.peer_listen);
 	free(o.metrics_addr);
 	return r < 0 ? 1 : 0;
 }

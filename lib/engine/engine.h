@@ -18,6 +18,7 @@ struct docker;
 struct docker_op;
 struct head_listen;
 struct ioloop;
+struct peer_manager;
 struct pipe_pool;
 struct segment;
 struct strmap;
@@ -38,6 +39,9 @@ struct daemon {
 
 	/* listeners paused on EMFILE: resumed as soon as a connection gives its fds back */
 	struct head_listen *paused;
+
+	/* the peer links (lib/peer); NULL without a key: `remote` is refused then */
+	struct peer_manager *peers;
 
 	struct docker *docker;
 	struct container_watch *watches;

@@ -27,3 +27,19 @@ struct head_ops {
 
 /* The default head: bind and listen on s->head (TCP, unix, UDP), inside its namespace. */
 extern const struct head_ops head_listen_ops;
+
+/* Connections arriving as streams on a peer link ("/data/<segment id>"): nothing is bound; the
+ * daemon's peer server hands each stream to head_peer_accept(). */
+extern const struct head_ops head_peer_ops;
+
+struct stream;
+
+/**
+ * head_peer_accept() - A stream arrived on a peer link for @s
+ * @st:		ownership passes to the engine on 0 only
+ * @from:	the peer's address, for the log (borrowed)
+ *
+ * Return: 0, -ENOENT (@s has no peer head), -ECONNREFUSED (not taking connections now),
+ * -EPROTOTYPE (a UDP segment: not carried yet)
+ */
+int head_peer_accept(struct segment *s, struct stream *st, const char *from);

@@ -563,6 +563,16 @@ int segment_create(struct daemon *d, const char *id, struct spec *spec, const st
 		   const struct endpoint *head_init, struct segment *parent, segment_created_fn cb,
 		   void *userdata, struct segment **ret, char **ret_error)
 {
+	return segment_create_with_head(d, &head_listen_ops, id, spec, sseg, head_init, parent, cb,
+					userdata, ret, ret_error);
+}
+
+int segment_create_with_head(struct daemon *d, const struct head_ops *head_ops, const char *id,
+			     struct spec *spec, const struct spec_seg *sseg,
+			     const struct endpoint *head_init, struct segment *parent,
+			     segment_created_fn cb, void *userdata, struct segment **ret,
+			     char **ret_error)
+{
 	struct segment *s;
 	int r;
 
@@ -581,7 +591,7 @@ int segment_create(struct daemon *d, const char *id, struct spec *spec, const st
 	s->tail.ep = ENDPOINT_EMPTY;
 	s->tail_saved = ENDPOINT_EMPTY;
 	s->tail_armed = ENDPOINT_EMPTY;
-	s->head_ops = &head_listen_ops;
+	s->head_ops = head_ops;
 	s->tail.ops = &tail_socket_ops;
 	s->n_tails = 1;
 	s->peek_usec = SEGMENT_PEEK_USEC;

@@ -111,6 +111,7 @@ struct segment_tail {
 	const struct tail_ops *ops; /* how a connection to it is opened (tail.h) */
 	union sockaddr_union sa;    /* the socket tail's address, once completed */
 	socklen_t salen;
+	void *data;   /* a tail kind's own state, set with @ops (tail-peer.c) */
 	char **names; /* `sni NAME`: the server names (or "*.suffix") it serves; NULL: none */
 	size_t n_names;
 };
@@ -147,6 +148,7 @@ struct segment {
 	const struct head_ops *head_ops;
 	struct head_listen *listen; /* the listener head's state */
 	struct udp_relay *udp;	    /* a udp head's sessions */
+	bool head_peer_on;	    /* the peer-link head (head-peer.c) takes streams */
 
 	/* tail 0 is @tail (its endpoint is what the tail words and the trigger change); a
 	 * segment that routes (`tail sni NAME ...`) has tails 1.. in @more_tails */
@@ -203,6 +205,17 @@ struct segment {
 int segment_create(struct daemon *d, const char *id, struct spec *spec, const struct spec_seg *sseg,
 		   const struct endpoint *head_init, struct segment *parent, segment_created_fn cb,
 		   void *userdata, struct segment **ret, char **ret_error);
+
+/**
+ * segment_create_with_head() - segment_create() with another head kind than the listener
+ * @head_ops:	the head (head.h; static, borrowed): head_peer_ops for a segment whose
+ *		connections arrive as streams on a peer link
+ */
+int segment_create_with_head(struct daemon *d, const struct head_ops *head_ops, const char *id,
+			     struct spec *spec, const struct spec_seg *sseg,
+			     const struct endpoint *head_init, struct segment *parent,
+			     segment_created_fn cb, void *userdata, struct segment **ret,
+			     char **ret_error);
 
 /**
  * segment_free() - Stop the head, close every connection, undo every applied word (deleting

@@ -43,3 +43,14 @@ struct tail_ops {
 
 /* The default tail: a socket to the tail's address, in its namespace. */
 extern const struct tail_ops tail_socket_ops;
+
+struct peer;
+
+/* The peer tail: each connection is a new stream on the link to a peer daemon, for the remote
+ * segment there (chains/remote.c sets it up). s->tail.data points to a struct tail_peer. */
+extern const struct tail_ops tail_peer_ops;
+
+struct tail_peer {
+	struct peer *peer; /* borrowed from the word's state */
+	char *path;	   /* "/data/<remote segment id>" */
+};

@@ -20,7 +20,7 @@
 
 static const char *const ctl_op_names[_CTL_OP_MAX] = {
 	[CTL_OP_CREATE] = "create", [CTL_OP_DELETE] = "delete",	  [CTL_OP_LIST] = "list",
-	[CTL_OP_PING] = "ping",	    [CTL_OP_VERSION] = "version",
+	[CTL_OP_PING] = "ping",	    [CTL_OP_VERSION] = "version", [CTL_OP_RENEW] = "renew",
 };
 
 const char *ctl_op_name(enum ctl_op op)
@@ -99,7 +99,7 @@ int ctl_request_format(const struct ctl_request *req, char **ret)
 	r = gen_kv(g, "op", ctl_op_name(req->op));
 	if (r < 0)
 		return r;
-	if (req->op == CTL_OP_DELETE) {
+	if (req->op == CTL_OP_DELETE || req->op == CTL_OP_RENEW) {
 		if (!req->id)
 			return -EINVAL;
 		r = gen_kv(g, "id", req->id);
@@ -119,6 +119,11 @@ int ctl_request_format(const struct ctl_request *req, char **ret)
 				return r;
 		}
 		yajl_gen_array_close(g);
+		if (req->peer_head) {
+			r = gen_kv(g, "peer_head", req->peer_head);
+			if (r < 0)
+				return r;
+		}
 	}
 	yajl_gen_map_close(g);
 	return gen_finish(g, ret);
@@ -337,12 +342,12 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *ret, cha
 	if (req.op == _CTL_OP_MAX)
 		return set_err(reterr, "unknown op '%.64s'", YAJL_GET_STRING(op));
 
-	if (req.op == CTL_OP_DELETE) {
+	if (req.op == CTL_OP_DELETE || req.op == CTL_OP_RENEW) {
 		r = get_str(v, "id", &req.id, reterr);
 		if (r < 0)
 			return r;
 		if (!req.id)
-			return set_err(reterr, "delete needs 'id'");
+			return set_err(reterr, "%s needs 'id'", ctl_op_names[req.op]);
 	}
 	if (req.op == CTL_OP_CREATE) {
 		words = obj_get(v, "words");
@@ -364,6 +369,11 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *ret, cha
 				return r;
 			}
 		}
+		r = get_str(v, "peer_head", &req.peer_head, reterr);
+		if (r < 0) {
+			ctl_request_done(&req);
+			return r;
+		}
 	}
 	*ret = req;
 	return 0;
@@ -373,6 +383,7 @@ void ctl_request_done(struct ctl_request *r)
 {
 	free(r->id);
 	strv_free(r->words);
+	free(r->peer_head);
 	*r = (struct ctl_request){ 0 };
 }
 

@@ -4,6 +4,9 @@
  *
  * Requests:  {"op":"create","words":["url",":9000","tail","url",":9001"]}
  *            {"op":"delete","id":"web"}  {"op":"list"}  {"op":"ping"}  {"op":"version"}
+ *            from a peer daemon over the peer link (lib/peer) also:
+ *            {"op":"create","words":[...],"peer_head":"tcp://127.0.0.1:9000"}
+ *            {"op":"renew","id":"web.1a2b3c"}
  * Replies:   {"ok":true,"id":"web","url":"tcp://127.0.0.1:9000"}
  *            {"ok":true,"version":"0.1.0"}
  *            {"ok":false,"error":"segment 'web': no such segment"}
@@ -33,13 +36,18 @@ enum ctl_op {
 	CTL_OP_LIST,
 	CTL_OP_PING,
 	CTL_OP_VERSION,
+	CTL_OP_RENEW, /* peer links only: renew the lease of segment id */
 	_CTL_OP_MAX,
 };
 
 struct ctl_request {
 	enum ctl_op op;
-	char *id;     /* delete */
+	char *id;     /* delete, renew */
 	char **words; /* create: NULL-terminated */
+	/* create, from a peer daemon only: the new segment's head is the streams arriving on
+	 * the peer link, and this URL ("tcp://127.0.0.1:9000") is the creator's tail, which
+	 * the segment's tail defaults from; NULL: an ordinary create */
+	char *peer_head;
 };
 
 struct ctl_segment_info {

@@ -8,6 +8,7 @@ below it, never above (the picture in README.md and lib/meson.build):
     wormholed/  wormhole-cli/        the process, the client (neither includes the other)
     chains/                          one file per word
     lib/engine                       segments, endpoints, connections, runner, containers
+    lib/tunnel                       kernel IPsec tunnels (xfrm, overlay addresses)
     lib/docker                       Docker Engine API client
     lib/net                          the data path
     lib/grammar                      the chain-spec language, the control protocol
@@ -28,13 +29,16 @@ FLOORS = [
     ("lib/grammar", 1),
     ("lib/net", 2),
     ("lib/docker", 3),
-    ("lib/engine", 4),
-    ("chains", 5),
-    ("wormholed", 6),
-    ("wormhole-cli", 6),
+    ("lib/peer", 4),
+    ("lib/tunnel", 4),
+    ("lib/engine", 5),
+    ("chains", 6),
+    ("wormholed", 7),
+    ("wormhole-cli", 7),
 ]
 # same level, but still not allowed to include each other
-SEPARATE = {("wormholed", "wormhole-cli"), ("wormhole-cli", "wormholed")}
+SEPARATE = {("wormholed", "wormhole-cli"), ("wormhole-cli", "wormholed"),
+            ("lib/peer", "lib/tunnel"), ("lib/tunnel", "lib/peer")}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tail-peer.c - the peer tail: each connection is a new stream on the link to a peer daemon
+ *
+ * Opening costs no round trip: the stream exists at once (h2-link.h) and its request goes out
+ * with the first bytes; a peer that refuses it (the remote segment is gone) makes the relay end
+ * with a reset. The link is one per peer (lib/peer/link-manager.c), dialed when needed. The
+ * tail contract wants done() later, never from inside open(): a defer source delivers it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <systemd/sd-event.h>
+
+#include "errmsg.h"
+#include "link-manager.h"
+#include "segment.h"
+#include "tail.h"
+
+struct peer_open_op {
+	struct stream *st;
+	sd_event_source *src;
+	tail_opened_fn done;
+	void *userdata;
+};
+
+static void peer_cancel(void *handle)
+{
+	struct peer_open_op *o = handle;
+
+	stream_free(o->st);
+	sd_event_source_disable_unref(o->src);
+	free(o);
+}
+
+static int on_deliver(sd_event_source *src, void *userdata)
+{
+	struct peer_open_op *o = userdata;
+	tail_opened_fn done = o->done;
+	void *ud = o->userdata;
+	struct stream *st = o->st;
+
+	o->st = NULL;
+	peer_cancel(o);
+	done(ud, 0, RELAY_END_STREAM(st));
+	return 0;
+}
+
+static int peer_complete(struct segment *s, struct segment_tail *t, char **ret_error)
+{
+	if (!t->data)
+		return errmsg_set_errno(ret_error, -EINVAL, "segment '%s': no peer for the tail",
+					s->id);
+	return 0;
+}
+
+static int peer_open_tail(struct segment *s, const struct segment_tail *t, tail_opened_fn done,
+			  void *userdata, void **ret_handle)
+{
+	const struct tail_peer *tp = t->data;
+	struct peer_open_op *o;
+	int r;
+
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->done = done;
+	o->userdata = userdata;
+	r = peer_open(tp->peer, tp->path, &o->st);
+	if (r >= 0)
+		r = sd_event_add_defer(s->d->event, &o->src, on_deliver, o);
+	if (r < 0) {
+		peer_cancel(o);
+		return r;
+	}
+	*ret_handle = o;
+	return 0;
+}
+
+const struct tail_ops tail_peer_ops = {
+	.kind = "peer",
+	.complete = peer_complete,
+	.open = peer_open_tail,
+	.cancel = peer_cancel,
+	.open_dgram = NULL,
+};

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * link-manager.h - the peer links of one daemon (or one CLI run): one link per peer, on demand
+ *
+ * A struct peer is a peer daemon by address ("198.18.0.2:9999"); peer_open() gives a stream on
+ * its link, dialing the link first when there is none (the stream goes out once the handshake is
+ * done, see h2-link.h). A link that fails to come up, or dies, is dialed again only after a
+ * backoff (200 ms doubling to 10 s, reset once a link comes up): opens meanwhile fail at once
+ * with -EHOSTUNREACH. A peer that is held (peer_hold(): a remote segment lives there) keeps a link
+ * up by itself, reconnecting with the same backoff, and peer_up() tells the owner each time it
+ * (re)connects, so that it can renew what it keeps on that peer.
+ *
+ * The manager also accepts links (peer_manager_listen()); streams arriving on any link, dialed
+ * or accepted, go to the manager's stream callback with their link as origin.
+ *
+ * Requests: peer_request() sends one control-protocol line (lib/grammar/ctl-proto.h) on a fresh
+ * "/ctl" stream and hands back the reply line. This is the API for any module that needs to
+ * ask a peer daemon something (remote segments, tunnel keys, leases):
+ *
+ *	r = peer_request(p, "{\"op\":\"ping\"}\n", on_reply, userdata, &rq);
+ *	...
+ *	static void on_reply(void *userdata, int r, const char *line, size_t len)
+ *	{ if (r < 0) failed: -EHOSTUNREACH, -ECONNRESET, -ETIMEDOUT, ...; else ctl_reply_parse(line, len, ...) }
+ *
+ * The callback is called exactly once unless peer_request_cancel() comes first, and never from
+ * inside peer_request(). Progress lines ({"progress":...}) go to the progress callback if one is
+ * set with peer_request_set_progress().
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+struct h2_link;
+struct peer;
+struct peer_key;
+struct peer_manager;
+struct peer_request;
+struct stream;
+
+#define PEER_REQUEST_TIMEOUT_USEC (15ULL * 60 * 1000000ULL) /* a create may pull an image */
+
+struct peer_manager_ops {
+	/* a stream for @path arrived on link @l: 0 takes @st, <0 refuses it (may be NULL: all
+	 * are refused) */
+	int (*stream)(struct peer_manager *m, struct h2_link *l, const char *path,
+		      struct stream *st, void *userdata);
+	/* a link came up (@up, @error 0) or ended; @dialed: we dialed it; @peer: its address */
+	void (*link_event)(struct peer_manager *m, struct h2_link *l, const char *peer, bool dialed,
+			   bool up, int error, const char *reason, void *userdata);
+	/* a held peer's link came (back) up (may be NULL) */
+	void (*peer_up)(struct peer_manager *m, struct peer *p, void *userdata);
+	/* an accepted link ended (may be NULL): what came in on it loses its origin */
+	void (*link_gone)(struct peer_manager *m, struct h2_link *l, void *userdata);
+};
+
+/**
+ * peer_manager_new() - A manager of peer links
+ * @e:		the event loop (borrowed)
+ * @key:	the pre-shared key (copied into the TLS contexts)
+ * @ops, @userdata: callbacks (@ops borrowed, static)
+ * @ret:	on success only
+ *
+ * Return: 0, -ENOMEM, -EIO (TLS context)
+ */
+int peer_manager_new(sd_event *e, const struct peer_key *key, const struct peer_manager_ops *ops,
+		     void *userdata, struct peer_manager **ret);
+
+/**
+ * peer_manager_free() - Close every link and listener; peers still referenced stay valid but
+ * inert (opens fail). NULL is fine. Return: NULL
+ */
+struct peer_manager *peer_manager_free(struct peer_manager *m);
+
+/**
+ * peer_manager_listen() - Accept links on @addr ("0.0.0.0:9999", "[::]:9999", ":9999")
+ * @ret_error:	on failure, a malloc'ed message
+ * Return: 0, -EINVAL, or a negative errno from socket/bind/listen
+ */
+int peer_manager_listen(struct peer_manager *m, const char *addr, char **ret_error);
+
+/**
+ * peer_manager_get() - The peer at @host:@port (a name is resolved now, blocking: control path
+ * only), new or existing
+ * @ret:	a new reference on success only; drop it with peer_unref()
+ * @ret_error:	on failure, a malloc'ed message
+ * Return: 0, -EADDRNOTAVAIL (cannot resolve), -ENOMEM
+ */
+int peer_manager_get(struct peer_manager *m, const char *host, uint16_t port, struct peer **ret,
+		     char **ret_error);
+
+/**
+ * peer_ref() / peer_unref() - Take / drop a reference (NULL is fine; unref returns NULL)
+ */
+struct peer *peer_ref(struct peer *p);
+struct peer *peer_unref(struct peer *p);
+
+/**
+ * peer_name() - Return: "host:port" as given ("[v6]:port" for IPv6), valid while referenced
+ */
+const char *peer_name(const struct peer *p);
+
+/**
+ * peer_hold() - @hold true: keep a link to @p up (reconnecting with backoff) until as many
+ * peer_hold(p, false) calls came; the first hold dials at once
+ */
+void peer_hold(struct peer *p, bool hold);
+
+/**
+ * peer_open() - A stream to @p for @path (see h2_link_open())
+ * @ret:	the stream on success only, the caller's
+ * Return: 0, -EHOSTUNREACH (in backoff after a failure), -ENOMEM, -EINVAL, or a negative
+ * errno from socket()/connect()
+ */
+int peer_open(struct peer *p, const char *path, struct stream **ret);
+
+/**
+ * peer_link_up() - Return: whether @p has a link that is up now
+ */
+bool peer_link_up(const struct peer *p);
+
+typedef void (*peer_reply_fn)(void *userdata, int r, const char *line, size_t len);
+
+/**
+ * peer_request() - Send one control request line to @p and get the reply line
+ * @line:	one JSON object with its '\n' (copied)
+ * @cb:		called once with 0 and the reply (borrowed, valid during the call) or a negative
+ *		errno (link down, refused, timeout, a reply over the line limit)
+ * @ret:	the pending request (optional): pass it to peer_request_cancel() to stop waiting
+ * A request dials at once even while the peer is in its backoff (data streams do not).
+ * Return: 0 (@cb comes later) or a negative errno from peer_open()
+ */
+int peer_request(struct peer *p, const char *line, peer_reply_fn cb, void *userdata,
+		 struct peer_request **ret);
+
+/**
+ * peer_request_set_progress() - Progress lines of @rq go to @fn (borrowed line)
+ */
+void peer_request_set_progress(struct peer_request *rq,
+			       void (*fn)(void *userdata, const char *line, size_t len));
+
+/**
+ * peer_request_cancel() - Stop waiting: the callback is not called. NULL is fine. Return: NULL
+ */
+struct peer_request *peer_request_cancel(struct peer_request *rq);

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * peer.h - the peer server: the peer port, streams arriving on peer links, leases
+ */
+#pragma once
+
+#include <stdint.h>
+
+struct control;
+struct daemon;
+struct peer_key;
+struct peer_server;
+
+#define PEER_LEASE_DEFAULT_USEC (60ULL * 1000000ULL)
+
+/**
+ * peer_server_new() - Start the peer links of this daemon: d->peers is set
+ * @d:		the daemon (borrowed)
+ * @ctl:	the control server that serves "/ctl" streams (borrowed, outlives the server)
+ * @key:	the key (copied)
+ * @listen:	NULL-terminated addresses to accept links on ("0.0.0.0:9999"); may be empty
+ * @lease_usec:	how long a segment made for a peer outlives that peer's link
+ * @ret:	on success only
+ *
+ * Return: 0 or a negative errno after logging why
+ */
+int peer_server_new(struct daemon *d, struct control *ctl, const struct peer_key *key,
+		    char *const *listen, uint64_t lease_usec, struct peer_server **ret);
+
+/**
+ * peer_server_free() - Close every link and listener; d->peers is reset. NULL is fine.
+ * Return: NULL
+ */
+struct peer_server *peer_server_free(struct peer_server *ps);
+
+/**
+ * peer_server_detach_control() - The control server goes away first (shutdown): "/ctl" streams
+ * are refused from now on, links and leases keep running. NULL is fine
+ */
+void peer_server_detach_control(struct peer_server *ps);
