@@ -368,6 +368,15 @@ static int check_route(char *const *words, struct spec_seg *s, const struct seg_
 			addr[w->tail_idx] = w->pos;
 		}
 	}
+	if (m->link_pos > 0) {
+		const struct word_desc *ld = words_find(words[m->link_pos - 1]);
+
+		if (ld && (ld->flags & WORD_PEER))
+			return fail_at(words, route->pos, reterr,
+				       "segment %zu is reached over a peer link (word %u), where "
+				       "the ClientHello cannot be peeked yet",
+				       k + 1, m->link_pos);
+	}
 	if (head_proto(&h) == URL_PROTO_UDP)
 		return fail_at(words, route->pos, reterr,
 			       "server names route TLS streams, and the head of segment %zu is udp",

@@ -152,10 +152,13 @@ static int parse_hello(struct rd body, char *ret_name)
 				continue;
 			if (!tls_sni_name_valid((const char *)name.p, name.n))
 				return -EBADMSG;
+			/* valid names are ASCII: lowercasing is setting bit 5 of A-Z */
 			for (size_t i = 0; i < name.n; i++) {
-				char c = (char)name.p[i];
+				uint8_t c = name.p[i];
 
-				ret_name[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+				if (c >= 'A' && c <= 'Z')
+					c |= 0x20;
+				ret_name[i] = (char)c;
 			}
 			ret_name[name.n] = '\0';
 			return 1;

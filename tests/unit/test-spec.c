@@ -664,6 +664,11 @@ static void test_sni(void **state)
 		  "(word 9)");
 	bad_exact("url :443 tail sni a.example url :1 child url :2",
 		  "word 8 'child': segment 1 routes by server name (word 4) and cannot link on");
+	bad_exact("url :443 remote peer-host tail sni a.example url :1",
+		  "word 6 'sni': segment 2 is reached over a peer link (word 3), where the "
+		  "ClientHello cannot be peeked yet");
+	ok("url :80 chain url :443 tail sni a.example url :1",
+	   "I(url=:80 chain{I(url=:443 sni=a.example url^=:1)})");
 	bad_exact("url :443 sni a.example tail url :1",
 		  "word 3 'sni': not allowed in the head words of segment 1");
 	bad("url :443 tail sni 'a b' url :1", "not a server name");
