@@ -110,7 +110,7 @@ static int remote_tail_link(struct remote_state *st)
 				  (size_t)(colon - name) - (name[0] == '[' ? 2 : 0));
 	if (!s->tail.ep.host)
 		return -ENOMEM;
-	s->tail.ep.port = (uint16_t)atoi(colon + 1);
+	s->tail.ep.port = (uint16_t)strtoul(colon + 1, NULL, 10); /* checked by peer_addr_parse() */
 	s->tail.ops = &tail_peer_ops;
 	s->tail.data = &st->tp;
 	return 0;

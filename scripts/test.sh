@@ -16,7 +16,13 @@
 #   units        systemd-analyze verify of the installed units: any output is a failure
 #   vm           tests/vm/run.sh: tunnels with real ESP traffic in a qemu VM (Debian's kernel; the
 #                kernel .deb and the initramfs base are cached in /var/tmp/wormhole-vm)
-#   functional   tests/functional/run.sh against build-ci's binaries (root: network namespaces)
+#   functional   tests/functional/run.sh against build-ci's binaries (root: network namespaces);
+#                the fault suite is part of it (45-ctl-dup-keys, 5x-fault-*: tests/lib/faults.sh)
+#   functional-asan  the same scripts once more against build-ci-asan's wormholed and wormhole;
+#                any ASan/UBSan/LeakSanitizer report in a test's output or its daemon's log fails
+#                that test (tests/lib/runner.sh, tests/lib/netns.sh)
+#   soak         bench/soak.sh 120 on build-ci-asan: mixed load, fds and RSS sampled; fails on
+#                growth beyond its bounds or any sanitizer report
 #   integration  the integration tests (test-docker: lib/docker against a real dockerd)
 #   docker       tests/functional/docker/run.sh, when it exists
 # A failing step does not stop the others, except that nothing runs after a failed deps,
@@ -38,7 +44,8 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 2
 fi
 
-all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units vm functional integration docker)
+all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units vm functional
+	functional-asan soak integration docker)
 read -r -a want <<<"${WH_CI_STEPS:-${all_steps[*]}}"
 names=() results=() times=()
 stop=0
@@ -113,7 +120,8 @@ do_asan() {
 	# -Db_lundef=false: meson cannot link a sanitized library with -Wl,--no-undefined
 	setup_dir "$build_asan" -Db_sanitize=address,undefined -Db_lundef=false &&
 		ninja -C "$build_asan" &&
-		ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:print_summary=1 \
+		ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:print_summary=1:fast_unwind_on_malloc=0 \
+			LSAN_OPTIONS=suppressions=$repo/tests/lsan.supp:print_suppressions=0 \
 			UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_summary=1:print_stacktrace=1 \
 			meson test -C "$build_asan" --suite unit --suite integration --print-errorlogs
 }
@@ -169,6 +177,34 @@ do_functional() {
 		bash "$repo/tests/functional/run.sh"
 }
 
+# ASan/UBSan options for the daemons of functional-asan and soak: any report aborts the process
+# (and fails the test); a small quarantine keeps RSS comparable with the plain build.
+san_env=(
+	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:quarantine_size_mb=32:print_summary=1
+	UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:print_summary=1
+)
+
+do_functional_asan() {
+	if [[ ! -x $build_asan/wormholed/wormholed ]]; then
+		echo "functional-asan: no $build_asan/wormholed/wormholed (the asan step builds it)"
+		return 1
+	fi
+	# 44-list-100k measures the CLI and the daemon at 100 000 segments; under ASan that is many
+	# minutes of the same code paths the other tests cover, so it runs in the plain step only.
+	local t tests=()
+	for t in "$repo"/tests/functional/[0-9][0-9]-*.sh; do
+		t=$(basename "$t" .sh)
+		[[ $t == 44-list-100k ]] || tests+=("$t")
+	done
+	env "${san_env[@]}" WH_RSS_FACTOR=3 \
+		WORMHOLED=$build_asan/wormholed/wormholed WORMHOLE=$build_asan/wormhole-cli/wormhole \
+		bash "$repo/tests/functional/run.sh" "${tests[@]}"
+}
+
+do_soak() {
+	env "${san_env[@]}" bash "$repo/bench/soak.sh" --build "$build_asan" 120
+}
+
 do_integration() {
 	meson test -C "$build" --suite integration --print-errorlogs
 }
@@ -194,15 +230,17 @@ step clang-tidy 0 do_clang_tidy
 step units 0 do_units
 step vm 0 do_vm
 step functional 0 do_functional
+step functional-asan 0 do_functional_asan
+step soak 0 do_soak
 step integration 0 do_integration
 step docker 0 do_docker
 
 failed=0
 printf '\n==== summary ====\n'
 for i in "${!names[@]}"; do
-	printf '%-12s %-10s %5ds\n' "${names[i]}" "${results[i]}" "${times[i]}"
+	printf '%-16s %-10s %5ds\n' "${names[i]}" "${results[i]}" "${times[i]}"
 	[[ ${results[i]} == PASS || ${results[i]} == SKIP ]] || failed=1
 done
-printf '%-12s %-10s %5ds\n' total "$([[ $failed -eq 0 ]] && echo PASS || echo FAIL)" \
+printf '%-16s %-10s %5ds\n' total "$([[ $failed -eq 0 ]] && echo PASS || echo FAIL)" \
 	"$(($(date +%s) - t_start))"
 exit "$failed"

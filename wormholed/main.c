@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,9 @@ struct options {
 	char *ctl_path;
 	uint64_t connect_timeout_usec;
 	uint64_t udp_idle_usec;
+	uint64_t idle_timeout_usec;
 	unsigned max_conns;
+	unsigned max_udp_sessions;
 	int log_level;
 	char *key_path;	    /* -K; NULL: the default, if it exists */
 	char **peer_listen; /* --peer-listen; NULL: 0.0.0.0:9999 and [::]:9999 */
@@ -67,7 +70,12 @@ static void help(void)
 	       "  -H, --host unix://PATH      control socket (default unix://%s)\n"
 	       "      --connect-timeout SEC   how long a connection waits for its tail to accept\n"
 	       "                              (retried while refused; default 30)\n"
-	       "      --max-conns N           concurrent connections per segment (default 16384)\n"
+	       "      --max-conns N           concurrent connections per segment, on top of its "
+	       "fair\n"
+	       "                              share of the descriptors (default: the share only)\n"
+	       "      --idle-timeout SEC      end a TCP connection quiet both ways this long\n"
+	       "                              (default: never)\n"
+	       "      --max-udp-sessions N    UDP sessions per segment (default 4096)\n"
 	       "      --udp-idle SEC          idle timeout of a UDP session (default 60)\n"
 	       "  -K, --key PATH              the peer key (default %s, used if it exists);\n"
 	       "                              without a key the peer port stays closed\n"
@@ -97,6 +105,19 @@ static int parse_seconds(const char *s, uint64_t *ret)
 	return 0;
 }
 
+static int parse_count(const char *s, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > 1000000 || s[0] == '-')
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
 static int parse_args(int argc, char *argv[], struct options *o)
 {
 	enum {
@@ -104,6 +125,8 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		ARG_MAX_CONNS,
 		ARG_UDP_IDLE,
 		ARG_VERSION,
+		ARG_IDLE_TIMEOUT,
+		ARG_MAX_UDP_SESSIONS,
 		ARG_PEER_LISTEN,
 		ARG_LEASE,
 		ARG_DOCKER_LABELS,
@@ -114,6 +137,8 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		{ "connect-timeout", required_argument, NULL, ARG_CONNECT_TIMEOUT },
 		{ "max-conns", required_argument, NULL, ARG_MAX_CONNS },
 		{ "udp-idle", required_argument, NULL, ARG_UDP_IDLE },
+		{ "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
+		{ "max-udp-sessions", required_argument, NULL, ARG_MAX_UDP_SESSIONS },
 		{ "docker-labels", no_argument, NULL, ARG_DOCKER_LABELS },
 		{ "metrics", required_argument, NULL, ARG_METRICS },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -164,22 +189,26 @@ static int parse_args(int argc, char *argv[], struct options *o)
 				return 2;
 			}
 			break;
-		case ARG_MAX_CONNS: {
-			char *end;
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || v == 0 || v > 1000000) {
+		case ARG_IDLE_TIMEOUT:
+			if (parse_seconds(optarg, &o->idle_timeout_usec) < 0) {
 				fprintf(stderr,
-					"wormholed: --max-conns '%s': not a number in "
-					"1..1000000\n",
+					"wormholed: --idle-timeout '%s': not a positive number "
+					"of seconds\n",
 					optarg);
 				return 2;
 			}
-			o->max_conns = (unsigned)v;
 			break;
-		}
+		case ARG_MAX_CONNS:
+		case ARG_MAX_UDP_SESSIONS:
+			if (parse_count(optarg, c == ARG_MAX_CONNS ? &o->max_conns
+								   : &o->max_udp_sessions) < 0) {
+				fprintf(stderr,
+					"wormholed: --%s '%s': not a number in 1..1000000\n",
+					c == ARG_MAX_CONNS ? "max-conns" : "max-udp-sessions",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'K':
 			free(o->key_path);
 			o->key_path = strdup(optarg);
@@ -330,14 +359,21 @@ static int start_peers(struct daemon *d, struct options *o)
 	return r;
 }
 
-static void raise_nofile(void)
+/* Raises the soft open-file limit to the hard one. Return: the soft limit now in force (what the
+ * fair shares of conn.c divide), 0 if unknown */
+static unsigned raise_nofile(void)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
 	}
+	return rl.rlim_cur > INT_MAX ? INT_MAX : (unsigned)rl.rlim_cur;
 }
 
 int main(int argc, char *argv[])
@@ -345,7 +381,7 @@ int main(int argc, char *argv[])
 	struct options o = {
 		.connect_timeout_usec = 30 * USEC_PER_SEC,
 		.udp_idle_usec = 60 * USEC_PER_SEC,
-		.max_conns = 16384,
+		.max_udp_sessions = 4096,
 		.log_level = LOG_INFO,
 	};
 	struct daemon d = { 0 };
@@ -367,7 +403,7 @@ int main(int argc, char *argv[])
 
 	umask(0077); /* the control socket is born 0600, never briefly wider */
 	(void)signal(SIGPIPE, SIG_IGN);
-	raise_nofile();
+	d.fd_limit = raise_nofile();
 	r = netns_init();
 	if (r < 0) {
 		log_error_errno(r, "cannot open our own network namespace");
@@ -387,7 +423,9 @@ int main(int argc, char *argv[])
 	d.ops = chain_ops;
 	d.connect_timeout_usec = o.connect_timeout_usec;
 	d.udp_idle_usec = o.udp_idle_usec;
+	d.idle_timeout_usec = o.idle_timeout_usec;
 	d.max_conns = o.max_conns;
+	d.max_udp_sessions = o.max_udp_sessions;
 	d.instance = o.ctl_path;
 	r = ioloop_new(d.event, &d.loop);
 	if (r < 0) {

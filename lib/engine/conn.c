@@ -8,6 +8,23 @@
  * in the socket, so the relay that follows forwards them untouched (by splice, as any other
  * connection). A ClientHello already there at accept costs one recv() and nothing else. Every
  * other segment goes straight on, as before: no peek, no extra syscall.
+ *
+ * Admission (conn_admit()): descriptors are shared fairly between segments, so one segment
+ * flooded with idle connections cannot starve the others or the daemon itself. Each connection
+ * is counted as two descriptors (a UDP session holds one; counting two keeps the arithmetic one
+ * rule). From RLIMIT_NOFILE the daemon first keeps CONN_FD_RESERVE for itself (the control
+ * socket's clients, the pipe pool, the Docker client; a quarter of the limit when that is
+ * smaller) and one per segment (its listener); half of the rest is the connection budget B. With
+ * N segments, each may always hold B / (N + 1) connections (one more than N, so a segment made
+ * later finds room too); above that share it may borrow while the whole daemon holds fewer than
+ * 3/4 B, so a quarter of the budget always stays for the segments that are under their share.
+ * --max-conns caps every segment on top. A refused connection is closed at once (a datagram
+ * from a new client is dropped), logged at most once per 10 s per segment with a count.
+ *
+ * Idle timeout (--idle-timeout): a relaying connection gets one timer, checked every half of the
+ * timeout; two checks in a row that see no new byte either way (relay_bytes()) end it, so a
+ * quiet connection ends between 1 and 1.5 timeouts after its last byte. The data path itself
+ * takes no timestamps, and without the option no timer exists.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,14 +34,18 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <systemd/sd-event.h>
+
 #include "cleanup.h"
 #include "conn.h"
+#include "engine.h"
 #include "ioloop.h"
 #include "list.h"
 #include "log.h"
 #include "relay.h"
 #include "segment.h"
 #include "sockaddr.h"
+#include "strmap.h"
 #include "tail.h"
 #include "time-util.h"
 #include "tls-sni.h"
@@ -56,7 +77,65 @@ struct conn {
 	struct ioloop_watch peek_watch; /* the client's fd on the inner epoll set */
 	bool peek_watched;
 	sd_event_source *peek_timer;
+	sd_event_source *idle; /* --idle-timeout: the check timer, while relaying */
+	uint64_t idle_bytes;   /* bytes both ways at the last check */
+	unsigned idle_quiet;   /* checks in a row that saw no new byte */
 };
+
+/* descriptors never given to connections: 256 control clients, the pipe pool (2 x 64), the
+ * Docker client, log and event loop, with room to spare */
+#define CONN_FD_RESERVE	 512U
+#define REFUSED_LOG_USEC (10 * 1000 * 1000ULL)
+#define IDLE_CHECKS	 2 /* quiet checks, each half the timeout, that end a connection */
+
+static uint64_t conn_budget(const struct daemon *d, uint64_t nseg)
+{
+	uint64_t reserve = d->fd_limit / 4 < CONN_FD_RESERVE ? d->fd_limit / 4 : CONN_FD_RESERVE;
+
+	if (d->fd_limit <= reserve + nseg)
+		return 0;
+	return (d->fd_limit - reserve - nseg) / 2;
+}
+
+bool conn_admit(const struct segment *s)
+{
+	const struct daemon *d = s->d;
+	uint64_t nseg, budget;
+
+	if (d->max_conns > 0 && s->conns_active >= d->max_conns)
+		return false;
+	if (d->fd_limit == 0) /* not known: no shares */
+		return true;
+	nseg = d->by_id ? strmap_size(d->by_id) : 1;
+	budget = conn_budget(d, nseg);
+	if (d->conns_active >= budget)
+		return false;
+	if (s->conns_active < budget / (nseg + 1))
+		return true;
+	return d->conns_active < budget - budget / 4;
+}
+
+void conn_refused(struct segment *s, const char *client)
+{
+	uint64_t now = now_usec();
+
+	s->conns_refused++;
+	if (s->refused_log_usec != 0 && now - s->refused_log_usec < REFUSED_LOG_USEC) {
+		s->refused_unlogged++;
+		return;
+	}
+	if (s->refused_unlogged > 0)
+		log_notice("segment '%s': %s refused: its share of descriptors or --max-conns is "
+			   "used up (%" PRIu64 " connections; %" PRIu64 " more refused since the "
+			   "last line)",
+			   s->id, client, s->conns_active, s->refused_unlogged);
+	else
+		log_notice("segment '%s': %s refused: its share of descriptors or --max-conns is "
+			   "used up (%" PRIu64 " connections)",
+			   s->id, client, s->conns_active);
+	s->refused_log_usec = now;
+	s->refused_unlogged = 0;
+}
 
 static const char *conn_state_name(enum conn_state st)
 {
@@ -109,7 +188,9 @@ static void conn_free(struct conn *c, int error, const char *reason)
 	s->bytes_in_closed += in;
 	s->bytes_out_closed += out;
 	s->conns_active--;
+	s->d->conns_active--;
 	LIST_REMOVE(conns, s->conns, c);
+	c->idle = sd_event_source_disable_unref(c->idle);
 	c->relay = relay_free(c->relay);
 	if (c->tail_handle)
 		c->tail_ops->cancel(c->tail_handle);
@@ -135,6 +216,40 @@ static void on_relay_done(struct relay *r, int error, const char *reason, void *
 	conn_free(userdata, error, reason);
 }
 
+static int on_idle_check(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct conn *c = userdata;
+	uint64_t in = 0, out = 0;
+
+	relay_bytes(c->relay, &in, &out);
+	if (in + out != c->idle_bytes) {
+		c->idle_bytes = in + out;
+		c->idle_quiet = 0;
+	} else if (++c->idle_quiet >= IDLE_CHECKS) {
+		conn_free(c, 0, "idle timeout");
+		return 0;
+	}
+	(void)sd_event_source_set_time_relative(src, c->s->d->idle_timeout_usec / IDLE_CHECKS);
+	(void)sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+/* Without the timer the connection simply never times out: logged, not fatal. */
+static void conn_idle_start(struct conn *c)
+{
+	uint64_t period = c->s->d->idle_timeout_usec / IDLE_CHECKS, accuracy = period / 10;
+	int r;
+
+	if (period == 0)
+		return;
+	r = sd_event_add_time_relative(c->s->d->event, &c->idle, CLOCK_MONOTONIC, period,
+				       accuracy > 1000000 ? 1000000 : accuracy ?: 1, on_idle_check,
+				       c);
+	if (r < 0)
+		log_warning_errno(r, "segment '%s' conn %" PRIu64 ": no idle timer, ignoring",
+				  c->s->id, c->id);
+}
+
 static void on_tail_opened(void *userdata, int r, struct relay_end end)
 {
 	struct conn *c = userdata;
@@ -154,6 +269,7 @@ static void on_tail_opened(void *userdata, int r, struct relay_end end)
 	}
 	c->client = RELAY_END_FD(-EBADF); /* the relay owns it now */
 	conn_set_state(c, CONN_RELAYING);
+	conn_idle_start(c);
 }
 
 static void conn_open_tail(struct conn *c)
@@ -310,6 +426,7 @@ void conn_accept(struct segment *s, struct relay_end client, const struct sockad
 	c->start_usec = now_usec();
 	c->state = CONN_ACCEPTED;
 	s->conns_active++;
+	s->d->conns_active++;
 	s->conns_total++;
 	LIST_PREPEND(conns, s->conns, c);
 
@@ -382,6 +499,7 @@ static void on_udp_session_open(struct udp_relay *u, struct udp_session *us, voi
 	struct udp_start *st = malloc(sizeof(*st));
 
 	s->conns_active++;
+	s->d->conns_active++;
 	s->conns_total++;
 	if (!st) {
 		udp_session_fail(us, -ENOMEM, "out of memory");
@@ -431,11 +549,23 @@ static void on_udp_session_done(struct udp_relay *u, struct udp_session *us, int
 	s->bytes_in_closed += in;
 	s->bytes_out_closed += out;
 	s->conns_active--;
+	s->d->conns_active--;
 	engine_fds_released(s->d);
 	segment_idle_check(s);
 }
 
+static bool on_udp_session_admit(struct udp_relay *u, void *userdata)
+{
+	struct segment *s = userdata;
+
+	if (conn_admit(s))
+		return true;
+	conn_refused(s, "a new UDP client");
+	return false;
+}
+
 const struct udp_relay_ops conn_udp_ops = {
+	.session_admit = on_udp_session_admit,
 	.session_open = on_udp_session_open,
 	.session_done = on_udp_session_done,
 };

@@ -17,6 +17,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -32,6 +33,19 @@ struct segment;
  */
 void conn_accept(struct segment *s, struct relay_end client, const struct sockaddr *sa,
 		 socklen_t salen);
+
+/**
+ * conn_admit() - May @s take one more connection or UDP session now? Its fair share of the
+ * daemon's descriptors and --max-conns decide (conn.c explains the rule). Return: true if so
+ */
+bool conn_admit(const struct segment *s);
+
+/**
+ * conn_refused() - Count a connection (or a new UDP client) @s refused, and log it, at most one
+ * line per 10 s per segment
+ * @client:	who was refused, for the log (borrowed)
+ */
+void conn_refused(struct segment *s, const char *client);
 
 /**
  * conn_trigger_done() - The trigger of @s ended: serve the waiting connections and sessions

@@ -5,6 +5,12 @@
  * One struct daemon per process, filled by wormholed at start: the event loop and the data path's
  * inner epoll set, the pipe pool, the table of word ops (chains/, handed down so the engine never
  * includes the floor above it), limits, the Docker client and the registry of segments.
+ *
+ * Descriptors are shared fairly (conn.c, conn_admit()): a fixed reserve (the control socket's
+ * clients, the pipe pool, the Docker client) is never given to connections; what remains, less
+ * one per segment, is the connection budget. A segment may always hold its share of it (the budget
+ * divided by one more than the number of segments, so a segment created later still finds room);
+ * beyond its share it may borrow only while a quarter of the budget stays free.
  */
 #pragma once
 
@@ -33,8 +39,14 @@ struct daemon {
 	struct strmap *by_id; /* the registry by id (segment.c) */
 	uint64_t connect_timeout_usec;
 	uint64_t udp_idle_usec;
-	unsigned max_conns;
-	const char *instance; /* the control socket path: labels our containers */
+	uint64_t idle_timeout_usec; /* a TCP connection quiet both ways this long ends; 0: never */
+
+	/* fair shares of descriptors (conn.c, conn_admit()) */
+	unsigned fd_limit;	   /* RLIMIT_NOFILE after raising the soft limit to the hard one */
+	unsigned max_conns;	   /* --max-conns: a cap per segment on top of the share; 0: none */
+	unsigned max_udp_sessions; /* UDP sessions per segment */
+	uint64_t conns_active;	   /* connections and UDP sessions of every segment */
+	const char *instance;	   /* the control socket path: labels our containers */
 	uint64_t next_conn_id;
 
 	/* listeners paused on EMFILE: resumed as soon as a connection gives its fds back */

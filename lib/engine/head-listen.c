@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,13 +126,12 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 			log_warning_errno(-errno, "segment '%s': accept failed, ignoring", s->id);
 			break;
 		}
-		if (s->conns_active >= s->d->max_conns) {
+		if (!conn_admit(s)) {
 			char client[SOCKADDR_STR_MAX];
 
-			sockaddr_format(&sa.sa, salen, client);
-			log_notice("segment '%s': %s refused: %u connections is the limit", s->id,
-				   client, s->d->max_conns);
 			safe_close(cfd);
+			sockaddr_format(&sa.sa, salen, client);
+			conn_refused(s, client);
 			continue;
 		}
 		conn_accept(s, RELAY_END_FD(cfd), &sa.sa, salen);
@@ -322,8 +322,8 @@ static int listen_start(struct segment *s, char **ret_error)
 	}
 
 	if (h->proto == URL_PROTO_UDP) {
-		r = udp_relay_new(s->d->event, fd, s->d->udp_idle_usec, s->d->max_conns,
-				  &conn_udp_ops, s, &s->udp);
+		r = udp_relay_new(s->d->event, fd, s->d->udp_idle_usec,
+				  s->d->max_udp_sessions ?: UINT_MAX, &conn_udp_ops, s, &s->udp);
 		if (r < 0)
 			goto fail;
 		fd = -EBADF; /* the relay owns it */

@@ -168,6 +168,9 @@ struct segment {
 	struct udp_session **udp_waiting;
 	size_t n_udp_waiting;
 	uint64_t conns_active, conns_total;
+	uint64_t conns_refused;	   /* over the segment's limit or share (conn_admit()) */
+	uint64_t refused_log_usec; /* when a refusal was last logged (one line per 10 s) */
+	uint64_t refused_unlogged; /* refusals since */
 	uint64_t bytes_in_closed, bytes_out_closed;
 
 	/* scale to zero (`idle`) */
