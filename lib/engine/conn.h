@@ -7,9 +7,11 @@
  *
  *   WAITING (for the segment's trigger) --trigger ok--> CONNECTING --tail open--> RELAYING
  *   (conn_accept) -----------------------------------> CONNECTING
+ *   (conn_accept) --routing segment--> PEEKING --ClientHello read, tail picked--> CONNECTING
+ *                                         (no tail for it, nothing within 5 s: closed)
  *   any state --error, trigger failed, segment deleted--> closed: one log line, freed
  *
- * The tail is opened through s->tail_ops and the relay (lib/net/relay.h) takes whichever kind
+ * The tail is opened through its ops (s->tail.ops, or the routed tail's) and the relay (lib/net/relay.h) takes whichever kind
  * of end each side is. UDP heads hand their sessions here too (conn_udp_ops): a session asks
  * the tail for a connected datagram socket, or waits for the trigger like a connection does.
  */
