@@ -103,10 +103,10 @@ static int fd_start(struct segment *s, char **ret_error)
 	if (r < 0)
 		return r;
 	/* a tail given as udp (or stream) must match what the socket is */
-	if (s->tail.proto != URL_PROTO_NONE &&
-	    (s->tail.proto == URL_PROTO_UDP) != (s->head.proto == URL_PROTO_UDP))
+	if (s->tail.ep.proto != URL_PROTO_NONE &&
+	    (s->tail.ep.proto == URL_PROTO_UDP) != (s->head.proto == URL_PROTO_UDP))
 		return errmsg_set(ret_error, "head fd:%s is a %s socket, the tail is %s", name,
-				  url_proto_name(s->head.proto), url_proto_name(s->tail.proto))
+				  url_proto_name(s->head.proto), url_proto_name(s->tail.ep.proto))
 			       ?: -EPROTOTYPE;
 	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
