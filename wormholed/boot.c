@@ -142,6 +142,22 @@ static int on_save_done(sd_event_source *src, int fd, uint32_t revents, void *us
 	return 0;
 }
 
+/* The save thread's "done" eventfd. Made at start, not at the first save, so the daemon's
+ * descriptors do not change once it runs (the fault tests compare counts). */
+static int save_done_setup(void)
+{
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (efd < 0 ||
+	    sd_event_add_io(daemon_->event, &save_done_src, efd, EPOLLIN, on_save_done, NULL) < 0) {
+		safe_close(efd);
+		log_error("cannot write the state file: no eventfd");
+		return -EIO;
+	}
+	(void)sd_event_source_set_io_fd_own(save_done_src, 1);
+	return 0;
+}
+
 static int on_save(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct save_job *j;
@@ -155,17 +171,8 @@ static int on_save(sd_event_source *src, uint64_t usec, void *userdata)
 		save_again = true;
 		return 0;
 	}
-	if (!save_done_src) {
-		int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-
-		if (efd < 0 || sd_event_add_io(daemon_->event, &save_done_src, efd, EPOLLIN,
-					       on_save_done, NULL) < 0) {
-			safe_close(efd);
-			log_error("cannot write the state file: no eventfd");
-			return 0;
-		}
-		(void)sd_event_source_set_io_fd_own(save_done_src, 1);
-	}
+	if (!save_done_src && save_done_setup() < 0)
+		return 0;
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		log_error("cannot write the state file: out of memory");
@@ -336,6 +343,8 @@ int boot_start(struct daemon *d, struct wh_state *st, const char *chains_dir)
 	d->hooks = &hooks;
 	booting = true;
 	pending = 1; /* held until everything below is started */
+	if (state)
+		(void)save_done_setup(); /* logged; saving then fails later, loudly */
 	if (chains_dir) {
 		unsigned skipped = 0;
 

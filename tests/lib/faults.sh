@@ -52,7 +52,15 @@ fault_setup() {
 fault_baseline() {
 	tcp_echo_check "$ns_host" 127.0.0.1:9100 "warm-up through 'other'"
 	wait_all_idle
+	# settled: a just-started daemon still has short-lived descriptors (its first Engine API
+	# request, a state file being written); take the count once it holds for 0.5 s
+	local prev=-1 i
 	base_fds=$(daemon_fds)
+	for ((i = 0; i < 30 && base_fds != prev; i++)); do
+		prev=$base_fds
+		sleep 0.5
+		base_fds=$(daemon_fds)
+	done
 	base_rss=$(daemon_rss)
 	info "baseline: $base_fds descriptors (not pipes), $(daemon_pipes) pipes, RSS $base_rss kB"
 }
@@ -63,13 +71,21 @@ _fds_back() {
 
 # fault_ping: the daemon answers within 100 ms
 fault_ping() {
-	local ms t0 t1
-	t0=$(date +%s%N)
-	ms=$(timeout 2 "$WORMHOLE" -H "unix://$(wh_sock main)" ping) || fail "ping failed"
-	t1=$(date +%s%N)
-	"$PYTHON" -c "import sys; sys.exit(not ($ms < 100 and $((t1 - t0)) < 1e9))" ||
-		fail "ping took $ms ms ($(((t1 - t0) / 1000000)) ms wall)"
-	echo "ok: ping $ms ms" >&2
+	# Up to 3 tries: a daemon that is stuck fails all of them; a loaded host that schedules one
+	# CLI late (seen at load 16 on 2 cores) does not fail the test.
+	local ms t0 t1 try
+	for ((try = 1; try <= 3; try++)); do
+		t0=$(date +%s%N)
+		ms=$(timeout 2 "$WORMHOLE" -H "unix://$(wh_sock main)" ping) || fail "ping failed"
+		t1=$(date +%s%N)
+		if "$PYTHON" -c "import sys; sys.exit(not ($ms < 100 and $((t1 - t0)) < 1e9))"; then
+			echo "ok: ping $ms ms" >&2
+			return 0
+		fi
+		echo "slow ping (try $try): $ms ms, $(((t1 - t0) / 1000000)) ms wall" >&2
+		sleep 0.2
+	done
+	fail "ping took $ms ms ($(((t1 - t0) / 1000000)) ms wall) three times"
 }
 
 # fault_recovered WHAT
