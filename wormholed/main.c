@@ -37,6 +37,7 @@
 #include "segment.h"
 #include "strv.h"
 #include "time-util.h"
+#include "tunnels.h"
 #include "url.h"
 
 #define STRINGIFY_(x) #x
@@ -56,6 +57,7 @@ struct options {
 	uint64_t lease_usec;
 	bool docker_labels;
 	char *metrics_addr;
+	struct tunnels_options tunnels;
 };
 
 static void help(void)
@@ -78,6 +80,10 @@ static void help(void)
 	       "      --docker-labels         publish containers labelled wormhole.publish=...\n"
 	       "      --metrics [ADDR:]PORT   Prometheus metrics over HTTP (default off; ADDR\n"
 	       "                              defaults to 127.0.0.1)\n"
+	       "      --rekey SEC             rekey IPsec tunnels this often (default 3600)\n"
+	       "      --tunnel-cidr CIDR      overlay addresses of tunnels, the same on every\n"
+	       "                              host (default 100.64.0.0/14)\n"
+	       "      --tunnel-ports MIN-MAX  ESP-in-UDP ports of udptunnels (default 4500-4599)\n"
 	       "  -v, --verbose               debug logging\n"
 	       "  -h, --help                  this text\n"
 	       "      --version               print the version\n",
@@ -108,6 +114,9 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		ARG_LEASE,
 		ARG_DOCKER_LABELS,
 		ARG_METRICS,
+		ARG_REKEY,
+		ARG_TUNNEL_CIDR,
+		ARG_TUNNEL_PORTS,
 	};
 	static const struct option opts[] = {
 		{ "host", required_argument, NULL, 'H' },
@@ -122,6 +131,9 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		{ "key", required_argument, NULL, 'K' },
 		{ "peer-listen", required_argument, NULL, ARG_PEER_LISTEN },
 		{ "lease", required_argument, NULL, ARG_LEASE },
+		{ "rekey", required_argument, NULL, ARG_REKEY },
+		{ "tunnel-cidr", required_argument, NULL, ARG_TUNNEL_CIDR },
+		{ "tunnel-ports", required_argument, NULL, ARG_TUNNEL_PORTS },
 		{}
 	};
 	int c;
@@ -208,6 +220,38 @@ static int parse_args(int argc, char *argv[], struct options *o)
 			if (!o->metrics_addr)
 				return 1;
 			break;
+		case ARG_REKEY: {
+			uint64_t usec;
+
+			if (parse_seconds(optarg, &usec) < 0 || usec < USEC_PER_SEC) {
+				fprintf(stderr,
+					"wormholed: --rekey '%s': not a number of seconds "
+					">= 1\n",
+					optarg);
+				return 2;
+			}
+			o->tunnels.rekey_sec = (unsigned)(usec / USEC_PER_SEC);
+			break;
+		}
+		case ARG_TUNNEL_CIDR:
+			o->tunnels.cidr = optarg;
+			break;
+		case ARG_TUNNEL_PORTS: {
+			unsigned lo, hi;
+			char end;
+
+			if (sscanf(optarg, "%u-%u%c", &lo, &hi, &end) != 2 || lo == 0 ||
+			    hi > 65535 || lo > hi) {
+				fprintf(stderr,
+					"wormholed: --tunnel-ports '%s': expected MIN-MAX, "
+					"1 <= MIN <= MAX <= 65535\n",
+					optarg);
+				return 2;
+			}
+			o->tunnels.port_min = (uint16_t)lo;
+			o->tunnels.port_max = (uint16_t)hi;
+			break;
+		}
 		case 'v':
 			o->log_level = LOG_DEBUG;
 			break;
@@ -444,6 +488,10 @@ int main(int argc, char *argv[])
 	r = start_peers(&d, &o);
 	if (r < 0)
 		goto out;
+	r = tunnels_start(&d, &o.tunnels);
+	if (r == -EINVAL)
+		goto out;
+	r = 0; /* without netlink the daemon runs on, refusing tunnels */
 	log_info("wormholed %s ready, control socket %s", WORMHOLE_VERSION,
 		 fd < 0 ? o.ctl_path : "from systemd");
 	(void)sd_notify(0, "READY=1\nSTATUS=running");
@@ -457,6 +505,7 @@ out:
 	metrics = metrics_free(metrics);
 	labels = labels_free(labels);
 	daemon_free_all_segments(&d);
+	tunnels_stop(); /* the kernel keeps the tunnels */
 	peers = peer_server_free(peers);
 	containers_free(&d);
 	d.pipes = pipe_pool_free(d.pipes);
