@@ -325,6 +325,7 @@ static struct tun *tun_new(void)
 
 static int tun_peer(struct tun *t, char **reterr)
 {
+	_cleanup_free_ char *err = NULL;
 	char b[INET_ADDRSTRLEN];
 	struct peer_addr pa = { 0 };
 	int r;
@@ -339,12 +340,13 @@ static int tun_peer(struct tun *t, char **reterr)
 		t->peer_name = NULL;
 		return -ENOMEM;
 	}
-	r = peer_addr_parse(t->peer_name, false, &pa, reterr);
-	if (r < 0)
-		return r;
-	r = peer_manager_get(T->d->peers, pa.host && pa.host[0] ? pa.host : "127.0.0.1", pa.port,
-			     &t->peer, reterr);
+	r = peer_addr_parse(t->peer_name, false, &pa, &err);
+	if (r >= 0)
+		r = peer_manager_get(T->d->peers, pa.host && pa.host[0] ? pa.host : "127.0.0.1",
+				     pa.port, &t->peer, &err);
 	peer_addr_done(&pa);
+	if (r < 0)
+		(void)errmsg_set(reterr, "peer '%s': %s", t->peer_name, err ?: strerror(-r));
 	return r;
 }
 
@@ -744,6 +746,12 @@ static int on_prepare(const struct ctl_tunnel *ct, char **reterr)
 		return -ENOMEM;
 	t->h = h;
 	t->state = TUN_PREPARED;
+	if (asprintf(&t->peer_name, "%s:%d", ct->remote, PEER_DEFAULT_PORT) < 0) {
+		t->peer_name = NULL;
+		tun_unlink(t);
+		tun_free(t);
+		return -ENOMEM;
+	}
 	t->deadline = mono_sec() + PREPARED_SEC;
 	if (h.encap == TUNNEL_ENCAP_UDP) {
 		t->encap_fd = espinudp_open(-1, T->port_min, T->port_max, &t->h.local_port);
@@ -847,10 +855,13 @@ static bool is_rekeyer(const struct tun *t)
 
 static void rekey_fail(struct tun *t, const char *msg)
 {
-	log_warning("tunnel %08x: rekey failed: %s; the current keys stay, trying again in %d s",
-		    t->h.reqid, msg, REKEY_RETRY_SEC);
+	unsigned retry = t->h.rekey_sec && t->h.rekey_sec < REKEY_RETRY_SEC ? t->h.rekey_sec
+									    : REKEY_RETRY_SEC;
+
+	log_warning("tunnel %08x: rekey failed: %s; the current keys stay, trying again in %u s",
+		    t->h.reqid, msg, retry);
 	t->rk = RK_IDLE;
-	t->rk_at = mono_sec() + REKEY_RETRY_SEC;
+	t->rk_at = mono_sec() + retry;
 }
 
 static void on_rekey2_reply(void *userdata, int r, const char *line, size_t len)
@@ -927,8 +938,13 @@ static void rekey_tick(struct tun *t, uint64_t now)
 	case RK_IDLE:
 		if (!is_rekeyer(t) || !T->d->peers || now < t->rk_at)
 			return;
-		if (tunnel_counters(T->nl, &t->h, &c) < 0 ||
-		    !tunnel_rekey_due(&t->h, &c, time(NULL)))
+		if (tunnel_counters(T->nl, &t->h, &c) < 0)
+			return;
+		log_debug("tunnel %08x: %u outbound SAs, newest added %llu, %llu packets; rekey "
+			  "every %u s",
+			  t->h.reqid, c.n_out, (unsigned long long)c.out_newest_add_time,
+			  (unsigned long long)c.out_newest_packets, t->h.rekey_sec);
+		if (!tunnel_rekey_due(&t->h, &c, time(NULL)))
 			return;
 		rekey_start(t);
 		return;
@@ -1006,7 +1022,7 @@ static void on_delete_reply(void *userdata, int r, const char *line, size_t len)
 static int delete_host(const char *host, tunnels_reply_fn cb, void *userdata,
 		       struct tunnels_wait **ret_wait, char **reterr)
 {
-	_cleanup_free_ char *name = NULL, *line = NULL, *msg = NULL;
+	_cleanup_free_ char *name = NULL, *line = NULL, *msg = NULL, *err = NULL;
 	struct peer_addr pa = { 0 };
 	struct ctl_tunnel ct;
 	struct tunnel_half theirs;
@@ -1050,7 +1066,7 @@ static int delete_host(const char *host, tunnels_reply_fn cb, void *userdata,
 	if (r >= 0)
 		r = peer_addr_parse(op->name, false, &pa, NULL);
 	if (r >= 0)
-		r = peer_manager_get(T->d->peers, pa.host, pa.port, &op->peer, NULL);
+		r = peer_manager_get(T->d->peers, pa.host, pa.port, &op->peer, &err);
 	peer_addr_done(&pa);
 	if (r >= 0)
 		r = peer_request(op->peer, line, on_delete_reply, op, &op->rq);
@@ -1309,6 +1325,7 @@ static void discover(void)
 		}
 		t->h = *h;
 		tunnel_half_wipe(h);
+		t->h.rekey_sec = T->rekey_sec; /* this run's --rekey governs, not the last one's */
 		t->state = TUN_UP;
 		if (t->h.encap == TUNNEL_ENCAP_UDP) {
 			t->encap_fd = espinudp_open_port(-1, t->h.local_port);
