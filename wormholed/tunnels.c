@@ -870,6 +870,7 @@ static void on_rekey2_reply(void *userdata, int r, const char *line, size_t len)
 
 	t->rq = NULL;
 	t->rk = RK_IDLE;
+	t->rk_at = 0; /* the next rekey when the new SA is due */
 }
 
 static void on_rekey1_reply(void *userdata, int r, const char *line, size_t len)
@@ -966,6 +967,7 @@ static void rekey_tick(struct tun *t, uint64_t now)
 		tunnel_half_mirror(&t->h, &theirs);
 		theirs.in = theirs.out = (struct tunnel_sa){ 0 };
 		t->rk = RK_IDLE;
+		t->rk_at = 0;
 		if (tun_send(t, CTL_OP_TUNNEL_REKEY, 2, &theirs, false, on_rekey2_reply, &t->rq) >=
 		    0) {
 			t->rk = RK_STEP2;
