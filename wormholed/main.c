@@ -237,11 +237,15 @@ static int parse_args(int argc, char *argv[], struct options *o)
 			o->tunnels.cidr = optarg;
 			break;
 		case ARG_TUNNEL_PORTS: {
-			unsigned lo, hi;
-			char end;
+			char *dash, *end = NULL;
+			unsigned long lo, hi = 0;
 
-			if (sscanf(optarg, "%u-%u%c", &lo, &hi, &end) != 2 || lo == 0 ||
-			    hi > 65535 || lo > hi) {
+			errno = 0;
+			lo = strtoul(optarg, &dash, 10);
+			if (*dash == '-')
+				hi = strtoul(dash + 1, &end, 10);
+			if (errno || dash == optarg || *dash != '-' || !end || end == dash + 1 ||
+			    *end || lo == 0 || hi > 65535 || lo > hi) {
 				fprintf(stderr,
 					"wormholed: --tunnel-ports '%s': expected MIN-MAX, "
 					"1 <= MIN <= MAX <= 65535\n",

@@ -140,16 +140,19 @@ static int hex_key(const uint8_t *k, char **ret)
 
 static int unhex_key(const char *s, uint8_t *k)
 {
+	static const char hex[] = "0123456789abcdef";
+
 	if (!s || strlen(s) != 2 * TUNNEL_KEY_BYTES)
 		return -EINVAL;
-	for (size_t i = 0; i < TUNNEL_KEY_BYTES; i++) {
-		unsigned v;
+	for (size_t i = 0; i < 2 * TUNNEL_KEY_BYTES; i++) {
+		const char *p = strchr(hex, s[i] | 0x20);
 
-		if (sscanf(s + 2 * i, "%2x", &v) != 1 ||
-		    !strchr("0123456789abcdefABCDEF", s[2 * i]) ||
-		    !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
+		if (!p || !*p)
 			return -EINVAL;
-		k[i] = (uint8_t)v;
+		if (i % 2 == 0)
+			k[i / 2] = (uint8_t)((p - hex) << 4);
+		else
+			k[i / 2] |= (uint8_t)(p - hex);
 	}
 	return 0;
 }
