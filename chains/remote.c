@@ -103,15 +103,15 @@ static int remote_tail_link(struct remote_state *st)
 	const char *colon = strrchr(name, ':');
 
 	/* the tail, for display: the peer daemon's address */
-	endpoint_done(&s->tail);
-	s->tail.proto = URL_PROTO_TCP;
-	s->tail.host = strndup(name[0] == '[' ? name + 1 : name,
-			       (size_t)(colon - name) - (name[0] == '[' ? 2 : 0));
-	if (!s->tail.host)
+	endpoint_done(&s->tail.ep);
+	s->tail.ep.proto = URL_PROTO_TCP;
+	s->tail.ep.host = strndup(name[0] == '[' ? name + 1 : name,
+				  (size_t)(colon - name) - (name[0] == '[' ? 2 : 0));
+	if (!s->tail.ep.host)
 		return -ENOMEM;
-	s->tail.port = (uint16_t)strtoul(colon + 1, NULL, 10); /* checked by peer_addr_parse() */
-	s->tail_ops = &tail_peer_ops;
-	s->tail_data = &st->tp;
+	s->tail.ep.port = (uint16_t)strtoul(colon + 1, NULL, 10); /* checked by peer_addr_parse() */
+	s->tail.ops = &tail_peer_ops;
+	s->tail.data = &st->tp;
 	return 0;
 }
 
@@ -159,7 +159,7 @@ static void on_created(void *userdata, int r, const char *line, size_t len)
 /* What the peer's tail defaults from: our tail as far as the words set it, else our head. */
 static int peer_head_url(struct segment *s, char **ret)
 {
-	const struct endpoint *t = &s->tail, *h = &s->head;
+	const struct endpoint *t = &s->tail.ep, *h = &s->head;
 	enum url_proto proto = t->proto ?: (h->proto == URL_PROTO_UNIX ? URL_PROTO_TCP : h->proto);
 	uint16_t port = t->port ?: h->port;
 	const char *host = t->host ?: "127.0.0.1";
@@ -263,9 +263,9 @@ static void remote_undo(struct segment *s, void *state)
 {
 	struct remote_state *st = state;
 
-	if (s->tail_data == &st->tp) {
-		s->tail_ops = &tail_socket_ops;
-		s->tail_data = NULL;
+	if (s->tail.data == &st->tp) {
+		s->tail.ops = &tail_socket_ops;
+		s->tail.data = NULL;
 	}
 	remote_send(st->peer, CTL_OP_DELETE, st->rid);
 	log_info("segment '%s': deleting remote segment '%s' on %s", s->id, st->rid,

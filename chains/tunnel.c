@@ -135,14 +135,14 @@ static void on_created(void *userdata, int r, const char *line, size_t len)
 		send_delete(st); /* it may exist there */
 		return fail(st, r, NULL);
 	}
-	endpoint_done(&s->tail);
-	s->tail.proto = u.proto;
-	s->tail.host = TAKE_PTR(u.host);
-	s->tail.port = u.port;
+	endpoint_done(&s->tail.ep);
+	s->tail.ep.proto = u.proto;
+	s->tail.ep.host = TAKE_PTR(u.host);
+	s->tail.ep.port = u.port;
 	url_done(&u);
 	st->created = true;
 	log_info("segment '%s': remote segment '%s' on '%s' listens on %s:%u, through the %s",
-		 s->id, st->rid, st->host, s->tail.host, (unsigned)s->tail.port, word(st));
+		 s->id, st->rid, st->host, s->tail.ep.host, (unsigned)s->tail.ep.port, word(st));
 	st->done(st->userdata, 0, st, NULL);
 }
 
@@ -152,8 +152,8 @@ static int create_remote(struct tunnel_state *st, const char *remote_ov, char **
 	_cleanup_(strv_freep) char **words = NULL;
 	_cleanup_free_ char *line = NULL, *head = NULL, *err = NULL;
 	struct segment *s = st->s;
-	enum url_proto proto = s->tail.proto ?: s->head.proto;
-	uint16_t port = s->tail.port ?: s->head.port;
+	enum url_proto proto = s->tail.ep.proto ?: s->head.proto;
+	uint16_t port = s->tail.ep.port ?: s->head.port;
 	struct peer_addr pa = { 0 };
 	size_t n = 0;
 	int r;
