@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# 52-tunnels: IPsec tunnels between two daemons, on a kernel with xfrm policies but (here) no ESP:
+# 60-tunnels: IPsec tunnels between two daemons, on a kernel with xfrm policies but (here) no ESP:
 # every SA is refused with ENOSYS, so what this checks is that each failure rolls back on both
 # hosts, and the policy-only paths. The ESP data path is tested in the VM (tests/vm/).
 #
@@ -132,4 +132,4 @@ assert_eq "wormholed --tunnel-ports 5-1" 2 $?
 assert_eq "wormholed --rekey 0" 2 $?
 set -e
 grep -q "no tunnel to '198.18.0.1'" "$wh_tmp/err" || fail "unclear error: $(cat "$wh_tmp/err")"
-echo "ok: 52-tunnels"
+echo "ok: 60-tunnels"
