@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * remote.c - `remote HOST`: the rest of the chain runs on the wormholed at HOST; `tunnel`,
- * `udptunnel` (IPsec, not run by this daemon yet)
+ * remote.c - `remote HOST`: the rest of the chain runs on the wormholed at HOST
  *
  * apply() serializes the words after `remote HOST` (spec_seg_to_words), names the remote segment
  * "<this id>.<random>", and asks HOST's daemon to create it over the peer link (a control request,
@@ -302,13 +301,4 @@ const struct chain_op chain_op_remote = {
 	.apply = remote_apply,
 	.cancel = remote_cancel,
 	.undo = remote_undo,
-};
-
-const struct chain_op chain_op_tunnel = {
-	.unsupported = "tunnel is not supported by this wormholed yet (IPsec tunnels are pending)",
-};
-
-const struct chain_op chain_op_udptunnel = {
-	.unsupported =
-		"udptunnel is not supported by this wormholed yet (IPsec tunnels are pending)",
 };

@@ -41,6 +41,7 @@
 #include "strv.h"
 #include "systemd.h"
 #include "time-util.h"
+#include "tunnels.h"
 #include "url.h"
 
 #define STRINGIFY_(x) #x
@@ -64,6 +65,7 @@ struct options {
 	uint64_t lease_usec;
 	bool docker_labels;
 	char *metrics_addr;
+	struct tunnels_options tunnels;
 };
 
 static void help(void)
@@ -96,6 +98,10 @@ static void help(void)
 	       "      --docker-labels         publish containers labelled wormhole.publish=...\n"
 	       "      --metrics [ADDR:]PORT   Prometheus metrics over HTTP (default off; ADDR\n"
 	       "                              defaults to 127.0.0.1)\n"
+	       "      --rekey SEC             rekey IPsec tunnels this often (default 3600)\n"
+	       "      --tunnel-cidr CIDR      overlay addresses of tunnels, the same on every\n"
+	       "                              host (default 100.64.0.0/14)\n"
+	       "      --tunnel-ports MIN-MAX  ESP-in-UDP ports of udptunnels (default 4500-4599)\n"
 	       "  -v, --verbose               debug logging\n"
 	       "  -h, --help                  this text\n"
 	       "      --version               print the version\n",
@@ -143,6 +149,9 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		ARG_LEASE,
 		ARG_DOCKER_LABELS,
 		ARG_METRICS,
+		ARG_REKEY,
+		ARG_TUNNEL_CIDR,
+		ARG_TUNNEL_PORTS,
 	};
 	static const struct option opts[] = {
 		{ "host", required_argument, NULL, 'H' },
@@ -161,6 +170,9 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		{ "key", required_argument, NULL, 'K' },
 		{ "peer-listen", required_argument, NULL, ARG_PEER_LISTEN },
 		{ "lease", required_argument, NULL, ARG_LEASE },
+		{ "rekey", required_argument, NULL, ARG_REKEY },
+		{ "tunnel-cidr", required_argument, NULL, ARG_TUNNEL_CIDR },
+		{ "tunnel-ports", required_argument, NULL, ARG_TUNNEL_PORTS },
 		{}
 	};
 	int c;
@@ -266,6 +278,42 @@ static int parse_args(int argc, char *argv[], struct options *o)
 			if (!o->metrics_addr)
 				return 1;
 			break;
+		case ARG_REKEY: {
+			uint64_t usec;
+
+			if (parse_seconds(optarg, &usec) < 0 || usec < USEC_PER_SEC) {
+				fprintf(stderr,
+					"wormholed: --rekey '%s': not a number of seconds "
+					">= 1\n",
+					optarg);
+				return 2;
+			}
+			o->tunnels.rekey_sec = (unsigned)(usec / USEC_PER_SEC);
+			break;
+		}
+		case ARG_TUNNEL_CIDR:
+			o->tunnels.cidr = optarg;
+			break;
+		case ARG_TUNNEL_PORTS: {
+			char *dash, *end = NULL;
+			unsigned long lo, hi = 0;
+
+			errno = 0;
+			lo = strtoul(optarg, &dash, 10);
+			if (*dash == '-')
+				hi = strtoul(dash + 1, &end, 10);
+			if (errno || dash == optarg || *dash != '-' || !end || end == dash + 1 ||
+			    *end || lo == 0 || hi > 65535 || lo > hi) {
+				fprintf(stderr,
+					"wormholed: --tunnel-ports '%s': expected MIN-MAX, "
+					"1 <= MIN <= MAX <= 65535\n",
+					optarg);
+				return 2;
+			}
+			o->tunnels.port_min = (uint16_t)lo;
+			o->tunnels.port_max = (uint16_t)hi;
+			break;
+		}
 		case 'v':
 			o->log_level = LOG_DEBUG;
 			break;
@@ -514,6 +562,10 @@ int main(int argc, char *argv[])
 	r = start_peers(&d, &o);
 	if (r < 0)
 		goto out;
+	r = tunnels_start(&d, &o.tunnels); /* before the chain files: they may hold tunnels */
+	if (r == -EINVAL)
+		goto out;
+	r = 0; /* without netlink the daemon runs on, refusing tunnels */
 	log_info("wormholed %s, daemon id %s (state %s), control socket %s", WORMHOLE_VERSION,
 		 d.instance, o.state_dir, from_systemd ? "from systemd" : o.ctl_path);
 	/* chain files and the restore; READY=1 once every segment is up (boot.c) */
@@ -535,6 +587,7 @@ out:
 	boot_stopping();
 	daemon_free_all_segments(&d);
 	boot_free();
+	tunnels_stop(); /* the kernel keeps the tunnels */
 	peers = peer_server_free(peers);
 	containers_free(&d);
 	sysd_free();
