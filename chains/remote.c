@@ -103,9 +103,17 @@ static int remote_tail_link(struct remote_state *st)
 	const char *name = peer_name(st->peer);
 	const char *colon = strrchr(name, ':');
 
-	/* the tail, for display: the peer daemon's address */
+	/* the tail, for display: the peer daemon's address (or its name, if it dialed us) */
 	endpoint_done(&s->tail);
 	s->tail.proto = URL_PROTO_TCP;
+	if (!colon) {
+		s->tail.host = strdup(name);
+		if (!s->tail.host)
+			return -ENOMEM;
+		s->tail_ops = &tail_peer_ops;
+		s->tail_data = &st->tp;
+		return 0;
+	}
 	s->tail.host = strndup(name[0] == '[' ? name + 1 : name,
 			       (size_t)(colon - name) - (name[0] == '[' ? 2 : 0));
 	if (!s->tail.host)
@@ -210,8 +218,9 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 	st->s = s;
 	st->done = done;
 	st->userdata = userdata;
-	r = peer_manager_get(s->d->peers, pa.host && pa.host[0] ? pa.host : "127.0.0.1", pa.port,
-			     &st->peer, &err);
+	/* without a port, a daemon linked to us under that name comes first (port 0) */
+	r = peer_manager_get(s->d->peers, pa.host && pa.host[0] ? pa.host : "127.0.0.1",
+			     strchr(w->arg, ':') ? pa.port : 0, &st->peer, &err);
 	peer_addr_done(&pa);
 	if (r < 0) {
 		state_free(st);

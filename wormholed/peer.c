@@ -9,17 +9,28 @@
  * the lease does not run; once it ends, the segment (and the containers it started) is removed
  * after the lease time unless its creator renews it from a new link. Failed links are logged
  * once each, with the peer's address.
+ *
+ * Links dialed from inside (`--link HOST`, `wormhole link HOST`): the peer is held, so its link
+ * is kept up and re-dialed with backoff; each time it comes up we send "hello" with our name
+ * (--name, default the host name) and a random instance id of this run, and the far side serves
+ * `remote NAME` through that link (lib/peer/link-manager.h, peer_manager_name_link()). A refused
+ * name is logged and asked again every HELLO_RETRY_USEC.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <systemd/sd-event.h>
 
 #include "chains.h"
 #include "cleanup.h"
 #include "control.h"
+#include "ctl-proto.h"
+#include "errmsg.h"
 #include "h2-link.h"
 #include "head.h"
 #include "link-manager.h"
@@ -27,6 +38,19 @@
 #include "peer.h"
 #include "segment.h"
 #include "stream.h"
+#include "url.h"
+
+#define HELLO_RETRY_USEC (5ULL * 1000000ULL)
+
+struct link_out {
+	struct peer_server *ps;
+	char *host; /* as asked: "gw.example", "198.18.0.2:9999" */
+	struct peer *peer;
+	struct peer_request *rq; /* a hello on its way */
+	sd_event_source *retry;
+	bool named; /* the far side took our name on the current link */
+	struct link_out *next;
+};
 
 struct lease {
 	char *id;
@@ -41,6 +65,9 @@ struct peer_server {
 	uint64_t lease_usec;
 	struct lease *leases;
 	sd_event_source *timer;
+	char *name;
+	char instance[33];
+	struct link_out *links_out;
 };
 
 static uint64_t now_usec(void)
@@ -89,8 +116,70 @@ static void on_link_event(struct peer_manager *m, struct h2_link *l, const char 
 			   reason ?: strerror(-error));
 }
 
+static void send_hello(struct link_out *lo);
+
+static int on_hello_retry(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct link_out *lo = userdata;
+
+	if (peer_link_up(lo->peer) && !lo->named)
+		send_hello(lo);
+	return 0;
+}
+
+static void on_hello_reply(void *userdata, int r, const char *line, size_t len)
+{
+	struct link_out *lo = userdata;
+	_cleanup_free_ char *err = NULL;
+	struct ctl_reply rep = { 0 };
+
+	lo->rq = NULL;
+	if (r >= 0)
+		r = ctl_reply_parse(line, len, &rep, &err);
+	if (r >= 0 && rep.ok) {
+		lo->named = true;
+		log_info("link to %s: known there as '%s'", lo->host, lo->ps->name);
+	} else {
+		log_error("link to %s: the name '%s' was refused: %s; asking again in %llu s",
+			  lo->host, lo->ps->name,
+			  r < 0 ? (err ?: strerror(-r)) : (rep.error ?: "refused"),
+			  HELLO_RETRY_USEC / 1000000);
+		if (!lo->retry)
+			(void)sd_event_add_time_relative(lo->ps->d->event, &lo->retry,
+							 CLOCK_MONOTONIC, HELLO_RETRY_USEC, 100000,
+							 on_hello_retry, lo);
+		else {
+			(void)sd_event_source_set_time_relative(lo->retry, HELLO_RETRY_USEC);
+			(void)sd_event_source_set_enabled(lo->retry, SD_EVENT_ONESHOT);
+		}
+	}
+	ctl_reply_done(&rep);
+}
+
+static void send_hello(struct link_out *lo)
+{
+	_cleanup_free_ char *line = NULL;
+	int r;
+
+	lo->rq = peer_request_cancel(lo->rq);
+	lo->named = false;
+	r = ctl_request_format(&(struct ctl_request){ .op = CTL_OP_HELLO,
+						      .name = lo->ps->name,
+						      .instance = lo->ps->instance },
+			       &line);
+	if (r >= 0)
+		r = peer_request(lo->peer, line, on_hello_reply, lo, &lo->rq);
+	if (r < 0)
+		log_warning_errno(r, "link to %s: cannot send our name, ignoring", lo->host);
+}
+
 static void on_peer_up(struct peer_manager *m, struct peer *p, void *userdata)
 {
+	struct peer_server *ps = userdata;
+
+	for (struct link_out *lo = ps->links_out; lo; lo = lo->next)
+		if (lo->peer == p)
+			send_hello(lo);
 	chain_remote_peer_up(p);
 }
 
@@ -109,6 +198,159 @@ static void on_link_gone(struct peer_manager *m, struct h2_link *l, void *userda
 				   x->id, (unsigned long long)(ps->lease_usec / 1000000));
 		}
 }
+
+static struct link_out *link_out_free(struct link_out *lo)
+{
+	if (!lo)
+		return NULL;
+	lo->rq = peer_request_cancel(lo->rq);
+	lo->retry = sd_event_source_disable_unref(lo->retry);
+	if (lo->peer)
+		peer_hold(lo->peer, false);
+	peer_unref(lo->peer);
+	free(lo->host);
+	free(lo);
+	return NULL;
+}
+
+int peer_server_link(struct peer_server *ps, const char *host, bool on, char **ret_error)
+{
+	_cleanup_free_ char *err = NULL;
+	struct peer_addr pa = { 0 };
+	struct link_out *lo, **pp;
+	int r;
+
+	*ret_error = NULL;
+	r = peer_addr_parse(host, false, &pa, &err);
+	if (r < 0)
+		return errmsg_set_errno(ret_error, r, "%s", err ?: strerror(-r));
+	for (pp = &ps->links_out; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->host, host) == 0)
+			break;
+	if (!on) {
+		peer_addr_done(&pa);
+		if (!*pp)
+			return ERRMSG_FAIL(ret_error, "no link to '%s' was asked for", host);
+		lo = *pp;
+		*pp = lo->next;
+		log_info("link to %s: no longer kept", lo->host);
+		link_out_free(lo);
+		return 0;
+	}
+	if (*pp) {
+		peer_addr_done(&pa);
+		return 0; /* kept already */
+	}
+	lo = calloc(1, sizeof(*lo));
+	if (!lo || !(lo->host = strdup(host))) {
+		free(lo);
+		peer_addr_done(&pa);
+		return -ENOMEM;
+	}
+	lo->ps = ps;
+	r = peer_manager_get(ps->d->peers, pa.host && pa.host[0] ? pa.host : "127.0.0.1",
+			     pa.port ?: PEER_DEFAULT_PORT, &lo->peer, &err);
+	peer_addr_done(&pa);
+	if (r < 0) {
+		link_out_free(lo);
+		return errmsg_set_errno(ret_error, r, "%s", err ?: strerror(-r));
+	}
+	lo->next = ps->links_out;
+	ps->links_out = lo;
+	log_info("link to %s: kept up from here, as '%s'", lo->host, ps->name);
+	peer_hold(lo->peer, true); /* dials now; on_peer_up() says hello */
+	if (peer_link_up(lo->peer))
+		send_hello(lo);
+	return 0;
+}
+
+int peer_server_set_name(struct peer_server *ps, const char *name)
+{
+	char host[256];
+	char *n;
+
+	if (!name) {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "wormhole");
+		host[sizeof(host) - 1] = '\0';
+		host[strcspn(host, ".")] = '\0'; /* the short name */
+		name = host;
+	}
+	if (!peer_name_valid(name))
+		return log_error_errno(-EINVAL,
+				       "--name '%s': a letter, then letters, digits, '-', '_', "
+				       "'.'; at most 63",
+				       name);
+	n = strdup(name);
+	if (!n)
+		return -ENOMEM;
+	free(ps->name);
+	ps->name = n;
+	return 0;
+}
+
+/* ---- for the control server ---------------------------------------------------------------- */
+
+static int x_hello(void *origin, const char *name, const char *instance, char **ret_error,
+		   void *userdata)
+{
+	struct peer_server *ps = userdata;
+	int r;
+
+	r = peer_manager_name_link(ps->d->peers, origin, name, instance, ret_error);
+	if (r < 0)
+		log_warning("peer link from %s: refusing the name '%s': %s", h2_link_peer(origin),
+			    name, *ret_error ?: strerror(-r));
+	else
+		log_info("peer link from %s: the daemon there is '%s'", h2_link_peer(origin), name);
+	return r;
+}
+
+static int x_link(const char *host, bool on, char **ret_error, void *userdata)
+{
+	return peer_server_link(userdata, host, on, ret_error);
+}
+
+struct links_emit {
+	void (*emit)(const struct ctl_link_info *i, void *ctx);
+	void *ctx;
+};
+
+static void on_link_info(const struct peer_link_info *i, void *userdata)
+{
+	struct links_emit *le = userdata;
+	char nm[300], addr[300], dir[8], state[16], key[80] = "";
+
+	snprintf(nm, sizeof(nm), "%s", i->name);
+	snprintf(addr, sizeof(addr), "%s", i->address);
+	snprintf(dir, sizeof(dir), "%s", i->direction);
+	snprintf(state, sizeof(state), "%s", i->state);
+	le->emit(&(struct ctl_link_info){ .name = nm,
+					  .address = addr,
+					  .direction = dir,
+					  .state = state,
+					  .key = key,
+					  .age_sec = i->age_usec / 1000000,
+					  .streams = i->streams,
+					  .bytes_in = i->bytes_in,
+					  .bytes_out = i->bytes_out },
+		 le->ctx);
+}
+
+static void x_links(void (*emit)(const struct ctl_link_info *i, void *ctx), void *ctx,
+		    void *userdata)
+{
+	struct peer_server *ps = userdata;
+	struct links_emit le = { emit, ctx };
+
+	peer_manager_links(ps->d->peers, on_link_info, &le);
+}
+
+static const struct control_peer_extras extras = {
+	.hello = x_hello,
+	.link = x_link,
+	.links = x_links,
+};
 
 static const struct peer_manager_ops manager_ops = {
 	.stream = on_stream,
@@ -161,9 +403,13 @@ static int on_renew(struct segment *s, void *origin, void *userdata)
 	return 0;
 }
 
+static struct peer_manager *the_manager; /* for origin_name(), which gets no userdata */
+
 static const char *origin_name(void *origin)
 {
-	return h2_link_peer(origin);
+	const char *n = the_manager ? peer_manager_link_name(the_manager, origin) : NULL;
+
+	return n ?: h2_link_peer(origin);
 }
 
 static int on_lease_timer(sd_event_source *src, uint64_t usec, void *userdata)
@@ -229,6 +475,21 @@ int peer_server_new(struct daemon *d, struct control *ctl, const struct peer_key
 		return log_error_errno(r, "cannot arm the lease timer");
 	}
 	control_set_peer_hooks(ctl, on_created, on_renew, origin_name, ps);
+	control_set_peer_extras(ctl, &extras, ps);
+	the_manager = d->peers;
+	{
+		uint8_t rnd[16];
+
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+			memset(rnd, 0, sizeof(rnd));
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(ps->instance + 2 * i, 3, "%02x", rnd[i]);
+	}
+	r = peer_server_set_name(ps, NULL);
+	if (r < 0) {
+		peer_server_free(ps);
+		return r;
+	}
 	*ret = ps;
 	return 0;
 }
@@ -238,6 +499,7 @@ void peer_server_detach_control(struct peer_server *ps)
 	if (!ps || !ps->ctl)
 		return;
 	control_set_peer_hooks(ps->ctl, NULL, NULL, NULL, NULL);
+	control_set_peer_extras(ps->ctl, NULL, NULL);
 	ps->ctl = NULL;
 }
 
@@ -246,6 +508,14 @@ struct peer_server *peer_server_free(struct peer_server *ps)
 	if (!ps)
 		return NULL;
 	peer_server_detach_control(ps);
+	while (ps->links_out) {
+		struct link_out *lo = ps->links_out;
+
+		ps->links_out = lo->next;
+		link_out_free(lo);
+	}
+	free(ps->name);
+	the_manager = NULL;
 	ps->timer = sd_event_source_disable_unref(ps->timer);
 	ps->d->peers = peer_manager_free(ps->d->peers);
 	while (ps->leases) {

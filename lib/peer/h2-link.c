@@ -99,6 +99,7 @@ struct h2_link {
 	int down_error;
 	char *down_reason;
 	bool notified;
+	uint64_t bytes_in, bytes_out; /* TLS application bytes, for `list` */
 	char peer[SOCKADDR_STR_MAX];
 };
 
@@ -742,6 +743,7 @@ static int link_flush(struct h2_link *l)
 		ERR_clear_error();
 		n = SSL_write(l->ssl, l->out + l->out_off, (int)l->out_len);
 		if (n > 0) {
+			l->bytes_out += (uint64_t)n;
 			l->out_off += (size_t)n;
 			l->out_len -= (size_t)n;
 			continue;
@@ -849,6 +851,8 @@ static void link_read(struct h2_link *l)
 
 		ERR_clear_error();
 		n = SSL_read(l->ssl, buf, sizeof(buf));
+		if (n > 0)
+			l->bytes_in += (uint64_t)n;
 		if (n <= 0) {
 			int e = SSL_get_error(l->ssl, n);
 
@@ -1167,6 +1171,17 @@ const char *h2_link_peer(const struct h2_link *l)
 unsigned h2_link_streams(const struct h2_link *l)
 {
 	return l->n_streams - (l->rev ? 1 : 0);
+}
+
+void h2_link_bytes(const struct h2_link *l, uint64_t *ret_in, uint64_t *ret_out)
+{
+	*ret_in = l->bytes_in;
+	*ret_out = l->bytes_out;
+}
+
+SSL *h2_link_ssl(const struct h2_link *l)
+{
+	return l->ssl;
 }
 
 void h2_link_set_userdata(struct h2_link *l, void *userdata)
