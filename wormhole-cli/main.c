@@ -37,7 +37,8 @@ static const struct {
 	{ "link", cmd_link, "Keep a link dialed out to HOST[:PORT] (from behind NAT)" },
 	{ "unlink", cmd_link, "Stop keeping the link to HOST[:PORT]" },
 	{ "ping", cmd_ping, "Round trip to the daemon (or to HOST's daemon: ping HOST), in ms" },
-	{ "keygen", cmd_keygen, "Write a new peer key: keygen [PATH], mode 0600" },
+	{ "keygen", cmd_keygen,
+	  "Write a new peer key: keygen [--allow RULES [--id ID]] [PATH], mode 0600" },
 	{ "version", cmd_version, "Print the CLI's and the daemon's versions" },
 };
 

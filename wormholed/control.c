@@ -765,8 +765,7 @@ static int client_handle_line(struct ctl_client *c, const char *line, size_t len
 	if (c->origin && c->ctl->extras && c->ctl->extras->authorize) {
 		r = c->ctl->extras->authorize(c->origin, &req, &err, c->ctl->extras_userdata);
 		if (r < 0) {
-			r = client_reply_error(c, "%s: %s", ctl_op_name(req.op),
-					       err ?: strerror(-r));
+			r = client_reply_error(c, "%s", err ?: strerror(-r));
 			ctl_request_done(&req);
 			return r;
 		}

@@ -56,8 +56,9 @@ struct options {
 	uint64_t lease_usec;
 	bool docker_labels;
 	char *metrics_addr;
-	char *name;  /* --name; NULL: the host name */
-	char **link; /* --link HOST[:PORT], repeatable */
+	char *name;	/* --name; NULL: the host name */
+	char **link;	/* --link HOST[:PORT], repeatable */
+	char *keys_dir; /* --keys DIR; NULL: /etc/wormhole/keys.d */
 	size_t n_link;
 };
 
@@ -80,6 +81,9 @@ static void help(void)
 	       "                              link (default 60)\n"
 	       "      --name NAME             this daemon's name on the links it dials out\n"
 	       "                              (default: the short host name)\n"
+	       "      --keys DIR              also accept the keys in DIR (scoped keys, from\n"
+	       "                              `wormhole keygen --allow`; default\n"
+	       "                              /etc/wormhole/keys.d); remove a file to revoke\n"
 	       "      --link HOST[:PORT]      keep a link dialed out to HOST (repeatable): HOST\n"
 	       "                              reaches us as `remote NAME` through it; with\n"
 	       "                              --link and no --peer-listen nothing is accepted\n"
@@ -118,6 +122,7 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		ARG_METRICS,
 		ARG_NAME,
 		ARG_LINK,
+		ARG_KEYS,
 	};
 	static const struct option opts[] = {
 		{ "host", required_argument, NULL, 'H' },
@@ -134,6 +139,7 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		{ "lease", required_argument, NULL, ARG_LEASE },
 		{ "name", required_argument, NULL, ARG_NAME },
 		{ "link", required_argument, NULL, ARG_LINK },
+		{ "keys", required_argument, NULL, ARG_KEYS },
 		{}
 	};
 	int c;
@@ -215,6 +221,12 @@ static int parse_args(int argc, char *argv[], struct options *o)
 			free(o->name);
 			o->name = strdup(optarg);
 			if (!o->name)
+				return 1;
+			break;
+		case ARG_KEYS:
+			free(o->keys_dir);
+			o->keys_dir = strdup(optarg);
+			if (!o->keys_dir)
 				return 1;
 			break;
 		case ARG_LINK:
@@ -353,6 +365,8 @@ static int start_peers(struct daemon *d, struct options *o)
 				    ?: o->link ? none
 					       : defaults,
 			    o->lease_usec ?: PEER_LEASE_DEFAULT_USEC, &peers);
+	if (r >= 0)
+		r = peer_server_set_key_dir(peers, &key, o->keys_dir ?: "/etc/wormhole/keys.d");
 	peer_key_wipe(&key);
 	if (r < 0)
 		return r;
@@ -510,6 +524,7 @@ out:
 	strv_free(o.peer_listen);
 	free(o.metrics_addr);
 	free(o.name);
+	free(o.keys_dir);
 	strv_free(o.link);
 	return r < 0 ? 1 : 0;
 }

@@ -33,10 +33,13 @@
 #include "errmsg.h"
 #include "h2-link.h"
 #include "head.h"
+#include "key-rules.h"
 #include "link-manager.h"
 #include "log.h"
+#include "peer-key.h"
 #include "peer.h"
 #include "segment.h"
+#include "spec.h"
 #include "stream.h"
 #include "url.h"
 
@@ -82,6 +85,7 @@ static int on_stream(struct peer_manager *m, struct h2_link *l, const char *path
 		     void *userdata)
 {
 	struct peer_server *ps = userdata;
+	const struct peer_key *key = NULL;
 	struct segment *s;
 	int r;
 
@@ -89,6 +93,11 @@ static int on_stream(struct peer_manager *m, struct h2_link *l, const char *path
 		return ps->ctl ? control_attach_stream(ps->ctl, st, l) : -ECONNREFUSED;
 	if (strncmp(path, "/data/", 6) != 0)
 		return -ENOENT;
+	if (peer_manager_link_key(m, l, &key) && !key) {
+		log_notice("peer link from %s: its key was revoked, refusing a stream",
+			   h2_link_peer(l));
+		return -EACCES;
+	}
 	s = segment_find(ps->d, path + 6);
 	if (!s)
 		return -ENOENT;
@@ -264,6 +273,18 @@ int peer_server_link(struct peer_server *ps, const char *host, bool on, char **r
 	return 0;
 }
 
+int peer_server_set_key_dir(struct peer_server *ps, const struct peer_key *key, const char *dir)
+{
+	int r = peer_manager_set_key_dir(ps->d->peers, key, dir);
+
+	if (r < 0)
+		return log_error_errno(r, "cannot set up the key directory");
+	if (dir && access(dir, F_OK) == 0)
+		log_info("peer keys: '%s', and those in %s/ (%zu now)", peer_key_id(key), dir,
+			 peer_manager_key_count(ps->d->peers) - 1);
+	return 0;
+}
+
 int peer_server_set_name(struct peer_server *ps, const char *name)
 {
 	char host[256];
@@ -314,13 +335,16 @@ static int x_link(const char *host, bool on, char **ret_error, void *userdata)
 struct links_emit {
 	void (*emit)(const struct ctl_link_info *i, void *ctx);
 	void *ctx;
+	struct peer_manager *m;
 };
 
 static void on_link_info(const struct peer_link_info *i, void *userdata)
 {
 	struct links_emit *le = userdata;
 	char nm[300], addr[300], dir[8], state[16], key[80] = "";
+	const char *kid = i->link ? peer_manager_link_key(le->m, i->link, NULL) : NULL;
 
+	snprintf(key, sizeof(key), "%s", kid ?: "");
 	snprintf(nm, sizeof(nm), "%s", i->name);
 	snprintf(addr, sizeof(addr), "%s", i->address);
 	snprintf(dir, sizeof(dir), "%s", i->direction);
@@ -341,15 +365,91 @@ static void x_links(void (*emit)(const struct ctl_link_info *i, void *ctx), void
 		    void *userdata)
 {
 	struct peer_server *ps = userdata;
-	struct links_emit le = { emit, ctx };
+	struct links_emit le = { emit, ctx, ps->d->peers };
 
 	peer_manager_links(ps->d->peers, on_link_info, &le);
+}
+
+struct self_ctx {
+	struct peer_manager *m;
+	const char *key_id;
+};
+
+/* remote=self: @host is a daemon linked to us with the same key as the requester */
+static bool remote_is_self(const char *host, void *userdata)
+{
+	struct self_ctx *sc = userdata;
+	struct h2_link *l = peer_manager_named_link(sc->m, host);
+	const char *id = l ? peer_manager_link_key(sc->m, l, NULL) : NULL;
+
+	return id && strcmp(id, sc->key_id) == 0;
+}
+
+static uint16_t segment_port(struct daemon *d, const char *id)
+{
+	struct segment *s = id ? segment_find(d, id) : NULL;
+
+	return s ? s->head.port : 0;
+}
+
+static int x_authorize(void *origin, const struct ctl_request *req, char **ret_error,
+		       void *userdata)
+{
+	struct peer_server *ps = userdata;
+	_cleanup_(key_rules_freep) struct key_rules *kr = NULL;
+	_cleanup_(spec_freep) struct spec *sp = NULL;
+	_cleanup_free_ char *err = NULL;
+	const struct peer_key *key = NULL;
+	const char *id = peer_manager_link_key(ps->d->peers, origin, &key);
+	const char *op = ctl_op_name(req->op);
+	const char *from = h2_link_peer(origin);
+	int r;
+
+	if (!id)
+		return 0; /* a link we dialed: the daemon we chose to trust */
+	if (!key) {
+		log_notice("key '%s' from %s: %s refused: the key was revoked", id, from, op);
+		(void)errmsg_set(ret_error, "key '%s' was revoked", id);
+		return -EPERM;
+	}
+	r = key_rules_parse(key->allow, &kr, &err);
+	if (r < 0) { /* a key file whose rules we cannot read allows nothing */
+		log_warning("key '%s': bad rules, refusing its requests: %s", id, err ?: "");
+		(void)errmsg_set(ret_error, "key '%s' has rules this daemon cannot read", id);
+		return -EPERM;
+	}
+	if (req->op == CTL_OP_CREATE) {
+		struct self_ctx sc = { ps->d->peers, id };
+
+		r = spec_parse(req->words, &sp, &err);
+		if (r < 0)
+			return 0; /* the handler says what is wrong with it */
+		r = key_rules_check_create(kr, sp, req->peer_head != NULL, remote_is_self, &sc,
+					   ret_error);
+	} else
+		r = key_rules_check_op(kr, op,
+				       req->op == CTL_OP_DELETE ? segment_port(ps->d, req->id) : 0,
+				       req->name, ret_error);
+	if (r < 0) {
+		log_notice("key '%s' from %s: %s refused: %s", id, from, op,
+			   *ret_error ?: strerror(-r));
+		(void)errmsg_set(ret_error, "key '%s': %s", id, *ret_error ?: strerror(-r));
+		return r;
+	}
+	if (req->op == CTL_OP_CREATE || req->op == CTL_OP_DELETE || req->op == CTL_OP_HELLO ||
+	    req->op == CTL_OP_LINK || req->op == CTL_OP_UNLINK)
+		log_info("key '%s' from %s: %s%s%s", id, from, op, req->id ? " " : "",
+			 req->id ?: "");
+	else
+		log_debug("key '%s' from %s: %s", id, from, op);
+	return 0;
 }
 
 static const struct control_peer_extras extras = {
 	.hello = x_hello,
 	.link = x_link,
 	.links = x_links,
+	.authorize = x_authorize,
 };
 
 static const struct peer_manager_ops manager_ops = {

@@ -54,3 +54,11 @@ int peer_server_set_name(struct peer_server *ps, const char *name);
  * Return: 0 (also when already kept), -EINVAL, -EADDRNOTAVAIL, -ENOENT (unlink: not kept), -ENOMEM
  */
 int peer_server_link(struct peer_server *ps, const char *host, bool on, char **ret_error);
+
+/**
+ * peer_server_set_key_dir() - Accept links with @key (copied) and with every key in @dir
+ * (scoped keys, `wormhole keygen --allow`; re-read when it changes, so removing a file revokes
+ * its key): each request is then checked against the rules of the key its link used
+ * Return: 0 or a negative errno after logging why
+ */
+int peer_server_set_key_dir(struct peer_server *ps, const struct peer_key *key, const char *dir);

@@ -53,6 +53,7 @@ struct peer_manager {
 	struct accepted *accepted;
 	sd_event_source *listeners[LISTEN_MAX];
 	unsigned n_listeners;
+	struct peer_keyring *keyring; /* the keys accepted links may use (scoped keys) */
 };
 
 struct peer {
@@ -221,7 +222,7 @@ static int on_reconnect(sd_event_source *src, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static struct accepted *accepted_find(struct peer_manager *m, struct h2_link *l)
+static struct accepted *accepted_find(struct peer_manager *m, const struct h2_link *l)
 {
 	for (struct accepted *a = m->accepted; a; a = a->next)
 		if (a->link == l)
@@ -363,6 +364,7 @@ struct peer_manager *peer_manager_free(struct peer_manager *m)
 	}
 	SSL_CTX_free(m->client_ctx);
 	SSL_CTX_free(m->server_ctx);
+	peer_keyring_free(m->keyring);
 	sd_event_unref(m->event);
 	free(m);
 	return NULL;
@@ -580,6 +582,45 @@ void peer_manager_links(struct peer_manager *m, peer_link_fn fn, void *userdata)
 		}
 		fn(&i, userdata);
 	}
+}
+
+int peer_manager_set_key_dir(struct peer_manager *m, const struct peer_key *key, const char *dir)
+{
+	struct peer_keyring *kr;
+	int r;
+
+	r = peer_keyring_new(key, dir, &kr);
+	if (r < 0)
+		return r;
+	tls_psk_ctx_set_keyring(m->server_ctx, kr);
+	peer_keyring_free(m->keyring);
+	m->keyring = kr;
+	return 0;
+}
+
+const char *peer_manager_link_key(struct peer_manager *m, const struct h2_link *l,
+				  const struct peer_key **ret_key)
+{
+	const char *id;
+
+	if (!accepted_find(m, l))
+		return NULL; /* a link we dialed: our own key */
+	id = tls_psk_identity(h2_link_ssl(l));
+	if (ret_key)
+		*ret_key = id && m->keyring ? peer_keyring_find(m->keyring, id, strlen(id)) : NULL;
+	return id ?: PEER_KEY_DEFAULT_ID;
+}
+
+size_t peer_manager_key_count(struct peer_manager *m)
+{
+	return m->keyring ? peer_keyring_count(m->keyring) : 1;
+}
+
+struct h2_link *peer_manager_named_link(struct peer_manager *m, const char *name)
+{
+	struct accepted *a = accepted_by_name(m, name);
+
+	return a ? a->link : NULL;
 }
 
 int peer_manager_get(struct peer_manager *m, const char *host, uint16_t port, struct peer **ret,

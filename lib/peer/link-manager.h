@@ -173,6 +173,31 @@ typedef void (*peer_link_fn)(const struct peer_link_info *i, void *userdata);
  */
 void peer_manager_links(struct peer_manager *m, peer_link_fn fn, void *userdata);
 
+/**
+ * peer_manager_set_key_dir() - Accepted links may use @key (copied) or any key in @dir (scoped
+ * keys, peer-key.h; re-read when the directory changes)
+ * Return: 0, -ENOMEM
+ */
+int peer_manager_set_key_dir(struct peer_manager *m, const struct peer_key *key, const char *dir);
+
+/**
+ * peer_manager_link_key() - The key identity an accepted link @l authenticated with
+ * @ret_key:	(optional) the key now, NULL when it was revoked since (its file removed)
+ * Return: the identity (borrowed), or NULL when @l is a link we dialed (our own key)
+ */
+const char *peer_manager_link_key(struct peer_manager *m, const struct h2_link *l,
+				  const struct peer_key **ret_key);
+
+/**
+ * peer_manager_key_count() - Return: how many keys accepted links may use (the own key too)
+ */
+size_t peer_manager_key_count(struct peer_manager *m);
+
+/**
+ * peer_manager_named_link() - Return: the accepted link whose daemon claimed @name, or NULL
+ */
+struct h2_link *peer_manager_named_link(struct peer_manager *m, const char *name);
+
 typedef void (*peer_reply_fn)(void *userdata, int r, const char *line, size_t len);
 
 /**
