@@ -20,6 +20,7 @@ extern const struct chain_op chain_op_remote;
 extern const struct chain_op chain_op_tunnel;
 extern const struct chain_op chain_op_udptunnel;
 extern const struct chain_op chain_op_idle;
+extern const struct chain_op chain_op_proxy_protocol;
 
 /**
  * chain_ops - the ops of every word, indexed by enum spec_word_type (NULL: a word that needs no

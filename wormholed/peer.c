@@ -17,6 +17,7 @@
  * name is logged and asked again every HELLO_RETRY_USEC.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@
 #include "peer-key.h"
 #include "peer.h"
 #include "segment.h"
+#include "sockaddr.h"
 #include "spec.h"
 #include "stream.h"
 #include "url.h"
@@ -81,6 +83,41 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* "198.51.100.7:41234" or "[2001:db8::7]:41234", numeric only */
+static int parse_client(const char *text, union sockaddr_union *ret, socklen_t *ret_len)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai = NULL;
+	char host[64];
+	const char *colon = strrchr(text, ':');
+	size_t hl;
+
+	if (!colon)
+		return -EINVAL;
+	hl = (size_t)(colon - text);
+	if (text[0] == '[') {
+		if (hl < 2 || text[hl - 1] != ']')
+			return -EINVAL;
+		text++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai)
+		return -EINVAL;
+	if (ai->ai_addrlen > sizeof(*ret)) {
+		freeaddrinfo(ai);
+		return -EINVAL;
+	}
+	memcpy(ret, ai->ai_addr, ai->ai_addrlen);
+	*ret_len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
 static int on_stream(struct peer_manager *m, struct h2_link *l, const char *path, struct stream *st,
 		     void *userdata)
 {
@@ -98,10 +135,22 @@ static int on_stream(struct peer_manager *m, struct h2_link *l, const char *path
 			   h2_link_peer(l));
 		return -EACCES;
 	}
-	s = segment_find(ps->d, path + 6);
-	if (!s)
-		return -ENOENT;
-	r = head_peer_accept(s, st, h2_link_peer(l));
+	{
+		/* "/data/<id>?from=ADDR:PORT": the original client came along */
+		const char *q = strstr(path, "?from=");
+		char id[H2_LINK_PATH_MAX];
+		union sockaddr_union csa = { 0 };
+		socklen_t clen = 0;
+
+		snprintf(id, sizeof(id), "%.*s",
+			 (int)(q ? (size_t)(q - path - 6) : strlen(path + 6)), path + 6);
+		if (q && parse_client(q + 6, &csa, &clen) < 0)
+			clen = 0;
+		s = segment_find(ps->d, id);
+		if (!s)
+			return -ENOENT;
+		r = head_peer_accept(s, st, h2_link_peer(l), clen ? &csa.sa : NULL, clen);
+	}
 	if (r < 0)
 		log_debug("segment '%s': refusing a stream from %s: %s", s->id, h2_link_peer(l),
 			  strerror(-r));

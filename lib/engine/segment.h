@@ -132,7 +132,8 @@ struct segment {
 	const struct tail_ops *tail_ops;
 	union sockaddr_union tail_sa; /* the socket tail's address, once completed */
 	socklen_t tail_salen;
-	void *tail_data; /* a tail kind's own state, set with tail_ops (tail-peer.c) */
+	void *tail_data;     /* a tail kind's own state, set with tail_ops (tail-peer.c) */
+	bool proxy_protocol; /* `proxy-protocol`: a PROXY v2 header starts each tail connection */
 
 	struct applied *applied;
 	size_t n_applied;

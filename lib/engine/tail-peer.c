@@ -9,12 +9,15 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include <systemd/sd-event.h>
 
 #include "errmsg.h"
+#include "h2-link.h"
 #include "link-manager.h"
 #include "segment.h"
+#include "sockaddr.h"
 #include "tail.h"
 
 struct peer_open_op {
@@ -65,7 +68,19 @@ static int peer_open_tail(struct segment *s, tail_opened_fn done, void *userdata
 		return -ENOMEM;
 	o->done = done;
 	o->userdata = userdata;
-	r = peer_open(tp->peer, tp->path, &o->st);
+	if (s->d->opening_client && (s->d->opening_client->sa_family == AF_INET ||
+				     s->d->opening_client->sa_family == AF_INET6)) {
+		/* the client travels with the stream: "/data/<id>?from=198.51.100.7:41234" */
+		char from[SOCKADDR_STR_MAX], path[H2_LINK_PATH_MAX];
+
+		sockaddr_format(s->d->opening_client, s->d->opening_client_len, from);
+		if ((size_t)snprintf(path, sizeof(path), "%s?from=%s", tp->path, from) <
+		    sizeof(path))
+			r = peer_open(tp->peer, path, &o->st);
+		else
+			r = peer_open(tp->peer, tp->path, &o->st);
+	} else
+		r = peer_open(tp->peer, tp->path, &o->st);
 	if (r >= 0)
 		r = sd_event_add_defer(s->d->event, &o->src, on_deliver, o);
 	if (r < 0) {

@@ -48,6 +48,8 @@
 	  words_check_peer,       "like tunnel, over ESP-in-UDP")                                  \
 	X(SPEC, IDLE,       "idle",       "TIME", WORD_IN_ANY | WORD_SEG | WORD_NEEDS_TRIG,        \
 	  words_check_idle,       "undo the trigger after TIME without connections (5m[,keep])")   \
+	X(SPEC, PROXY_PROTOCOL, "proxy-protocol", NULL, WORD_IN_TAIL | WORD_IN_TRIG | WORD_SEG,  \
+	  NULL,                   "send a PROXY v2 header with the client's address to the tail")  \
 	X(KW,   ID,         "id",         "NAME", WORD_IN_ANY | WORD_SPEC_ID,                      \
 	  words_check_id,         "name the top segment ([A-Za-z0-9._-], up to 64)")
 /* clang-format on */
