@@ -568,9 +568,10 @@ static int list_order(struct daemon *d, struct list_stream *l)
 static int list_remote_children(struct ctl_client *c, struct segment *s)
 {
 	const char *rid, *host;
+	char *state = NULL;
 	size_t iter = 0;
 
-	while ((rid = chain_remote_child(s, &iter, &host))) {
+	while ((rid = chain_remote_child(s, &iter, &host, &state))) {
 		struct ctl_reply rep = { .has_segment = true };
 		int r;
 
@@ -580,7 +581,8 @@ static int list_remote_children(struct ctl_client *c, struct segment *s)
 		if (r < 0)
 			rep.segment.head = NULL;
 		rep.segment.tail = strdup("(on the peer)");
-		rep.segment.state = strdup("remote");
+		rep.segment.state = state ?: strdup("remote");
+		state = NULL;
 		r = rep.segment.id && rep.segment.parent && rep.segment.head && rep.segment.tail &&
 				    rep.segment.state
 			    ? client_queue(c, &rep)

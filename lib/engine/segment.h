@@ -55,6 +55,11 @@ struct spec_seg;
 struct tail_ops;
 struct udp_session;
 
+enum segment_balance {
+	SEGMENT_BALANCE_LEAST_LOADED, /* the provider with the fewest open streams (default) */
+	SEGMENT_BALANCE_ROUND_ROBIN,
+};
+
 enum segment_state {
 	SEGMENT_CREATING,
 	SEGMENT_LISTENING,
@@ -134,6 +139,7 @@ struct segment {
 	socklen_t tail_salen;
 	void *tail_data;     /* a tail kind's own state, set with tail_ops (tail-peer.c) */
 	bool proxy_protocol; /* `proxy-protocol`: a PROXY v2 header starts each tail connection */
+	enum segment_balance balance; /* `balance`: how a tail with several providers picks one */
 
 	struct applied *applied;
 	size_t n_applied;

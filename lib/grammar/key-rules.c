@@ -245,12 +245,20 @@ static int check_words(struct check *c, const struct spec_word *w, size_t n)
 					cn ?: "", cn ? "'" : "");
 		}
 		if (w[i].type == SPEC_REMOTE && kr->remote_rule) {
-			bool ok = false;
+			_cleanup_free_ char *hosts = strdup(w[i].arg);
+			char *save = NULL;
+			bool ok = hosts != NULL;
 
-			for (char **h = kr->remote_names; h && *h && !ok; h++)
-				ok = strcmp(*h, w[i].arg) == 0;
-			if (!ok && kr->remote_self && c->remote_self)
-				ok = c->remote_self(w[i].arg, c->userdata);
+			for (char *one = hosts ? strtok_r(hosts, ",", &save) : NULL; one && ok;
+			     one = strtok_r(NULL, ",", &save)) {
+				bool this = false;
+
+				for (char **h = kr->remote_names; h && *h && !this; h++)
+					this = strcmp(*h, one) == 0;
+				if (!this && kr->remote_self && c->remote_self)
+					this = c->remote_self(one, c->userdata);
+				ok = this;
+			}
 			if (!ok)
 				return deny(
 					c->reterr, "refused by rule '%s': word %u 'remote %s'%s",

@@ -296,7 +296,10 @@ static void h2s_free(struct stream *st)
 		(void)nghttp2_submit_rst_stream(l->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
 		link_schedule_flush(l);
 		if (!nghttp2_session_find_stream(l->h2, s->id)) {
-			h2s_destroy(s); /* closed already: no close callback will come */
+			/* closed already, or submitted and not sent yet (a reverse-open refused at
+			 * once): nghttp2 may still open and reset it, so it must not find us */
+			(void)nghttp2_session_set_stream_user_data(l->h2, s->id, NULL);
+			h2s_destroy(s);
 			return;
 		}
 	}

@@ -715,6 +715,11 @@ bool peer_link_up(const struct peer *p)
 	return p->link && h2_link_is_up(p->link);
 }
 
+unsigned peer_streams(const struct peer *p)
+{
+	return p->link && h2_link_is_up(p->link) ? h2_link_streams(p->link) : 0;
+}
+
 bool peer_is_named(const struct peer *p)
 {
 	return p->named;

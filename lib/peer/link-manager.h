@@ -124,6 +124,11 @@ int peer_open(struct peer *p, const char *path, struct stream **ret);
 bool peer_link_up(const struct peer *p);
 
 /**
+ * peer_streams() - Return: the streams open now on @p's link (0 when it is down)
+ */
+unsigned peer_streams(const struct peer *p);
+
+/**
  * peer_is_named() - Return: whether @p is a daemon known by the name it claimed on a link it
  * dialed to us (never dialed by us; down while it has no link here)
  */
