@@ -522,7 +522,10 @@ static void on_renewed(void *userdata, int r, const char *line, size_t len)
 	pv->rq = NULL;
 	if (r < 0 || ctl_reply_parse(line, len, &rep, &err) < 0)
 		return;
-	if (!rep.ok && rep.error && strstr(rep.error, "no such segment")) {
+	/* a daemon that dials us (behind NAT) and restarted: it is the only one who can serve
+	 * that name, so it gets its part again; a peer by address keeps issue 7's lease rules */
+	if (!rep.ok && rep.error && strstr(rep.error, "no such segment") &&
+	    peer_is_named(pv->peer)) {
 		log_notice("segment '%s': %s lost remote segment '%s', creating it again",
 			   pv->st->s->id, peer_name(pv->peer), pv->st->rid);
 		if (peer_request(pv->peer, pv->st->create_line, on_fire_and_forget_provider, pv,
@@ -569,12 +572,15 @@ const char *chain_remote_child(const struct segment *s, size_t *iter, const char
 
 				*iter += 1;
 				*ret_host = peer_name(pv->peer);
-				if (ret_state &&
-				    asprintf(ret_state,
-					     "remote %s, %u streams, %llu opened, %llu failed",
-					     peer_link_up(pv->peer) ? "up" : "down",
-					     peer_streams(pv->peer), (unsigned long long)pv->total,
-					     (unsigned long long)pv->fails) < 0)
+				if (ret_state && st->n_prov == 1)
+					*ret_state = strdup("remote");
+				else if (ret_state &&
+					 asprintf(ret_state,
+						  "remote %s, %u streams, %llu opened, %llu failed",
+						  peer_link_up(pv->peer) ? "up" : "down",
+						  peer_streams(pv->peer),
+						  (unsigned long long)pv->total,
+						  (unsigned long long)pv->fails) < 0)
 					*ret_state = NULL;
 				return st->rid;
 			}
