@@ -521,9 +521,15 @@ static void rev_input(struct h2_link *l, struct h2s *s, const uint8_t *data, siz
 {
 	char *nl;
 
+	/* many lines may come in one chunk (a burst of opens): only a partial line is bounded */
 	if (s->revlen + len > 4 * H2_LINK_PATH_MAX) {
-		link_fail(l, -EPROTO, "peer sent an overlong reverse-open line");
-		return;
+		const uint8_t *last = memrchr(data, '\n', len);
+		size_t tail = last ? len - (size_t)(last - data) - 1 : s->revlen + len;
+
+		if (tail > 4 * H2_LINK_PATH_MAX) {
+			link_fail(l, -EPROTO, "peer sent an overlong reverse-open line");
+			return;
+		}
 	}
 	{
 		char *b = realloc(s->revline, s->revlen + len + 1);
