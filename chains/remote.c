@@ -267,7 +267,7 @@ static int remote_tail_link(struct remote_state *st)
 				       (size_t)(colon - name) - (name[0] == '[' ? 2 : 0));
 		if (!s->tail.host)
 			return -ENOMEM;
-		s->tail.port = (uint16_t)atoi(colon + 1);
+		s->tail.port = (uint16_t)strtoul(colon + 1, NULL, 10); /* checked by peer_addr_parse() */
 	}
 	if (st->n_prov > 1) {
 		s->tail_ops = &tail_pool_ops;

@@ -141,7 +141,8 @@ int peer_key_load(const char *path, struct peer_key *ret, char **ret_error)
 		hex = hexval(mat[i]) >= 0;
 	if (hex && len / 2 <= PEER_KEY_MAX) {
 		for (size_t i = 0; i < len / 2; i++)
-			k.bytes[i] = (uint8_t)(hexval(mat[2 * i]) << 4 | hexval(mat[2 * i + 1]));
+			k.bytes[i] = (uint8_t)((unsigned)hexval(mat[2 * i]) << 4 |
+					       (unsigned)hexval(mat[2 * i + 1]));
 		k.len = len / 2;
 	} else if (!hex && len <= PEER_KEY_MAX) {
 		memcpy(k.bytes, mat, len);
