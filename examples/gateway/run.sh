@@ -6,15 +6,17 @@
 #   client (wh-cl-$$)          gateway (wh-gw-$$)            router (wh-rt-$$)          home (wh-hm-$$)
 #   198.18.10.2 ---veth--- 198.18.10.1 | 198.18.20.1 ---veth--- 198.18.20.2 | 198.18.30.1 ---veth--- 198.18.30.2
 #                          wormholed, peer port 9999      iptables MASQUERADE,        wormholed --link gateway
-#                          publishes :80                  nothing in from outside     nginx 127.0.0.1:8080
-#                                                                                     (proxy_protocol)
+#                          publishes :80 and :8081        nothing in from outside     nginx 127.0.0.1:8080
+#                                                           198.18.31.1 ---veth---  198.18.31.2 home2 (wh-h2-$$)
+#                                                                                   the same, as homelab2
 #
 # The home host accepts nothing from outside (the router drops new connections inward: a
 # connect from the gateway fails). It dials the gateway (--link) with a scoped key that may only
 # publish port 80 back to itself; then it asks the gateway, through its own key, to publish
 # 0.0.0.0:80 -> remote homelab -> 127.0.0.1:8080 with a PROXY v2 header. The client fetches
 # http://198.18.10.1/ and nginx at home logs the client's real address. Then: the home link cut
-# and back (service resumes by itself), and the scoped key refused what it does not allow.
+# and back (service resumes by itself), the scoped key refused what it does not allow, and two
+# home hosts as providers of one head (:8081): both serve, one killed loses no new connection.
 #
 # Run as root. Used by tests/functional/54-gateway-example.sh; exits 77 if a tool is missing.
 set -euo pipefail
@@ -27,7 +29,7 @@ for t in ip iptables nginx curl; do
 done
 [[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root"; exit 77; }
 
-cl="wh-cl-$$" gw="wh-gw-$$" rt="wh-rt-$$" hm="wh-hm-$$"
+cl="wh-cl-$$" gw="wh-gw-$$" rt="wh-rt-$$" hm="wh-hm-$$" h2="wh-h2-$$"
 dir=$(mktemp -d "/tmp/wh-gateway-example.XXXXXX")
 pids=()
 step() { echo "==> $*" >&2; }
@@ -38,16 +40,16 @@ cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 	if [[ $rc -ne 0 ]]; then
-		for f in gateway home; do echo "---- $f.log" >&2; cat "$dir/$f.log" >&2; done
+		for f in gateway home home2; do echo "---- $f.log" >&2; cat "$dir/$f.log" >&2; done
 	fi
-	for ns in "$cl" "$gw" "$rt" "$hm"; do ip netns del "$ns" 2>/dev/null; done
+	for ns in "$cl" "$gw" "$rt" "$hm" "$h2"; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "$dir"
 	exit $rc
 }
 trap cleanup EXIT
 
 step "four namespaces: client, gateway, NAT router, home"
-for ns in "$cl" "$gw" "$rt" "$hm"; do
+for ns in "$cl" "$gw" "$rt" "$hm" "$h2"; do
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
 done
@@ -61,13 +63,16 @@ veth() { # veth NS1 IF1 ADDR1 NS2 IF2 ADDR2
 veth "$cl" cl0 198.18.10.2 "$gw" gw0 198.18.10.1
 veth "$gw" gw1 198.18.20.1 "$rt" wan 198.18.20.2
 veth "$rt" lan 198.18.30.1 "$hm" hm0 198.18.30.2
+veth "$rt" lan2 198.18.31.1 "$h2" h20 198.18.31.2
 ip -n "$hm" route add default via 198.18.30.1
+ip -n "$h2" route add default via 198.18.31.1
 # the gateway even has a route to the home network: only the router stands in the way
 ip -n "$gw" route add 198.18.30.0/24 via 198.18.20.2
 ip netns exec "$rt" sysctl -qw net.ipv4.ip_forward=1
 ip netns exec "$rt" iptables -t nat -A POSTROUTING -o wan -j MASQUERADE
 ip netns exec "$rt" iptables -A FORWARD -i lan -o wan -j ACCEPT
-ip netns exec "$rt" iptables -A FORWARD -i wan -o lan -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+ip netns exec "$rt" iptables -A FORWARD -i lan2 -o wan -j ACCEPT
+ip netns exec "$rt" iptables -A FORWARD -i wan -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
 ip netns exec "$rt" iptables -P FORWARD DROP
 
 step "keys: the gateway's own, and a scoped one for home"
@@ -75,6 +80,7 @@ step "keys: the gateway's own, and a scoped one for home"
 mkdir -m 700 "$dir/keys.d"
 "$WORMHOLE" keygen --allow "port=80 remote=self name=homelab no-docker-run" "$dir/keys.d/homelab.key" >/dev/null
 cp "$dir/keys.d/homelab.key" "$dir/home.key"
+"$WORMHOLE" keygen --allow "port=80 remote=self name=homelab2 no-docker-run" "$dir/keys.d/homelab2.key" >/dev/null
 
 wait_ping() { # wait_ping SOCK PID
 	local i
@@ -143,4 +149,33 @@ if ip netns exec "$hm" "$WORMHOLE" -H tcp://198.18.20.1 -K "$dir/home.key" \
 fi
 grep -q "refused by rule 'port=80'" "$dir/err" || die "no rule named: $(cat "$dir/err")"
 echo "ok: $(cat "$dir/err")" >&2
+
+step "a second home host, homelab2, as another provider: the gateway publishes :8081 on both"
+mkdir -p "$dir/h2"
+sed -e "s|@DIR@|$dir/h2|g" -e "s|@NAME@|homelab2|g" "$here/nginx.conf.in" >"$dir/h2/nginx.conf"
+ip netns exec "$h2" nginx -c "$dir/h2/nginx.conf" -e "$dir/h2/nginx-error.log" &
+pids+=($!)
+ip netns exec "$h2" "$WORMHOLED" -H "unix://$dir/h2.sock" -K "$dir/keys.d/homelab2.key" --name homelab2 \
+	--link 198.18.20.1 >"$dir/home2.log" 2>&1 &
+pids+=($!)
+h2pid=${pids[-1]}
+wait_ping "$dir/h2.sock" "$h2pid"
+linked2() { "$WORMHOLE" -H "unix://$dir/gw.sock" list --json | grep -q '"name":"homelab2"'; }
+for ((i = 0; i < 100; i++)); do linked2 && break; sleep 0.1; done
+linked2 || die "homelab2 did not link"
+"$WORMHOLE" -H "unix://$dir/gw.sock" create id lb url 0.0.0.0:8081 balance round-robin \
+	remote homelab,homelab2 tail url :8080 proxy-protocol
+fetch2() { ip netns exec "$cl" curl -s --max-time 2 http://198.18.10.1:8081/; }
+seen=""
+for i in 1 2 3 4; do seen+="$(fetch2) "; done
+[[ $seen == *"homelab "* && $seen == *homelab2* ]] || die "both providers should serve: '$seen'"
+echo "ok: answers: $seen" >&2
+"$WORMHOLE" -H "unix://$dir/gw.sock" list
+kill -KILL "$h2pid"
+for i in $(seq 8); do
+	got=$(fetch2) || die "connection $i lost with homelab2 killed"
+	[[ $got == "hello from homelab" ]] || die "unexpected answer '$got'"
+done
+echo "ok: homelab2 killed: 8 new connections, all served by homelab" >&2
+"$WORMHOLE" -H "unix://$dir/gw.sock" list
 echo "PASS" >&2
