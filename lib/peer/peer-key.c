@@ -277,7 +277,7 @@ static void keyring_refresh(struct peer_keyring *kr)
 	kr->keys = calloc((size_t)n + 1, sizeof(*kr->keys));
 	for (int i = 0; i < n; i++) {
 		_cleanup_free_ char *path = NULL, *err = NULL;
-		struct peer_key k;
+		struct peer_key k = { 0 };
 
 		if (kr->keys && names[i]->d_name[0] != '.' &&
 		    asprintf(&path, "%s/%s", kr->dir, names[i]->d_name) >= 0 &&
@@ -329,7 +329,7 @@ const struct peer_key *peer_keyring_find(struct peer_keyring *kr, const char *id
 	if (strlen(d) == len && memcmp(d, id, len) == 0)
 		return &kr->dflt;
 	keyring_refresh(kr);
-	for (size_t i = 0; i < kr->n; i++)
+	for (size_t i = 0; kr->keys && i < kr->n; i++)
 		if (strlen(kr->keys[i].id) == len && memcmp(kr->keys[i].id, id, len) == 0)
 			return &kr->keys[i];
 	return NULL;
