@@ -340,8 +340,14 @@ int main(int argc, char *argv[])
 	}
 	(void)atexit(peer_cleanup);
 	for (size_t k = 0; k < ELEMENTSOF(commands); k++)
-		if (strcmp(argv[i], commands[k].name) == 0)
-			return commands[k].fn(argc - i, argv + i);
+		if (strcmp(argv[i], commands[k].name) == 0) {
+			int r = commands[k].fn(argc - i, argv + i);
+
+			/* before exit(): OpenSSL's own atexit handler, registered after ours, runs
+			 * first and would leave our contexts' key ex-data unfreed (LeakSanitizer) */
+			peer_cleanup();
+			return r;
+		}
 	if (strcmp(argv[i], "help") == 0) {
 		usage(stdout);
 		return EXIT_OK;
