@@ -34,6 +34,7 @@ if [[ -z ${BENCH_INNER:-} ]]; then
 fi
 
 T=$BENCH_TMP
+mkdir -p "$T"/g.state "$T"/g.chains "$T"/h.state "$T"/h.chains "$T"/g2.state "$T"/g2.chains "$T"/h2.state "$T"/h2.chains
 BT=$T/benchtool
 WHD=$BUILD/wormholed/wormholed
 WHC=$BUILD/wormhole-cli/wormhole
@@ -66,19 +67,19 @@ wait_listen 7001; wait_listen 7002
 
 # wormhole through a gateway: G accepts, H dials it (--link) as "home"; both on core 0
 "$WHC" keygen "$T/key" >/dev/null
-bg 0 "$WHD" -H "unix://$T/g.sock" -K "$T/key" --peer-listen 127.0.0.1:9999 2>"$T/g.log"
+bg 0 "$WHD" -H "unix://$T/g.sock" --state "$T/g.state" --chains "$T/g.chains" -K "$T/key" --peer-listen 127.0.0.1:9999 2>"$T/g.log"
 WG=$LAST
 wait_listen 9999
-bg 0 "$WHD" -H "unix://$T/h.sock" -K "$T/key" --name home --link 127.0.0.1:9999 2>"$T/h.log"
+bg 0 "$WHD" -H "unix://$T/h.sock" --state "$T/h.state" --chains "$T/h.chains" -K "$T/key" --name home --link 127.0.0.1:9999 2>"$T/h.log"
 WH=$LAST
 for _ in $(seq 100); do "$WHC" -H "unix://$T/g.sock" list --json 2>/dev/null | grep -q '"name":"home"' && break; sleep 0.05; done
 "$WHC" -H "unix://$T/g.sock" create url :9000 remote home tail url :7001 >/dev/null
 "$WHC" -H "unix://$T/g.sock" create url :9001 remote home tail url :5201 >/dev/null
 "$WHC" -H "unix://$T/g.sock" create url :9002 remote home tail url :7002 >/dev/null
 # direct remote: G2 dials H2
-bg 0 "$WHD" -H "unix://$T/h2.sock" -K "$T/key" --peer-listen 127.0.0.1:9997 2>"$T/h2.log"
+bg 0 "$WHD" -H "unix://$T/h2.sock" --state "$T/h2.state" --chains "$T/h2.chains" -K "$T/key" --peer-listen 127.0.0.1:9997 2>"$T/h2.log"
 WH2=$LAST
-bg 0 "$WHD" -H "unix://$T/g2.sock" -K "$T/key" --peer-listen 127.0.0.1:9996 2>"$T/g2.log"
+bg 0 "$WHD" -H "unix://$T/g2.sock" --state "$T/g2.state" --chains "$T/g2.chains" -K "$T/key" --peer-listen 127.0.0.1:9996 2>"$T/g2.log"
 WG2=$LAST
 wait_listen 9997
 for _ in $(seq 100); do "$WHC" -H "unix://$T/g2.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * remote.c - `remote HOST`: the rest of the chain runs on the wormholed at HOST; `tunnel`,
- * `udptunnel` (IPsec, not run by this daemon yet)
+ * remote.c - `remote HOST`: the rest of the chain runs on the wormholed at HOST
  *
  * apply() serializes the words after `remote HOST` (spec_seg_to_words), names the remote segment
  * "<this id>.<random>", and asks HOST's daemon to create it over the peer link (a control request,
@@ -166,7 +165,7 @@ static int on_pool_deliver(sd_event_source *src, void *userdata)
 	return 0;
 }
 
-static int pool_complete(struct segment *s, char **ret_error)
+static int pool_complete(struct segment *s, struct segment_tail *t, char **ret_error)
 {
 	return 0;
 }
@@ -177,9 +176,10 @@ static int pool_complete(struct segment *s, char **ret_error)
  * down or whose open failed lately is skipped and tried again after PROVIDER_RETRY_USEC, so a
  * connection fails only when no provider can take it.
  */
-static int pool_open_tail(struct segment *s, tail_opened_fn done, void *userdata, void **ret_handle)
+static int pool_open_tail(struct segment *s, const struct segment_tail *t, tail_opened_fn done,
+			  void *userdata, void **ret_handle)
 {
-	struct remote_state *st = s->tail_data;
+	struct remote_state *st = t->data;
 	uint64_t now = mono_usec();
 	struct pool_open *o;
 	int r = -EHOSTUNREACH;
@@ -256,25 +256,26 @@ static int remote_tail_link(struct remote_state *st)
 	const char *colon = strrchr(name, ':');
 
 	/* the tail, for display: the peer daemon's address (or its name, if it dialed us) */
-	endpoint_done(&s->tail);
-	s->tail.proto = URL_PROTO_TCP;
+	endpoint_done(&s->tail.ep);
+	s->tail.ep.proto = URL_PROTO_TCP;
 	if (st->n_prov > 1 || !colon) {
-		s->tail.host = strdup(st->n_prov > 1 ? "providers" : name);
-		if (!s->tail.host)
+		s->tail.ep.host = strdup(st->n_prov > 1 ? "providers" : name);
+		if (!s->tail.ep.host)
 			return -ENOMEM;
 	} else {
-		s->tail.host = strndup(name[0] == '[' ? name + 1 : name,
-				       (size_t)(colon - name) - (name[0] == '[' ? 2 : 0));
-		if (!s->tail.host)
+		s->tail.ep.host = strndup(name[0] == '[' ? name + 1 : name,
+					  (size_t)(colon - name) - (name[0] == '[' ? 2 : 0));
+		if (!s->tail.ep.host)
 			return -ENOMEM;
-		s->tail.port = (uint16_t)strtoul(colon + 1, NULL, 10); /* checked by peer_addr_parse() */
+		s->tail.ep.port =
+			(uint16_t)strtoul(colon + 1, NULL, 10); /* checked by peer_addr_parse() */
 	}
 	if (st->n_prov > 1) {
-		s->tail_ops = &tail_pool_ops;
-		s->tail_data = st;
+		s->tail.ops = &tail_pool_ops;
+		s->tail.data = st;
 	} else {
-		s->tail_ops = &tail_peer_ops;
-		s->tail_data = &st->tp;
+		s->tail.ops = &tail_peer_ops;
+		s->tail.data = &st->tp;
 	}
 	return 0;
 }
@@ -339,7 +340,7 @@ static void on_created(void *userdata, int r, const char *line, size_t len)
 /* What the peer's tail defaults from: our tail as far as the words set it, else our head. */
 static int peer_head_url(struct segment *s, char **ret)
 {
-	const struct endpoint *t = &s->tail, *h = &s->head;
+	const struct endpoint *t = &s->tail.ep, *h = &s->head;
 	enum url_proto proto = t->proto ?: (h->proto == URL_PROTO_UNIX ? URL_PROTO_TCP : h->proto);
 	uint16_t port = t->port ?: h->port;
 	const char *host = t->host ?: "127.0.0.1";
@@ -490,9 +491,9 @@ static void remote_undo(struct segment *s, void *state)
 {
 	struct remote_state *st = state;
 
-	if (s->tail_data == &st->tp || s->tail_data == st) {
-		s->tail_ops = &tail_socket_ops;
-		s->tail_data = NULL;
+	if (s->tail.data == &st->tp || s->tail.data == st) {
+		s->tail.ops = &tail_socket_ops;
+		s->tail.data = NULL;
 	}
 	for (size_t i = 0; i < st->n_prov; i++) {
 		remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
@@ -594,13 +595,4 @@ const struct chain_op chain_op_remote = {
 	.apply = remote_apply,
 	.cancel = remote_cancel,
 	.undo = remote_undo,
-};
-
-const struct chain_op chain_op_tunnel = {
-	.unsupported = "tunnel is not supported by this wormholed yet (IPsec tunnels are pending)",
-};
-
-const struct chain_op chain_op_udptunnel = {
-	.unsupported =
-		"udptunnel is not supported by this wormholed yet (IPsec tunnels are pending)",
 };

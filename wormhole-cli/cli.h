@@ -52,3 +52,6 @@ int cmd_link(int argc, char *argv[]); /* also unlink */
 int cmd_list(int argc, char *argv[]);
 int cmd_ping(int argc, char *argv[]);
 int cmd_version(int argc, char *argv[]);
+int cmd_tunnel_create(int argc, char *argv[]);
+int cmd_tunnel_delete(int argc, char *argv[]);
+int cmd_tunnel_list(int argc, char *argv[]);

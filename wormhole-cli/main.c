@@ -39,6 +39,11 @@ static const struct {
 	{ "ping", cmd_ping, "Round trip to the daemon (or to HOST's daemon: ping HOST), in ms" },
 	{ "keygen", cmd_keygen,
 	  "Write a new peer key: keygen [--allow RULES [--id ID]] [PATH], mode 0600" },
+	{ "tunnel-create", cmd_tunnel_create,
+	  "IPsec tunnel to HOST's daemon: tunnel-create [--udp] HOST; prints the overlay "
+	  "addresses" },
+	{ "tunnel-delete", cmd_tunnel_delete, "Remove the tunnel to HOST (both halves)" },
+	{ "tunnel-list", cmd_tunnel_list, "Show tunnels, SPIs and kernel counters (--json)" },
 	{ "version", cmd_version, "Print the CLI's and the daemon's versions" },
 };
 
@@ -47,7 +52,7 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: wormhole [-H unix://PATH | -H tcp://HOST[:PORT] [-K KEY]] COMMAND "
 		   "[ARGS...]\n\nCommands:\n");
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
 	fprintf(f,
 		"\nOptions:\n"
 		"  -H unix://PATH  the daemon's control socket (default unix://%s)\n"

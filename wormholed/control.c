@@ -38,6 +38,7 @@
 #include "segment.h"
 #include "spec.h"
 #include "stream.h"
+#include "tunnels.h"
 #include "url.h"
 
 #define CTL_MAX_CLIENTS	     256
@@ -80,11 +81,12 @@ struct ctl_client {
 	char *out;
 	size_t out_len;
 	struct create_req *pending;
-	struct list_stream *list; /* a list reply being streamed */
-	sd_event_source *timer;	  /* idle or drain deadline */
-	uint64_t last_usec;	  /* accepted, took a request, or sent bytes */
-	bool closing;		  /* close once the output is flushed */
-	bool eof;		  /* the client will send nothing more */
+	struct tunnels_wait *twait; /* a tunnel request waiting for a peer */
+	struct list_stream *list;   /* a list reply being streamed */
+	sd_event_source *timer;	    /* idle or drain deadline */
+	uint64_t last_usec;	    /* accepted, took a request, or sent bytes */
+	bool closing;		    /* close once the output is flushed */
+	bool eof;		    /* the client will send nothing more */
 	/* a client on a peer link (control_attach_stream()): @fd is -1, @src a defer source */
 	struct stream *st;
 	bool st_idle; /* its last read said -EAGAIN: wait for a wake */
@@ -119,6 +121,7 @@ static void client_free(struct ctl_client *c)
 		free(c->pending);
 		c->pending = NULL;
 	}
+	tunnels_wait_cancel(c->twait); /* the tunnel operation goes on without its asker */
 	LIST_REMOVE(clients, ctl->clients, c);
 	ctl->n_clients--;
 	c->list = list_stream_free(c->list);
@@ -148,7 +151,7 @@ static bool client_has_line(struct ctl_client *c)
 /* Whether the client may take its next request (or produce more list lines) now. */
 static bool client_can_work(struct ctl_client *c)
 {
-	return !c->pending && !c->closing && c->out_len < CTL_OUT_MAX;
+	return !c->pending && !c->twait && !c->closing && c->out_len < CTL_OUT_MAX;
 }
 
 static void client_update_events(struct ctl_client *c)
@@ -170,7 +173,7 @@ static void client_update_events(struct ctl_client *c)
 		 (ev & EPOLLIN && !c->st_idle))
 		(void)sd_event_source_set_enabled(c->src, SD_EVENT_ONESHOT);
 
-	if (c->pending) { /* a creation takes the time it takes (an image pull) */
+	if (c->pending || c->twait) { /* a creation takes the time it takes (an image pull) */
 		(void)sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
 		return;
 	}
@@ -244,7 +247,8 @@ static int client_flush(struct ctl_client *c)
 		if (n > 0)
 			c->last_usec = loop_now_usec(c);
 	}
-	if (c->out_len == 0 && c->eof && !c->pending && !c->list && !client_has_line(c))
+	if (c->out_len == 0 && c->eof && !c->pending && !c->twait && !c->list &&
+	    !client_has_line(c))
 		c->closing = true; /* it said all it had to say and has every answer */
 	if (c->out_len == 0 && c->closing) {
 		client_free(c);
@@ -696,6 +700,33 @@ static int handle_renew(struct ctl_client *c, struct ctl_request *req)
 	return client_queue(c, &(struct ctl_reply){ .ok = true });
 }
 
+static void on_tunnel_reply(void *userdata, const struct ctl_reply *rep, int final)
+{
+	struct ctl_client *c = userdata;
+	bool waiting = c->twait != NULL;
+
+	(void)client_queue(c, rep);
+	if (!final)
+		return;
+	c->twait = NULL;
+	if (waiting)
+		(void)client_process(c); /* sends it, and takes the next request */
+}
+
+/* tunnel-create/-delete/-list, and the requests between daemons (wormholed/tunnels.c) */
+static int handle_tunnel(struct ctl_client *c, struct ctl_request *req)
+{
+	struct ctl_reply rep = { 0 };
+	int r;
+
+	r = tunnels_request(req, c->origin != NULL, &rep, on_tunnel_reply, c, &c->twait);
+	if (r == 0) {
+		r = client_queue(c, &rep);
+		ctl_reply_done(&rep);
+	}
+	return r < 0 ? r : 0;
+}
+
 static int handle_ping(struct ctl_client *c, struct ctl_request *req)
 {
 	return client_queue(c, &(struct ctl_reply){ .ok = true });
@@ -744,10 +775,20 @@ static const struct {
 	enum ctl_op op;
 	int (*handler)(struct ctl_client *c, struct ctl_request *req);
 } handlers[] = {
-	{ CTL_OP_CREATE, handle_create },   { CTL_OP_DELETE, handle_delete },
-	{ CTL_OP_LIST, handle_list },	    { CTL_OP_PING, handle_ping },
-	{ CTL_OP_VERSION, handle_version }, { CTL_OP_RENEW, handle_renew },
-	{ CTL_OP_HELLO, handle_hello },	    { CTL_OP_LINK, handle_link },
+	{ CTL_OP_CREATE, handle_create },
+	{ CTL_OP_DELETE, handle_delete },
+	{ CTL_OP_LIST, handle_list },
+	{ CTL_OP_PING, handle_ping },
+	{ CTL_OP_VERSION, handle_version },
+	{ CTL_OP_RENEW, handle_renew },
+	{ CTL_OP_TUNNEL_CREATE, handle_tunnel },
+	{ CTL_OP_TUNNEL_DELETE, handle_tunnel },
+	{ CTL_OP_TUNNEL_LIST, handle_tunnel },
+	{ CTL_OP_TUNNEL_PREPARE, handle_tunnel },
+	{ CTL_OP_TUNNEL_INSTALL, handle_tunnel },
+	{ CTL_OP_TUNNEL_REKEY, handle_tunnel },
+	{ CTL_OP_HELLO, handle_hello },
+	{ CTL_OP_LINK, handle_link },
 	{ CTL_OP_UNLINK, handle_link },
 };
 

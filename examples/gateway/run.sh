@@ -18,7 +18,7 @@
 # and back (service resumes by itself), the scoped key refused what it does not allow, and two
 # home hosts as providers of one head (:8081): both serve, one killed loses no new connection.
 #
-# Run as root. Used by tests/functional/54-gateway-example.sh; exits 77 if a tool is missing.
+# Run as root. Used by tests/functional/63-gateway-example.sh; exits 77 if a tool is missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -92,7 +92,10 @@ wait_ping() { # wait_ping SOCK PID
 	die "a wormholed did not answer"
 }
 step "gateway: wormholed -K gateway.key --keys keys.d"
-ip netns exec "$gw" "$WORMHOLED" -H "unix://$dir/gw.sock" -K "$dir/gateway.key" --keys "$dir/keys.d" \
+# each daemon its own state and chain directories (never the system's /var/lib/wormhole)
+st() { mkdir -p "$dir/$1/state" "$dir/$1/chains"; echo "--state=$dir/$1/state --chains=$dir/$1/chains"; }
+# shellcheck disable=SC2046
+ip netns exec "$gw" "$WORMHOLED" -H "unix://$dir/gw.sock" $(st gw) -K "$dir/gateway.key" --keys "$dir/keys.d" \
 	--name gateway >"$dir/gateway.log" 2>&1 &
 pids+=($!)
 wait_ping "$dir/gw.sock" "${pids[-1]}"
@@ -101,7 +104,8 @@ step "home: nginx with proxy_protocol, and wormholed --link 198.18.20.1 --name h
 sed -e "s|@DIR@|$dir|g" -e "s|@NAME@|homelab|g" "$here/nginx.conf.in" >"$dir/nginx.conf"
 ip netns exec "$hm" nginx -c "$dir/nginx.conf" -e "$dir/nginx-error.log" &
 pids+=($!)
-ip netns exec "$hm" "$WORMHOLED" -H "unix://$dir/hm.sock" -K "$dir/home.key" --name homelab \
+# shellcheck disable=SC2046
+ip netns exec "$hm" "$WORMHOLED" -H "unix://$dir/hm.sock" $(st hm) -K "$dir/home.key" --name homelab \
 	--link 198.18.20.1 >"$dir/home.log" 2>&1 &
 pids+=($!)
 wait_ping "$dir/hm.sock" "${pids[-1]}"
@@ -155,7 +159,8 @@ mkdir -p "$dir/h2"
 sed -e "s|@DIR@|$dir/h2|g" -e "s|@NAME@|homelab2|g" "$here/nginx.conf.in" >"$dir/h2/nginx.conf"
 ip netns exec "$h2" nginx -c "$dir/h2/nginx.conf" -e "$dir/h2/nginx-error.log" &
 pids+=($!)
-ip netns exec "$h2" "$WORMHOLED" -H "unix://$dir/h2.sock" -K "$dir/keys.d/homelab2.key" --name homelab2 \
+# shellcheck disable=SC2046
+ip netns exec "$h2" "$WORMHOLED" -H "unix://$dir/h2.sock" $(st h2d) -K "$dir/keys.d/homelab2.key" --name homelab2 \
 	--link 198.18.20.1 >"$dir/home2.log" 2>&1 &
 pids+=($!)
 h2pid=${pids[-1]}

@@ -28,6 +28,20 @@ struct head_ops {
 /* The default head: bind and listen on s->head (TCP, unix, UDP), inside its namespace. */
 extern const struct head_ops head_listen_ops;
 
+/* A listener the service manager passed under s->head.fd_name (`url fd:NAME`, head-fd.c). */
+extern const struct head_ops head_fd_ops;
+
+/**
+ * head_listen_adopt() - Serve connections from an already bound socket (for head-fd.c)
+ * @s:		the segment; s->head.proto says how (udp: a datagram relay)
+ * @fd:		the socket, listening unless udp; ownership passes to @s, also on failure
+ * @ret_error:	on failure, a malloc'ed message
+ *
+ * The socket file of a unix listener adopted this way is never unlinked.
+ * Return: 0 or a negative errno
+ */
+int head_listen_adopt(struct segment *s, int fd, char **ret_error);
+
 /* Connections arriving as streams on a peer link ("/data/<segment id>"): nothing is bound; the
  * daemon's peer server hands each stream to head_peer_accept(). */
 extern const struct head_ops head_peer_ops;

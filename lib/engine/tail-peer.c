@@ -49,9 +49,9 @@ static int on_deliver(sd_event_source *src, void *userdata)
 	return 0;
 }
 
-static int peer_complete(struct segment *s, char **ret_error)
+static int peer_complete(struct segment *s, struct segment_tail *t, char **ret_error)
 {
-	if (!s->tail_data)
+	if (!t->data)
 		return errmsg_set_errno(ret_error, -EINVAL, "segment '%s': no peer for the tail",
 					s->id);
 	return 0;
@@ -72,9 +72,10 @@ int tail_peer_open_stream(struct segment *s, struct peer *p, const char *path, s
 	return peer_open(p, path, ret);
 }
 
-static int peer_open_tail(struct segment *s, tail_opened_fn done, void *userdata, void **ret_handle)
+static int peer_open_tail(struct segment *s, const struct segment_tail *t, tail_opened_fn done,
+			  void *userdata, void **ret_handle)
 {
-	const struct tail_peer *tp = s->tail_data;
+	const struct tail_peer *tp = t->data;
 	struct peer_open_op *o;
 	int r;
 

@@ -320,7 +320,7 @@ int key_rules_check_op(const struct key_rules *kr, const char *op, uint16_t port
 {
 	if (!kr)
 		return 0;
-	if (strcmp(op, "link") == 0 || strcmp(op, "unlink") == 0)
+	if (strcmp(op, "link") == 0 || strcmp(op, "unlink") == 0 || strncmp(op, "tunnel-", 7) == 0)
 		return deny(reterr, "a scoped key cannot %s", op);
 	if (kr->read_only && strcmp(op, "list") != 0 && strcmp(op, "ping") != 0 &&
 	    strcmp(op, "version") != 0)

@@ -15,7 +15,7 @@
  *   read-only          only list, ping, version
  *   name=PATTERN       the daemon holding the key may call itself only a matching name (hello)
  *
- * Scoped keys never run `link`/`unlink` on the daemon that accepted them. A refusal names the
+ * Scoped keys never run `link`/`unlink` or tunnel requests on the daemon that accepted them. A refusal names the
  * rule: "refused by rule 'port=80,443': the head is on port 22".
  */
 #pragma once

@@ -60,6 +60,18 @@ bool netns_name_valid(const char *name)
 	return true;
 }
 
+bool fd_name_valid(const char *name)
+{
+	bool digits = true;
+
+	if (!name || !netns_name_valid(name))
+		return false;
+	for (const char *p = name; *p; p++)
+		if (*p < '0' || *p > '9')
+			digits = false;
+	return !digits;
+}
+
 /* A host name or IPv4 literal: 1..253 chars of [A-Za-z0-9.-], starting with a letter or digit. */
 static bool host_name_valid(const char *s, size_t n)
 {
@@ -186,6 +198,7 @@ void url_done(struct url *u)
 	free(u->ns);
 	free(u->host);
 	free(u->path);
+	free(u->fd_name);
 	*u = (struct url){};
 }
 
@@ -200,6 +213,21 @@ int url_parse(const char *s, struct url *ret, char **reterr)
 
 	if (reterr)
 		*reterr = NULL;
+
+	/* fd:NAME; "fd:80" (all digits) stays host "fd", port 80 */
+	if (strncmp(s, "fd:", 3) == 0 && !strstr(s, "://") && s[3] != '\0' &&
+	    strspn(s + 3, "0123456789") != strlen(s + 3)) {
+		if (!fd_name_valid(s + 3))
+			return fail(reterr,
+				    "invalid descriptor name '%s' in '%s' (expected "
+				    "[A-Za-z0-9._-], up to 255, as in FileDescriptorName=)",
+				    s + 3, s);
+		path = strdup(s + 3);
+		if (!path)
+			return -ENOMEM;
+		*ret = (struct url){ .fd_name = TAKE_PTR(path) };
+		return 0;
+	}
 
 	sep = strstr(s, "://");
 	if (sep) {

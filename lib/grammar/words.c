@@ -17,6 +17,7 @@
 #include "errmsg.h"
 #include "spec.h"
 #include "time-util.h"
+#include "tls-sni.h"
 #include "url.h"
 #include "words.h"
 
@@ -45,6 +46,14 @@ static int words_check_docker_run(const char *arg, char **reterr)
 	r = docker_run_args_parse(arg, &a, reterr);
 	docker_run_args_done(&a);
 	return r;
+}
+
+static int words_check_sni(const char *arg, char **reterr)
+{
+	if (!tls_sni_pattern_valid(arg))
+		return ERRMSG_FAIL(reterr, "not a server name (NAME or *.SUFFIX: letters, digits, "
+					   "'-', '_', dots between labels, up to 253)");
+	return 0;
 }
 
 /* HOST[:PORT], or several separated by ',' (providers of one `remote`) */

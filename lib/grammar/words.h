@@ -48,6 +48,8 @@
 	  words_check_peer,       "like tunnel, over ESP-in-UDP")                                  \
 	X(SPEC, IDLE,       "idle",       "TIME", WORD_IN_ANY | WORD_SEG | WORD_NEEDS_TRIG,        \
 	  words_check_idle,       "undo the trigger after TIME without connections (5m[,keep])")   \
+	X(SPEC, SNI,        "sni",        "NAME", WORD_IN_TAIL | WORD_ROUTE,                       \
+	  words_check_sni,        "this tail serves TLS server name NAME or *.SUFFIX (routing)")    \
 	X(SPEC, BALANCE,    "balance",    "MODE", WORD_IN_ANY | WORD_SEG,                          \
 	  words_check_balance,    "several providers: least-loaded (default) or round-robin")      \
 	X(SPEC, PROXY_PROTOCOL, "proxy-protocol", NULL, WORD_IN_TAIL | WORD_IN_TRIG | WORD_SEG,  \
@@ -72,6 +74,7 @@ enum word_flag {
 	WORD_SPEC_ID = 1u << 11, /* keyword: names the top segment; belongs to no segment */
 	WORD_SEG = 1u << 12,	 /* a segment option: runs at creation wherever it stands, once */
 	WORD_NEEDS_TRIG = 1u << 13, /* only in a segment that has trigger words */
+	WORD_ROUTE = 1u << 14,	    /* labels its tail: each `tail` of the segment opens a new tail */
 };
 
 #define WORDS_GEN_ENUM_SPEC(id) SPEC_##id,
@@ -124,7 +127,7 @@ const struct word_desc *words_with(unsigned flags);
 
 /**
  * words_expected() - Return: every word, comma-separated, in table order (static string):
- * "url, docker-ns, docker-run, tail, trigger, child, chain, remote, tunnel, udptunnel, id"
+ * "url, docker-ns, docker-run, tail, trigger, child, chain, remote, tunnel, udptunnel, idle, sni, id"
  */
 const char *words_expected(void);
 

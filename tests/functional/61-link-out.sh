@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# 52-link-out: links dialed from inside, named peers. B ("homelab") accepts nothing and keeps a
+# 61-link-out: links dialed from inside, named peers. B ("homelab") accepts nothing and keeps a
 # link dialed out to A (`--link`); A reaches it as `remote homelab` through that link, and B can
 # ask A for it itself (-H tcp://A). `list` shows the link on both sides; a second daemon that
 # claims the same name is refused and logged; `unlink` / `link` at run time; the link cut and

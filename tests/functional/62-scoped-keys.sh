@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# 53-scoped-keys: `wormhole keygen --allow RULES`. A's own key is the full-power one; its key
+# 62-scoped-keys: `wormhole keygen --allow RULES`. A's own key is the full-power one; its key
 # directory holds B's scoped key "homelab" (port=8080-8089 remote=self no-docker-run name=homelab).
 # B dials A with it (--link) and asks A for what it may and may not do; every refusal names the
 # rule and A logs which key did what; a read-only key may list and nothing more; removing a key

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# 55-providers: several providers for one head (`remote H1,H2`). Two home hosts B and C dial A
+# 64-providers: several providers for one head (`remote H1,H2`). Two home hosts B and C dial A
 # (--link) as homelab1 and homelab2; on A, `url :9000 balance round-robin remote
 # homelab1,homelab2 tail url :9002` spreads new connections over both. C's daemon killed: no
 # new connection is lost (the dead provider is skipped); `list` shows each provider's state and
