@@ -482,7 +482,11 @@ static int x_authorize(void *origin, const struct ctl_request *req, char **ret_e
 	if (r < 0) {
 		log_notice("key '%s' from %s: %s refused: %s", id, from, op,
 			   *ret_error ?: strerror(-r));
-		(void)errmsg_set(ret_error, "key '%s': %s", id, *ret_error ?: strerror(-r));
+		{
+			_cleanup_free_ char *why = TAKE_PTR(*ret_error);
+
+			(void)errmsg_set(ret_error, "key '%s': %s", id, why ?: strerror(-r));
+		}
 		return r;
 	}
 	if (req->op == CTL_OP_CREATE || req->op == CTL_OP_DELETE || req->op == CTL_OP_HELLO ||

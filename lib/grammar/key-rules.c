@@ -21,8 +21,10 @@
 
 #define MAX_RANGES 32
 
-static int deny(char **reterr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int deny(char **reterr, const char *fmt, ...)
+/* Replace *@reterr (the old message is freed) and return @r (-ENOMEM without memory). */
+static int rules_fail(char **reterr, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int rules_fail(char **reterr, int r, const char *fmt, ...)
 {
 	char *m = NULL;
 	va_list ap;
@@ -35,8 +37,10 @@ static int deny(char **reterr, const char *fmt, ...)
 		return -ENOMEM;
 	free(*reterr);
 	*reterr = m;
-	return -EPERM;
+	return r;
 }
+
+#define rules_fail_deny(reterr, ...) rules_fail(reterr, -EPERM, __VA_ARGS__)
 
 struct key_rules {
 	char *port_rule; /* the rule's text, for refusals */
@@ -81,15 +85,15 @@ static int parse_ports(struct key_rules *kr, const char *list, char **reterr)
 		char *end;
 
 		if (kr->n_ranges == MAX_RANGES)
-			return ERRMSG_FAIL(reterr, "rule 'port=%s': at most %d ranges", list,
-					   MAX_RANGES);
+			return rules_fail(reterr, -EINVAL, "rule 'port=%s': at most %d ranges",
+					  list, MAX_RANGES);
 		a = strtoul(t, &end, 10);
 		b = a;
 		if (*end == '-')
 			b = strtoul(end + 1, &end, 10);
 		if (*end || a == 0 || a > 65535 || b < a || b > 65535)
-			return ERRMSG_FAIL(reterr, "rule 'port=%s': '%s' is not a port or a range",
-					   list, t);
+			return rules_fail(reterr, -EINVAL,
+					  "rule 'port=%s': '%s' is not a port or a range", list, t);
 		kr->lo[kr->n_ranges] = (uint16_t)a;
 		kr->hi[kr->n_ranges++] = (uint16_t)b;
 	}
@@ -106,7 +110,7 @@ static int parse_one(struct key_rules *kr, const char *rule, char **reterr)
 #define IS(k) (kl == strlen(k) && strncmp(rule, k, kl) == 0)
 	if (IS("port") && eq && *v) {
 		if (kr->port_rule)
-			return ERRMSG_FAIL(reterr, "rule 'port' given twice");
+			return rules_fail(reterr, -EINVAL, "rule 'port' given twice");
 		kr->port_rule = strdup(rule);
 		if (!kr->port_rule)
 			return -ENOMEM;
@@ -149,10 +153,10 @@ static int parse_one(struct key_rules *kr, const char *rule, char **reterr)
 		return kr->name ? 0 : -ENOMEM;
 	}
 #undef IS
-	return ERRMSG_FAIL(reterr,
-			   "rule '%s': unknown (expected port=LIST, remote=self|none|NAME,..., "
-			   "no-docker-run, container=PATTERN, read-only, name=PATTERN)",
-			   rule);
+	return rules_fail(reterr, -EINVAL,
+			  "rule '%s': unknown (expected port=LIST, remote=self|none|NAME,..., "
+			  "no-docker-run, container=PATTERN, read-only, name=PATTERN)",
+			  rule);
 }
 
 int key_rules_parse(const char *text, struct key_rules **ret, char **reterr)
@@ -227,8 +231,9 @@ static int check_words(struct check *c, const struct spec_word *w, size_t n)
 		const char *name = spec_word_name(w[i].type);
 
 		if (w[i].type == SPEC_DOCKER_RUN && kr->no_docker_run)
-			return deny(c->reterr, "refused by rule 'no-docker-run': word %u '%s'",
-				    w[i].pos, name);
+			return rules_fail_deny(c->reterr,
+					       "refused by rule 'no-docker-run': word %u '%s'",
+					       w[i].pos, name);
 		if (kr->container &&
 		    (w[i].type == SPEC_DOCKER_RUN || w[i].type == SPEC_DOCKER_NS)) {
 			_cleanup_free_ char *cn = NULL;
@@ -238,7 +243,7 @@ static int check_words(struct check *c, const struct spec_word *w, size_t n)
 			else if (docker_run_name(w[i].arg, &cn) < 0)
 				return -ENOMEM;
 			if (!cn || fnmatch(kr->container, cn, 0) != 0)
-				return deny(
+				return rules_fail_deny(
 					c->reterr,
 					"refused by rule 'container=%s': word %u '%s' names %s%s%s",
 					kr->container, w[i].pos, name, cn ? "'" : "no container",
@@ -260,7 +265,7 @@ static int check_words(struct check *c, const struct spec_word *w, size_t n)
 				ok = this;
 			}
 			if (!ok)
-				return deny(
+				return rules_fail_deny(
 					c->reterr, "refused by rule '%s': word %u 'remote %s'%s",
 					kr->remote_rule, w[i].pos, w[i].arg,
 					kr->remote_self ? " is not a daemon linked with this key"
@@ -303,14 +308,15 @@ int key_rules_check_create(const struct key_rules *kr, const struct spec *sp, bo
 	if (!kr)
 		return 0;
 	if (kr->read_only)
-		return deny(reterr, "refused by rule 'read-only': create");
+		return rules_fail_deny(reterr, "refused by rule 'read-only': create");
 	if (kr->port_rule && !peer_head) {
 		uint16_t port = head_port(sp->top);
 
 		if (!port || !port_allowed(kr, port))
-			return deny(reterr, "refused by rule '%s': the head is on %s%.0u",
-				    kr->port_rule, port ? "port " : "an ephemeral port",
-				    (unsigned)port);
+			return rules_fail_deny(reterr,
+					       "refused by rule '%s': the head is on %s%.0u",
+					       kr->port_rule, port ? "port " : "an ephemeral port",
+					       (unsigned)port);
 	}
 	return check_seg(&c, sp->top);
 }
@@ -321,16 +327,16 @@ int key_rules_check_op(const struct key_rules *kr, const char *op, uint16_t port
 	if (!kr)
 		return 0;
 	if (strcmp(op, "link") == 0 || strcmp(op, "unlink") == 0 || strncmp(op, "tunnel-", 7) == 0)
-		return deny(reterr, "a scoped key cannot %s", op);
+		return rules_fail_deny(reterr, "a scoped key cannot %s", op);
 	if (kr->read_only && strcmp(op, "list") != 0 && strcmp(op, "ping") != 0 &&
 	    strcmp(op, "version") != 0)
-		return deny(reterr, "refused by rule 'read-only': %s", op);
+		return rules_fail_deny(reterr, "refused by rule 'read-only': %s", op);
 	if (strcmp(op, "delete") == 0 && kr->port_rule && (!port || !port_allowed(kr, port)))
-		return deny(reterr,
-			    "refused by rule '%s': that segment is not on an allowed "
-			    "port",
-			    kr->port_rule);
+		return rules_fail_deny(reterr,
+				       "refused by rule '%s': that segment is not on an allowed "
+				       "port",
+				       kr->port_rule);
 	if (strcmp(op, "hello") == 0 && kr->name && name && fnmatch(kr->name, name, 0) != 0)
-		return deny(reterr, "refused by rule 'name=%s': '%s'", kr->name, name);
+		return rules_fail_deny(reterr, "refused by rule 'name=%s': '%s'", kr->name, name);
 	return 0;
 }

@@ -36,6 +36,8 @@ static int check(const char *rules, const char *spec, char **err)
 	size_t n = 0;
 
 	assert_non_null(copy);
+	free(*err); /* spec_parse() starts by setting *err to NULL */
+	*err = NULL;
 	for (char *w = strtok_r(copy, "|", &save); w; w = strtok_r(NULL, "|", &save))
 		assert_int_equal(strv_push_dup(&words, &n, w), 0);
 	assert_int_equal(key_rules_parse(rules, &kr, err), 0);
