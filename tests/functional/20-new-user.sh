@@ -5,7 +5,9 @@
 # daemon (the socket path given does not exist); an unknown command suggests the nearest one
 # (exit 2); the CLI as a user other than root says that wormhole needs root; `ping` prints a bare
 # number into a pipe; a tail host that does not resolve says so; `show ID` lists the segment's
-# open connection (client, tail, state, age, bytes) and says so when there is none.
+# open connection (client, tail, state, age, bytes) and says so when there is none. The bash
+# completion (completions/wormhole.bash) offers the commands, the chain words of `create --help`,
+# and the daemon's segment ids after `delete`.
 #
 #   netns wh-test-$$ ("host")
 #   +----------------------------------------------------------------------+
@@ -65,6 +67,20 @@ assert_match "show: the segment row" "^web +tcp://127.0.0.1:9000 +tcp://127.0.0.
 assert_match "show: connection header" "SEGMENT +CONN +CLIENT +TAIL +STATE +AGE +IN +OUT" "$out"
 assert_match "show: the connection" \
 	"web +[0-9]+ +127.0.0.1:[0-9]+ +tcp://127.0.0.1:9001 +(relaying|connecting) +[0-9.]+s" "$out"
+# complete WORDS...: what the bash completion offers for the last word
+complete_words() {
+	# shellcheck disable=SC2016
+	bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}; _wormhole; echo "${COMPREPLY[*]}"' \
+		_ "$repo_dir/completions/wormhole.bash" "$@"
+}
+repo_dir=$(cd "$(dirname "$0")/../.." && pwd)
+assert_match "completion: commands" "^create delete list show ping" "$(complete_words "$WORMHOLE" "")"
+assert_eq "completion: words after 'url :80 t'" "tail trigger tunnel" \
+	"$(complete_words "$WORMHOLE" create url :80 t)"
+assert_eq "completion: segment ids after delete" "web" \
+	"$(complete_words "$WORMHOLE" -H "unix://$(wh_sock main)" delete w)"
+
 rc=0
 out=$(wh show nosuch 2>&1) || rc=$?
 assert_eq "show of a missing segment: exit 1" 1 "$rc"
