@@ -61,6 +61,7 @@ void cli_human_bytes(uint64_t v, char *buf, size_t len);
 int cmd_create(int argc, char *argv[]);
 int cmd_delete(int argc, char *argv[]);
 int cmd_keygen(int argc, char *argv[]);
+int cmd_link(int argc, char *argv[]); /* also unlink */
 int cmd_list(int argc, char *argv[]);
 int cmd_ping(int argc, char *argv[]);
 int cmd_show(int argc, char *argv[]);

@@ -38,20 +38,27 @@ static const struct {
 	{ "create", cmd_create, "Create a segment chain from WORDS (see `wormhole create --help`)",
 	  NULL },
 	{ "delete", cmd_delete, "Delete a segment, its connections and its children", "ID" },
-	{ "list", cmd_list, "Show segments and their connections (--json)",
+	{ "list", cmd_list, "Show segments, their connections, and the peer links (--json)",
 	  "[--json[=pretty]] [-q|--quiet] [--no-legend]\n"
-	  "  --json[=pretty]  a JSON document {\"segments\":[...]} with exact byte counts\n"
+	  "  --json[=pretty]  a JSON document {\"segments\":[...],\"links\":[...]} with exact "
+	  "byte\n"
+	  "                   counts\n"
 	  "  -q, --quiet      segment ids only, one a line\n"
-	  "  --no-legend      no header line" },
+	  "  --no-legend      no header lines" },
 	{ "show", cmd_show, "One segment, its children and their connections", "ID" },
+	{ "link", cmd_link, "Keep a link dialed out to HOST[:PORT] (from behind NAT)",
+	  "HOST[:PORT]" },
+	{ "unlink", cmd_link, "Stop keeping the link to HOST[:PORT]", "HOST[:PORT]" },
 	{ "ping", cmd_ping, "Round trip to the daemon (or to HOST's daemon: ping HOST), in ms",
 	  "[HOST[:PORT]]\n"
 	  "Prints the round trip in milliseconds: a bare number (\"0.142000\") when stdout is\n"
 	  "not a terminal, so scripts can read it; \"0.142 ms\" on a terminal." },
-	{ "keygen", cmd_keygen, "Write a new peer key: keygen [PATH], mode 0600",
-	  "[PATH]\n"
-	  "Writes a new random peer key to PATH (default " WORMHOLE_KEYFILE "), mode 0600;\n"
-	  "refuses to overwrite an existing file." },
+	{ "keygen", cmd_keygen,
+	  "Write a new peer key: keygen [--allow RULES [--id ID]] [PATH], mode 0600",
+	  "[--allow RULES [--id ID]] [PATH]\n"
+	  "Writes a new random peer key to PATH (default " WORMHOLE_KEYFILE "), mode 0600,\n"
+	  "and prints PATH; refuses to overwrite an existing file. --allow scopes the key\n"
+	  "(see README, scoped keys)." },
 	{ "tunnel-create", cmd_tunnel_create,
 	  "IPsec tunnel to HOST's daemon: tunnel-create [--udp] HOST; prints the overlay "
 	  "addresses",
@@ -150,6 +157,8 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
 	size_t len = 0, used = 0;
 	struct ctl_segment_info *segs = NULL; /* list lines so far */
 	size_t n_segs = 0, cap_segs = 0;
+	struct ctl_link_info *links = NULL;
+	size_t n_links = 0;
 	struct transport t = { .fd = -EBADF };
 	int r;
 
@@ -251,6 +260,20 @@ read_reply:
 			ctl_reply_done(&rep);
 			continue;
 		}
+		if (rep.has_link) {
+			struct ctl_link_info *nl = realloc(links, (n_links + 1) * sizeof(*links));
+
+			if (!nl) {
+				ctl_reply_done(&rep);
+				r = -ENOMEM;
+				goto out_free_segs;
+			}
+			links = nl;
+			links[n_links++] = rep.link;
+			rep.link = (struct ctl_link_info){ 0 };
+			ctl_reply_done(&rep);
+			continue;
+		}
 		if (rep.ok && rep.has_count) {
 			if (rep.count != n_segs) {
 				fprintf(stderr,
@@ -264,6 +287,9 @@ read_reply:
 			rep.segments = TAKE_PTR(segs);
 			rep.n_segments = n_segs;
 			rep.has_segments = true;
+			rep.links = TAKE_PTR(links);
+			rep.n_links = n_links;
+			n_links = 0;
 		}
 		*ret = rep;
 		r = 0;
@@ -273,6 +299,9 @@ out_free_segs:
 	for (size_t i = 0; i < n_segs && segs; i++)
 		ctl_segment_info_done(&segs[i]);
 	free(segs);
+	for (size_t i = 0; i < n_links; i++)
+		ctl_link_info_done(&links[i]);
+	free(links);
 	return r;
 }
 
@@ -408,9 +437,10 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	(void)atexit(peer_cleanup);
 	for (size_t k = 0; k < ELEMENTSOF(commands); k++)
 		if (strcmp(argv[i], commands[k].name) == 0) {
+			int ret;
+
 			if (wants_help(argc - i, argv + i)) {
 				if (!commands[k].usage) {
 					char *h[] = { argv[i], (char *)(uintptr_t) "--help", NULL };
@@ -420,7 +450,12 @@ int main(int argc, char *argv[])
 				print_command_help(k);
 				return EXIT_OK;
 			}
-			return commands[k].fn(argc - i, argv + i);
+			/* freed here, not in an atexit handler: OpenSSL's own exit handler,
+			 * registered at its first use, would run first and drop the callback
+			 * that frees (and wipes) the key held by the TLS context */
+			ret = commands[k].fn(argc - i, argv + i);
+			peer_cleanup();
+			return ret;
 		}
 	if (strcmp(argv[i], "help") == 0) {
 		usage(stdout);

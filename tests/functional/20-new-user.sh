@@ -19,7 +19,7 @@ source "$(dirname "$0")/../lib/netns.sh"
 
 wh_setup
 nodaemon="unix://$wh_tmp/nobody-listens.sock"
-for c in create delete list show ping keygen tunnel-create tunnel-delete tunnel-list version; do
+for c in create delete list show link unlink ping keygen tunnel-create tunnel-delete tunnel-list version; do
 	out=$("$WORMHOLE" -H "$nodaemon" "$c" --help 2>&1) || fail "'$c --help' exited $?: $out"
 	assert_match "'$c --help' prints its usage" "^Usage: wormhole $c" "$out"
 	"$WORMHOLE" -H "$nodaemon" "$c" -h >/dev/null 2>&1 || fail "'$c -h' exited $?"
