@@ -11,8 +11,8 @@
  * clear error at start. Only GET /metrics is served (anything else: 404 or 405).
  *
  * The figures come from each segment's counters (segment.h, struct segment_stats) and its live
- * connections; they start at zero with the segment (they survive neither a delete nor a daemon
- * restart yet).
+ * connections; they start at zero with the segment, end with its delete, and survive a daemon
+ * restart with it (the state file keeps them, wormholed/state.c).
  */
 #include <errno.h>
 #include <inttypes.h>
