@@ -63,6 +63,8 @@ struct peer {
 	unsigned holds;
 	uint64_t backoff, next_dial;
 	sd_event_source *reconnect;
+	uint64_t ups;		   /* links that came up: reconnects = ups - 1 */
+	struct h2_link_stats gone; /* what its ended links counted (rtt: the last one's) */
 };
 
 struct peer_request {
@@ -125,6 +127,7 @@ static void on_link_up(struct h2_link *l, void *userdata)
 	struct peer_manager *m = p->m;
 
 	p->backoff = 0;
+	p->ups++;
 	if (!m)
 		return;
 	if (m->ops->link_event)
@@ -168,8 +171,17 @@ static void on_link_down(struct h2_link *l, int error, char *reason, void *userd
 	bool was_up = p->backoff == 0 && p->next_dial == 0;
 
 	(void)was_up;
-	if (p->link == l)
+	if (p->link == l) {
+		struct h2_link_stats x;
+
+		h2_link_get_stats(l, &x);
+		p->gone.streams_total += x.streams_total;
+		p->gone.bytes_in += x.bytes_in;
+		p->gone.bytes_out += x.bytes_out;
+		if (x.rtt_usec)
+			p->gone.rtt_usec = x.rtt_usec;
 		p->link = NULL;
+	}
 	h2_link_free(l);
 	peer_backoff(p);
 	if (m && m->ops->link_event)
@@ -659,4 +671,46 @@ struct peer_request *peer_request_cancel(struct peer_request *rq)
 	free(rq->in);
 	free(rq);
 	return NULL;
+}
+
+void peer_manager_foreach_link(const struct peer_manager *m, peer_link_info_fn fn, void *userdata)
+{
+	for (const struct peer *p = m->peers; p; p = p->next) {
+		struct peer_link_info i = {
+			.peer = p->name,
+			.dialed = true,
+			.streams_total = p->gone.streams_total,
+			.bytes_in = p->gone.bytes_in,
+			.bytes_out = p->gone.bytes_out,
+			.rtt_usec = p->gone.rtt_usec,
+			.reconnects = p->ups > 1 ? p->ups - 1 : 0,
+		};
+
+		if (p->link) {
+			struct h2_link_stats x;
+
+			h2_link_get_stats(p->link, &x);
+			i.up = h2_link_is_up(p->link);
+			i.streams_open = h2_link_streams(p->link);
+			i.streams_total += x.streams_total;
+			i.bytes_in += x.bytes_in;
+			i.bytes_out += x.bytes_out;
+			if (x.rtt_usec)
+				i.rtt_usec = x.rtt_usec;
+		}
+		fn(&i, userdata);
+	}
+	for (const struct accepted *a = m->accepted; a; a = a->next) {
+		struct h2_link_stats x;
+		struct peer_link_info i = { .peer = h2_link_peer(a->link) };
+
+		h2_link_get_stats(a->link, &x);
+		i.up = h2_link_is_up(a->link);
+		i.streams_open = h2_link_streams(a->link);
+		i.streams_total = x.streams_total;
+		i.bytes_in = x.bytes_in;
+		i.bytes_out = x.bytes_out;
+		i.rtt_usec = x.rtt_usec;
+		fn(&i, userdata);
+	}
 }

@@ -142,6 +142,28 @@ int peer_request(struct peer *p, const char *line, peer_reply_fn cb, void *userd
 void peer_request_set_progress(struct peer_request *rq,
 			       void (*fn)(void *userdata, const char *line, size_t len));
 
+/* One peer link as the manager knows it (peer_manager_foreach_link()). A dialed peer is one
+ * entry whether its link is up or not, with its figures summed over all the links it had; an
+ * accepted link is one entry while it lives. */
+struct peer_link_info {
+	const char *peer; /* dialed: "host:port" as given; accepted: the remote "addr:port" */
+	bool dialed;
+	bool up;
+	unsigned streams_open;
+	uint64_t streams_total;
+	uint64_t bytes_in, bytes_out; /* stream payload received / sent */
+	uint64_t rtt_usec;	      /* the last keepalive round trip; 0: not measured yet */
+	uint64_t reconnects;	      /* dialed: links that came up after the first */
+};
+
+typedef void (*peer_link_info_fn)(const struct peer_link_info *info, void *userdata);
+
+/**
+ * peer_manager_foreach_link() - Call @fn for every dialed peer and every accepted link of @m
+ * (read-only; @info and its strings are valid during the call only)
+ */
+void peer_manager_foreach_link(const struct peer_manager *m, peer_link_info_fn fn, void *userdata);
+
 /**
  * peer_request_cancel() - Stop waiting: the callback is not called. NULL is fine. Return: NULL
  */
