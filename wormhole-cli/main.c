@@ -318,10 +318,16 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	(void)atexit(peer_cleanup);
 	for (size_t k = 0; k < ELEMENTSOF(commands); k++)
-		if (strcmp(argv[i], commands[k].name) == 0)
-			return commands[k].fn(argc - i, argv + i);
+		if (strcmp(argv[i], commands[k].name) == 0) {
+			/* freed here, not in an atexit handler: OpenSSL's own exit handler,
+			 * registered at its first use, would run first and drop the callback
+			 * that frees (and wipes) the key held by the TLS context */
+			int ret = commands[k].fn(argc - i, argv + i);
+
+			peer_cleanup();
+			return ret;
+		}
 	if (strcmp(argv[i], "help") == 0) {
 		usage(stdout);
 		return EXIT_OK;
