@@ -88,9 +88,9 @@ struct h2_link {
 	void *userdata;
 	sd_event_source *io, *flush_src, *timer, *notify_src;
 	uint64_t started, last_rx;
-	bool ping_out;
 	uint64_t ping_sent; /* when the PING now out left, for the round trip */
 	struct h2_link_stats stats;
+	bool ping_out;
 	bool want_pollout;
 	uint8_t *out;
 	size_t out_off, out_len;
