@@ -22,6 +22,8 @@ extern const struct chain_op chain_op_remote;
 extern const struct chain_op chain_op_tunnel;
 extern const struct chain_op chain_op_udptunnel;
 extern const struct chain_op chain_op_idle;
+extern const struct chain_op chain_op_proxy_protocol;
+extern const struct chain_op chain_op_balance;
 extern const struct chain_op chain_op_sni;
 
 /**
@@ -56,10 +58,13 @@ void chain_remote_peer_up(struct peer *p);
  * chain_remote_child() - The remote segments @s made on peers, one per call
  * @iter:	start at 0; advanced by each call
  * @ret_host:	the peer ("host:port"), valid while the segment lives
+ * @ret_state:	(optional) malloc'ed "remote up, 2 streams, 10 opened, 1 failed" (NULL on ENOMEM)
  *
+ * With several providers (`remote HOST1,HOST2`) each is one call, with the same id.
  * Return: the remote segment's id (valid while @s lives), NULL when there are no more
  */
-const char *chain_remote_child(const struct segment *s, size_t *iter, const char **ret_host);
+const char *chain_remote_child(const struct segment *s, size_t *iter, const char **ret_host,
+			       char **ret_state);
 
 /* A tunnel is up (@r 0, @remote_ov the peer's overlay address) or could not be made (@error). */
 typedef void (*chain_tunnel_fn)(void *userdata, int r, const char *error, const char *remote_ov);

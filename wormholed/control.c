@@ -67,6 +67,8 @@ struct control {
 	int (*peer_renew)(struct segment *s, void *origin, void *userdata);
 	const char *(*peer_name)(void *origin);
 	void *peer_userdata;
+	const struct control_peer_extras *extras;
+	void *extras_userdata;
 };
 
 struct ctl_client {
@@ -570,9 +572,10 @@ static int list_order(struct daemon *d, struct list_stream *l)
 static int list_remote_children(struct ctl_client *c, struct segment *s)
 {
 	const char *rid, *host;
+	char *state = NULL;
 	size_t iter = 0;
 
-	while ((rid = chain_remote_child(s, &iter, &host))) {
+	while ((rid = chain_remote_child(s, &iter, &host, &state))) {
 		struct ctl_reply rep = { .has_segment = true };
 		int r;
 
@@ -582,7 +585,8 @@ static int list_remote_children(struct ctl_client *c, struct segment *s)
 		if (r < 0)
 			rep.segment.head = NULL;
 		rep.segment.tail = strdup("(on the peer)");
-		rep.segment.state = strdup("remote");
+		rep.segment.state = state ?: strdup("remote");
+		state = NULL;
 		r = rep.segment.id && rep.segment.parent && rep.segment.head && rep.segment.tail &&
 				    rep.segment.state
 			    ? client_queue(c, &rep)
@@ -595,8 +599,21 @@ static int list_remote_children(struct ctl_client *c, struct segment *s)
 	return 0;
 }
 
+struct links_ctx {
+	struct ctl_client *c;
+	int r;
+};
+
+static void emit_link(const struct ctl_link_info *i, void *ctx)
+{
+	struct links_ctx *lc = ctx;
+
+	if (lc->r >= 0)
+		lc->r = client_queue(lc->c, &(struct ctl_reply){ .has_link = true, .link = *i });
+}
+
 /*
- * The next batch of segment lines, then the end line. Segments may have been freed since the
+ * The next batch of segment lines, then the link lines and the end line. Segments may have been freed since the
  * order was taken (a delete, a failed trigger's children): only pointers still in the registry
  * are read, which costs one pass over it per batch.
  */
@@ -638,6 +655,13 @@ static int list_fill(struct ctl_client *c)
 	ptr_table_done(&live);
 	if (r < 0)
 		return r;
+	if (l->pos == l->n && c->ctl->extras && c->ctl->extras->links) {
+		struct links_ctx lc = { .c = c };
+
+		c->ctl->extras->links(emit_link, &lc, c->ctl->extras_userdata);
+		if (lc.r < 0)
+			return lc.r;
+	}
 	if (l->pos == l->n) {
 		r = client_queue(
 			c, &(struct ctl_reply){ .ok = true, .has_count = true, .count = l->count });
@@ -715,6 +739,38 @@ static int handle_version(struct ctl_client *c, struct ctl_request *req)
 	return client_queue(c, &(struct ctl_reply){ .ok = true, .version = version });
 }
 
+static int handle_hello(struct ctl_client *c, struct ctl_request *req)
+{
+	_cleanup_free_ char *err = NULL;
+	const struct control_peer_extras *x = c->ctl->extras;
+	int r;
+
+	if (!c->origin || !x || !x->hello)
+		return client_reply_error(c, "hello: only over a peer link");
+	r = x->hello(c->origin, req->name, req->instance, &err, c->ctl->extras_userdata);
+	if (r < 0)
+		return client_reply_error(c, "hello: %s", err ?: strerror(-r));
+	return client_queue(c, &(struct ctl_reply){ .ok = true });
+}
+
+static int handle_link(struct ctl_client *c, struct ctl_request *req)
+{
+	_cleanup_free_ char *err = NULL;
+	const struct control_peer_extras *x = c->ctl->extras;
+	int r;
+
+	if (!x || !x->link)
+		return client_reply_error(c,
+					  "%s: this wormholed has no peer key; make one with "
+					  "`wormhole keygen` and start wormholed with -K PATH",
+					  ctl_op_name(req->op));
+	r = x->link(req->name, req->op == CTL_OP_LINK, &err, c->ctl->extras_userdata);
+	if (r < 0)
+		return client_reply_error(c, "%s '%s': %s", ctl_op_name(req->op), req->name,
+					  err ?: strerror(-r));
+	return client_queue(c, &(struct ctl_reply){ .ok = true });
+}
+
 static const struct {
 	enum ctl_op op;
 	int (*handler)(struct ctl_client *c, struct ctl_request *req);
@@ -731,6 +787,9 @@ static const struct {
 	{ CTL_OP_TUNNEL_PREPARE, handle_tunnel },
 	{ CTL_OP_TUNNEL_INSTALL, handle_tunnel },
 	{ CTL_OP_TUNNEL_REKEY, handle_tunnel },
+	{ CTL_OP_HELLO, handle_hello },
+	{ CTL_OP_LINK, handle_link },
+	{ CTL_OP_UNLINK, handle_link },
 };
 
 static int client_handle_line(struct ctl_client *c, const char *line, size_t len)
@@ -742,6 +801,18 @@ static int client_handle_line(struct ctl_client *c, const char *line, size_t len
 	r = ctl_request_parse(line, len, &req, &err);
 	if (r < 0)
 		return client_reply_error(c, "bad request: %s", err ?: strerror(-r));
+	if (c->st && !c->origin) { /* its link ended: nothing vouches for it any more */
+		ctl_request_done(&req);
+		return client_reply_error(c, "the peer link of this request ended");
+	}
+	if (c->origin && c->ctl->extras && c->ctl->extras->authorize) {
+		r = c->ctl->extras->authorize(c->origin, &req, &err, c->ctl->extras_userdata);
+		if (r < 0) {
+			r = client_reply_error(c, "%s", err ?: strerror(-r));
+			ctl_request_done(&req);
+			return r;
+		}
+	}
 	r = -EOPNOTSUPP;
 	for (size_t i = 0; i < ELEMENTSOF(handlers); i++)
 		if (handlers[i].op == req.op) {
@@ -1026,6 +1097,13 @@ void control_set_peer_hooks(struct control *ctl,
 	ctl->peer_renew = renew;
 	ctl->peer_name = name;
 	ctl->peer_userdata = userdata;
+}
+
+void control_set_peer_extras(struct control *ctl, const struct control_peer_extras *ops,
+			     void *userdata)
+{
+	ctl->extras = ops;
+	ctl->extras_userdata = userdata;
 }
 
 void control_forget_origin(struct control *ctl, void *origin)

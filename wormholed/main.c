@@ -65,6 +65,10 @@ struct options {
 	uint64_t lease_usec;
 	bool docker_labels;
 	char *metrics_addr;
+	char *name;	/* --name; NULL: the host name */
+	char **link;	/* --link HOST[:PORT], repeatable */
+	char *keys_dir; /* --keys DIR; NULL: /etc/wormhole/keys.d */
+	size_t n_link;
 	struct tunnels_options tunnels;
 };
 
@@ -95,6 +99,14 @@ static void help(void)
 	       "                              0.0.0.0:%d and [::]:%d when there is a key)\n"
 	       "      --lease SEC             how long segments made for a peer outlive its\n"
 	       "                              link (default 60)\n"
+	       "      --name NAME             this daemon's name on the links it dials out\n"
+	       "                              (default: the short host name)\n"
+	       "      --keys DIR              also accept the keys in DIR (scoped keys, from\n"
+	       "                              `wormhole keygen --allow`; default\n"
+	       "                              /etc/wormhole/keys.d); remove a file to revoke\n"
+	       "      --link HOST[:PORT]      keep a link dialed out to HOST (repeatable): HOST\n"
+	       "                              reaches us as `remote NAME` through it; with\n"
+	       "                              --link and no --peer-listen nothing is accepted\n"
 	       "      --docker-labels         publish containers labelled wormhole.publish=...\n"
 	       "      --metrics [ADDR:]PORT   Prometheus metrics over HTTP (default off; ADDR\n"
 	       "                              defaults to 127.0.0.1)\n"
@@ -149,6 +161,9 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		ARG_LEASE,
 		ARG_DOCKER_LABELS,
 		ARG_METRICS,
+		ARG_NAME,
+		ARG_LINK,
+		ARG_KEYS,
 		ARG_REKEY,
 		ARG_TUNNEL_CIDR,
 		ARG_TUNNEL_PORTS,
@@ -170,6 +185,9 @@ static int parse_args(int argc, char *argv[], struct options *o)
 		{ "key", required_argument, NULL, 'K' },
 		{ "peer-listen", required_argument, NULL, ARG_PEER_LISTEN },
 		{ "lease", required_argument, NULL, ARG_LEASE },
+		{ "name", required_argument, NULL, ARG_NAME },
+		{ "link", required_argument, NULL, ARG_LINK },
+		{ "keys", required_argument, NULL, ARG_KEYS },
 		{ "rekey", required_argument, NULL, ARG_REKEY },
 		{ "tunnel-cidr", required_argument, NULL, ARG_TUNNEL_CIDR },
 		{ "tunnel-ports", required_argument, NULL, ARG_TUNNEL_PORTS },
@@ -268,6 +286,22 @@ static int parse_args(int argc, char *argv[], struct options *o)
 					optarg);
 				return 2;
 			}
+			break;
+		case ARG_NAME:
+			free(o->name);
+			o->name = strdup(optarg);
+			if (!o->name)
+				return 1;
+			break;
+		case ARG_KEYS:
+			free(o->keys_dir);
+			o->keys_dir = strdup(optarg);
+			if (!o->keys_dir)
+				return 1;
+			break;
+		case ARG_LINK:
+			if (strv_push_dup(&o->link, &o->n_link, optarg) < 0)
+				return 1;
 			break;
 		case ARG_DOCKER_LABELS:
 			o->docker_labels = true;
@@ -388,13 +422,14 @@ static int start_peers(struct daemon *d, struct options *o)
 	static char any4[] = "0.0.0.0:" STRINGIFY(PEER_DEFAULT_PORT),
 		    any6[] = "[::]:" STRINGIFY(PEER_DEFAULT_PORT);
 	static char *const defaults[] = { any4, any6, NULL };
+	static char *const none[] = { NULL };
 	const char *path = o->key_path ?: WORMHOLE_KEYFILE;
 	_cleanup_free_ char *err = NULL;
 	struct peer_key key;
 	int r;
 
 	r = peer_key_load(path, &key, &err);
-	if (r == -ENOENT && !o->key_path) {
+	if (r == -ENOENT && !o->key_path && !o->link) {
 		log_info("no peer key at %s: the peer port stays closed, `remote` is refused "
 			 "(make a key with `wormhole keygen`)",
 			 path);
@@ -404,10 +439,32 @@ static int start_peers(struct daemon *d, struct options *o)
 		log_error("%s", err ?: strerror(-r));
 		return r;
 	}
-	r = peer_server_new(d, ctl, &key, o->peer_listen ?: defaults,
+	/* a host that dials out (--link) accepts nothing unless told to */
+	r = peer_server_new(d, ctl, &key,
+			    o->peer_listen
+				    ?: o->link ? none
+					       : defaults,
 			    o->lease_usec ?: PEER_LEASE_DEFAULT_USEC, &peers);
+	if (r >= 0)
+		r = peer_server_set_key_dir(peers, &key, o->keys_dir ?: "/etc/wormhole/keys.d");
 	peer_key_wipe(&key);
-	return r;
+	if (r < 0)
+		return r;
+	if (o->name) {
+		r = peer_server_set_name(peers, o->name);
+		if (r < 0)
+			return r;
+	}
+	for (char **l = o->link; l && *l; l++) {
+		_cleanup_free_ char *e = NULL;
+
+		r = peer_server_link(peers, *l, true, &e);
+		if (r < 0) {
+			log_error("--link '%s': %s", *l, e ?: strerror(-r));
+			return r;
+		}
+	}
+	return 0;
 }
 
 /* Raises the soft open-file limit to the hard one. Return: the soft limit now in force (what the
@@ -601,5 +658,8 @@ out:
 	free(o.key_path);
 	strv_free(o.peer_listen);
 	free(o.metrics_addr);
+	free(o.name);
+	free(o.keys_dir);
+	strv_free(o.link);
 	return r < 0 ? 1 : 0;
 }

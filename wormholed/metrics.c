@@ -14,7 +14,7 @@
  * connections; they start at zero with the segment, end with its delete, and survive a daemon
  * restart with it (the state file keeps them, wormholed/state.c). Per peer link (label `peer`,
  * and `side`: dialed by us or accepted), what lib/peer's link manager knows
- * (peer_manager_foreach_link()): up or down, streams open and opened, bytes each way, the last
+ * (peer_manager_links()): up or down, streams open and opened, bytes each way, the last
  * keepalive round trip, reconnects.
  */
 #include <errno.h>
@@ -92,26 +92,28 @@ static void on_link(const struct peer_link_info *i, void *userdata)
 	const char *name = link_families[lp->fam].name;
 	char labels[300];
 
-	snprintf(labels, sizeof(labels), "peer=\"%s\",side=\"%s\"", i->peer,
+	snprintf(labels, sizeof(labels), "peer=\"%s\",side=\"%s\"", i->name,
 		 i->dialed ? "dialed" : "accepted");
 	switch (lp->fam) {
 	case LINK_UP:
-		fprintf(lp->f, "%s{%s} %d\n", name, labels, i->up ? 1 : 0);
+		fprintf(lp->f, "%s{%s} %d\n", name, labels, strcmp(i->state, "up") == 0 ? 1 : 0);
 		break;
 	case LINK_STREAMS_OPEN:
-		fprintf(lp->f, "%s{%s} %u\n", name, labels, i->streams_open);
+		fprintf(lp->f, "%s{%s} %u\n", name, labels, i->streams);
 		break;
 	case LINK_STREAMS_TOTAL:
-		fprintf(lp->f, "%s{%s} %" PRIu64 "\n", name, labels, i->streams_total);
+		fprintf(lp->f, "%s{%s} %" PRIu64 "\n", name, labels, i->total.streams_total);
 		break;
 	case LINK_BYTES:
-		fprintf(lp->f, "%s{%s,direction=\"in\"} %" PRIu64 "\n", name, labels, i->bytes_in);
+		fprintf(lp->f, "%s{%s,direction=\"in\"} %" PRIu64 "\n", name, labels,
+			i->total.bytes_in);
 		fprintf(lp->f, "%s{%s,direction=\"out\"} %" PRIu64 "\n", name, labels,
-			i->bytes_out);
+			i->total.bytes_out);
 		break;
 	case LINK_RTT:
-		if (i->rtt_usec)
-			fprintf(lp->f, "%s{%s} %.6f\n", name, labels, (double)i->rtt_usec / 1e6);
+		if (i->total.rtt_usec)
+			fprintf(lp->f, "%s{%s} %.6f\n", name, labels,
+				(double)i->total.rtt_usec / 1e6);
 		break;
 	case LINK_RECONNECTS:
 		fprintf(lp->f, "%s{%s} %" PRIu64 "\n", name, labels, i->reconnects);
@@ -121,14 +123,14 @@ static void on_link(const struct peer_link_info *i, void *userdata)
 	}
 }
 
-static void render_links(FILE *f, const struct peer_manager *m)
+static void render_links(FILE *f, struct peer_manager *m)
 {
 	for (int fam = 0; fam < _LINK_FAMILY_MAX; fam++) {
 		struct link_pass lp = { .f = f, .fam = fam };
 
 		header(f, link_families[fam].name, link_families[fam].type,
 		       link_families[fam].help);
-		peer_manager_foreach_link(m, on_link, &lp);
+		peer_manager_links(m, on_link, &lp);
 	}
 }
 

@@ -216,6 +216,77 @@ static void on_relay_done(struct relay *r, int error, const char *reason, void *
 	conn_free(userdata, error, reason);
 }
 
+/*
+ * The PROXY protocol v2 header (haproxy's proxy-protocol.txt, section 2.2): the signature,
+ * version 2 / PROXY, TCP over IPv4 or IPv6, source then destination address and port. A client
+ * whose address is unknown (a unix socket) gets the LOCAL command: the consumer uses the
+ * connection's own addresses.
+ */
+static size_t proxy_v2_header(const union sockaddr_union *src, socklen_t srclen,
+			      const union sockaddr_union *dst, socklen_t dstlen, uint8_t *buf)
+{
+	static const uint8_t sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
+					 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
+	size_t n = 16;
+
+	memcpy(buf, sig, sizeof(sig));
+	if (srclen > 0 && src->sa.sa_family == AF_INET) {
+		struct sockaddr_in d4 = { .sin_family = AF_INET };
+
+		if (dstlen > 0 && dst->sa.sa_family == AF_INET)
+			d4 = dst->in;
+		buf[12] = 0x21; /* v2, PROXY */
+		buf[13] = 0x11; /* TCP over IPv4 */
+		memcpy(buf + 16, &src->in.sin_addr, 4);
+		memcpy(buf + 20, &d4.sin_addr, 4);
+		memcpy(buf + 24, &src->in.sin_port, 2);
+		memcpy(buf + 26, &d4.sin_port, 2);
+		n += 12;
+	} else if (srclen > 0 && src->sa.sa_family == AF_INET6) {
+		struct sockaddr_in6 d6 = { .sin6_family = AF_INET6 };
+
+		if (dstlen > 0 && dst->sa.sa_family == AF_INET6)
+			d6 = dst->in6;
+		buf[12] = 0x21;
+		buf[13] = 0x21; /* TCP over IPv6 */
+		memcpy(buf + 16, &src->in6.sin6_addr, 16);
+		memcpy(buf + 32, &d6.sin6_addr, 16);
+		memcpy(buf + 48, &src->in6.sin6_port, 2);
+		memcpy(buf + 50, &d6.sin6_port, 2);
+		n += 36;
+	} else {
+		buf[12] = 0x20; /* v2, LOCAL */
+		buf[13] = 0x00;
+	}
+	buf[14] = (uint8_t)((n - 16) >> 8);
+	buf[15] = (uint8_t)((n - 16) & 0xff);
+	return n;
+}
+
+/* Write the header on a just-opened tail end: it fits any empty socket buffer or stream. */
+static int conn_send_proxy_header(struct conn *c, struct relay_end *end)
+{
+	union sockaddr_union dst = { 0 };
+	socklen_t dstlen = 0;
+	uint8_t buf[64];
+	size_t n;
+	ssize_t k;
+
+	if (c->client.fd >= 0) {
+		dstlen = sizeof(dst);
+		if (getsockname(c->client.fd, &dst.sa, &dstlen) < 0)
+			dstlen = 0;
+	}
+	n = proxy_v2_header(&c->client_sa, c->client_len, &dst, dstlen, buf);
+	if (end->fd >= 0)
+		k = send(end->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	else
+		k = end->stream->ops->write(end->stream, buf, n);
+	if (k < 0)
+		return end->fd >= 0 ? -errno : (int)k;
+	return (size_t)k == n ? 0 : -EAGAIN;
+}
+
 static int on_idle_check(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct conn *c = userdata;
@@ -255,6 +326,14 @@ static void on_tail_opened(void *userdata, int r, struct relay_end end)
 	struct conn *c = userdata;
 
 	c->tail_handle = NULL;
+	if (r >= 0 && c->s->proxy_protocol) {
+		r = conn_send_proxy_header(c, &end);
+		if (r < 0) {
+			relay_end_close(&end);
+			conn_fail(c, SEGMENT_FAIL_CONNECT, r, "cannot send the PROXY header");
+			return;
+		}
+	}
 	if (r < 0) {
 		conn_fail(c, r == -ETIMEDOUT ? SEGMENT_FAIL_REFUSED : SEGMENT_FAIL_CONNECT, r,
 			  r == -ETIMEDOUT ? "tail refused until the connect timeout"
@@ -285,7 +364,11 @@ static void conn_open_tail(struct conn *c)
 		return;
 	}
 	c->tail_ops = t->ops;
+	s->d->opening_client = c->client_len > 0 ? &c->client_sa.sa : NULL;
+	s->d->opening_client_len = c->client_len;
 	r = c->tail_ops->open(s, t, on_tail_opened, c, &c->tail_handle);
+	s->d->opening_client = NULL;
+	s->d->opening_client_len = 0;
 	if (r < 0)
 		conn_fail(c, SEGMENT_FAIL_CONNECT, r, "cannot connect to the tail");
 }

@@ -20,6 +20,7 @@
 #include <systemd/sd-event.h>
 
 struct chain_op;
+struct sockaddr;
 struct container_watch;
 struct daemon;
 struct docker;
@@ -82,6 +83,10 @@ struct daemon {
 
 	/* the peer links (lib/peer); NULL without a key: `remote` is refused then */
 	struct peer_manager *peers;
+	/* during a tail's open() only (conn.c): the client of the connection being opened, for
+	 * tails that carry it on (the peer tail puts it on the stream); NULL when unknown */
+	const struct sockaddr *opening_client;
+	unsigned opening_client_len;
 
 	struct docker *docker;
 	struct container_watch *watches;

@@ -39,7 +39,8 @@ const struct head_ops head_peer_ops = {
 	.active = peer_active,
 };
 
-int head_peer_accept(struct segment *s, struct stream *st, const char *from)
+int head_peer_accept(struct segment *s, struct stream *st, const char *from,
+		     const struct sockaddr *client, unsigned client_len)
 {
 	if (s->head_ops != &head_peer_ops)
 		return -ENOENT;
@@ -48,6 +49,6 @@ int head_peer_accept(struct segment *s, struct stream *st, const char *from)
 	if (s->head.proto == URL_PROTO_UDP)
 		return -EPROTOTYPE;
 	log_debug("segment '%s': a stream from peer %s", s->id, from);
-	conn_accept(s, RELAY_END_STREAM(st), NULL, 0);
+	conn_accept(s, RELAY_END_STREAM(st), client, (socklen_t)client_len);
 	return 0;
 }

@@ -46,14 +46,18 @@ int head_listen_adopt(struct segment *s, int fd, char **ret_error);
  * daemon's peer server hands each stream to head_peer_accept(). */
 extern const struct head_ops head_peer_ops;
 
+struct sockaddr;
 struct stream;
 
 /**
  * head_peer_accept() - A stream arrived on a peer link for @s
  * @st:		ownership passes to the engine on 0 only
  * @from:	the peer's address, for the log (borrowed)
+ * @client, @client_len: the original client's address, when the stream carried it (NULL, 0:
+ *		unknown); it stands for the client in logs and in a PROXY header
  *
  * Return: 0, -ENOENT (@s has no peer head), -ECONNREFUSED (not taking connections now),
  * -EPROTOTYPE (a UDP segment: not carried yet)
  */
-int head_peer_accept(struct segment *s, struct stream *st, const char *from);
+int head_peer_accept(struct segment *s, struct stream *st, const char *from,
+		     const struct sockaddr *client, unsigned client_len);

@@ -55,6 +55,11 @@ struct spec_seg;
 struct tail_ops;
 struct udp_session;
 
+enum segment_balance {
+	SEGMENT_BALANCE_LEAST_LOADED, /* the provider with the fewest open streams (default) */
+	SEGMENT_BALANCE_ROUND_ROBIN,
+};
+
 enum segment_state {
 	SEGMENT_CREATING,
 	SEGMENT_LISTENING,
@@ -150,6 +155,13 @@ struct segment {
 	struct udp_relay *udp;	    /* a udp head's sessions */
 	bool head_peer_on;	    /* the peer-link head (head-peer.c) takes streams */
 
+	/* the tail: how a connection to it is opened (tail.h); a word may replace the default */
+	const struct tail_ops *tail_ops;
+	union sockaddr_union tail_sa; /* the socket tail's address, once completed */
+	socklen_t tail_salen;
+	void *tail_data;     /* a tail kind's own state, set with tail_ops (tail-peer.c) */
+	bool proxy_protocol; /* `proxy-protocol`: a PROXY v2 header starts each tail connection */
+	enum segment_balance balance; /* `balance`: how a tail with several providers picks one */
 	/* tail 0 is @tail (its endpoint is what the tail words and the trigger change); a
 	 * segment that routes (`tail sni NAME ...`) has tails 1.. in @more_tails */
 	struct segment_tail *more_tails;

@@ -9,12 +9,15 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include <systemd/sd-event.h>
 
 #include "errmsg.h"
+#include "h2-link.h"
 #include "link-manager.h"
 #include "segment.h"
+#include "sockaddr.h"
 #include "tail.h"
 
 struct peer_open_op {
@@ -54,6 +57,21 @@ static int peer_complete(struct segment *s, struct segment_tail *t, char **ret_e
 	return 0;
 }
 
+int tail_peer_open_stream(struct segment *s, struct peer *p, const char *path, struct stream **ret)
+{
+	const struct sockaddr *c = s->d->opening_client;
+
+	if (c && (c->sa_family == AF_INET || c->sa_family == AF_INET6)) {
+		/* the client travels with the stream: "/data/<id>?from=198.51.100.7:41234" */
+		char from[SOCKADDR_STR_MAX], full[H2_LINK_PATH_MAX];
+
+		sockaddr_format(c, s->d->opening_client_len, from);
+		if ((size_t)snprintf(full, sizeof(full), "%s?from=%s", path, from) < sizeof(full))
+			return peer_open(p, full, ret);
+	}
+	return peer_open(p, path, ret);
+}
+
 static int peer_open_tail(struct segment *s, const struct segment_tail *t, tail_opened_fn done,
 			  void *userdata, void **ret_handle)
 {
@@ -66,7 +84,7 @@ static int peer_open_tail(struct segment *s, const struct segment_tail *t, tail_
 		return -ENOMEM;
 	o->done = done;
 	o->userdata = userdata;
-	r = peer_open(tp->peer, tp->path, &o->st);
+	r = tail_peer_open_stream(s, tp->peer, tp->path, &o->st);
 	if (r >= 0)
 		r = sd_event_add_defer(s->d->event, &o->src, on_deliver, o);
 	if (r < 0) {

@@ -50,6 +50,14 @@ struct peer;
  * segment there (chains/remote.c sets it up). s->tail.data points to a struct tail_peer. */
 extern const struct tail_ops tail_peer_ops;
 
+/**
+ * tail_peer_open_stream() - A stream to @p for @path ("/data/<id>"), carrying the client of the
+ * connection being opened (d->opening_client) so that the far end knows it (PROXY headers, logs)
+ * @ret:	on success only, the caller's
+ * Return: 0 or a negative errno from peer_open()
+ */
+int tail_peer_open_stream(struct segment *s, struct peer *p, const char *path, struct stream **ret);
+
 struct tail_peer {
 	struct peer *peer; /* borrowed from the word's state */
 	char *path;	   /* "/data/<remote segment id>" */

@@ -31,6 +31,9 @@ static const char *const ctl_op_names[_CTL_OP_MAX] = {
 	[CTL_OP_TUNNEL_PREPARE] = "tunnel-prepare",
 	[CTL_OP_TUNNEL_INSTALL] = "tunnel-install",
 	[CTL_OP_TUNNEL_REKEY] = "tunnel-rekey",
+	[CTL_OP_HELLO] = "hello",
+	[CTL_OP_LINK] = "link",
+	[CTL_OP_UNLINK] = "unlink",
 };
 
 const char *ctl_op_name(enum ctl_op op)
@@ -157,6 +160,15 @@ int ctl_request_format(const struct ctl_request *req, char **ret)
 		if (!req->id)
 			return -EINVAL;
 		r = gen_kv(g, "id", req->id);
+		if (r < 0)
+			return r;
+	}
+	if (req->op == CTL_OP_HELLO || req->op == CTL_OP_LINK || req->op == CTL_OP_UNLINK) {
+		if (!req->name)
+			return -EINVAL;
+		r = gen_kv(g, "name", req->name);
+		if (r == 0 && req->instance)
+			r = gen_kv(g, "instance", req->instance);
 		if (r < 0)
 			return r;
 	}
@@ -497,6 +509,19 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *ret, cha
 		if (!req.id)
 			return set_err(reterr, "%s needs 'id'", ctl_op_names[req.op]);
 	}
+	if (req.op == CTL_OP_HELLO || req.op == CTL_OP_LINK || req.op == CTL_OP_UNLINK) {
+		r = get_str(v, "name", &req.name, reterr);
+		if (r == 0)
+			r = get_str(v, "instance", &req.instance, reterr);
+		if (r < 0) {
+			ctl_request_done(&req);
+			return r;
+		}
+		if (!req.name || !req.name[0]) {
+			ctl_request_done(&req);
+			return set_err(reterr, "%s needs 'name'", ctl_op_names[req.op]);
+		}
+	}
 	if (req.op == CTL_OP_CREATE) {
 		words = obj_get(v, "words");
 		if (!words || !YAJL_IS_ARRAY(words))
@@ -537,6 +562,8 @@ void ctl_request_done(struct ctl_request *r)
 	free(r->id);
 	strv_free(r->words);
 	free(r->peer_head);
+	free(r->name);
+	free(r->instance);
 	free(r->host);
 	if (r->tunnel)
 		ctl_tunnel_done(r->tunnel);
@@ -558,6 +585,24 @@ static int gen_segment(yajl_gen g, const struct ctl_segment_info *s)
 	r = r ?: gen_ku(g, "conns_total", s->conns_total);
 	r = r ?: gen_ku(g, "bytes_in", s->bytes_in);
 	r = r ?: gen_ku(g, "bytes_out", s->bytes_out);
+	yajl_gen_map_close(g);
+	return r;
+}
+
+static int gen_link(yajl_gen g, const struct ctl_link_info *l)
+{
+	int r = 0;
+
+	yajl_gen_map_open(g);
+	r = r ?: gen_kv(g, "name", l->name);
+	r = r ?: gen_kv(g, "address", l->address);
+	r = r ?: gen_kv(g, "direction", l->direction);
+	r = r ?: gen_kv(g, "state", l->state);
+	r = r ?: gen_kv(g, "key", l->key);
+	r = r ?: gen_ku(g, "age", l->age_sec);
+	r = r ?: gen_ku(g, "streams", l->streams);
+	r = r ?: gen_ku(g, "bytes_in", l->bytes_in);
+	r = r ?: gen_ku(g, "bytes_out", l->bytes_out);
 	yajl_gen_map_close(g);
 	return r;
 }
@@ -607,6 +652,9 @@ int ctl_reply_format(const struct ctl_reply *rep, char **ret)
 	if (rep->has_segment) {
 		r = gen_str(g, "segment");
 		r = r ?: gen_segment(g, &rep->segment);
+	} else if (rep->has_link) {
+		r = gen_str(g, "link");
+		r = r ?: gen_link(g, &rep->link);
 	} else if (rep->progress) {
 		r = gen_kv(g, "progress", rep->progress);
 	} else {
@@ -657,6 +705,25 @@ static int parse_segment(yajl_val o, struct ctl_segment_info *s, char **reterr)
 	return r;
 }
 
+static int parse_link(yajl_val o, struct ctl_link_info *l, char **reterr)
+{
+	int r = 0;
+
+	if (!YAJL_IS_OBJECT(o))
+		return set_err(reterr, "a link must be an object");
+	r = obj_check_unique(o, "link", reterr);
+	r = r ?: get_str(o, "name", &l->name, reterr);
+	r = r ?: get_str(o, "address", &l->address, reterr);
+	r = r ?: get_str(o, "direction", &l->direction, reterr);
+	r = r ?: get_str(o, "state", &l->state, reterr);
+	r = r ?: get_str(o, "key", &l->key, reterr);
+	r = r ?: get_u64(o, "age", &l->age_sec, reterr);
+	r = r ?: get_u64(o, "streams", &l->streams, reterr);
+	r = r ?: get_u64(o, "bytes_in", &l->bytes_in, reterr);
+	r = r ?: get_u64(o, "bytes_out", &l->bytes_out, reterr);
+	return r;
+}
+
 int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **reterr)
 {
 	_cleanup_(yajl_tree_freep) yajl_val v = NULL;
@@ -671,6 +738,15 @@ int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **
 	if (seg) {
 		rep.has_segment = true;
 		r = parse_segment(seg, &rep.segment, reterr);
+		if (r < 0)
+			goto fail;
+		*ret = rep;
+		return 0;
+	}
+	seg = obj_get(v, "link");
+	if (seg) {
+		rep.has_link = true;
+		r = parse_link(seg, &rep.link, reterr);
 		if (r < 0)
 			goto fail;
 		*ret = rep;
@@ -754,6 +830,16 @@ void ctl_segment_info_done(struct ctl_segment_info *s)
 	*s = (struct ctl_segment_info){ 0 };
 }
 
+void ctl_link_info_done(struct ctl_link_info *l)
+{
+	free(l->name);
+	free(l->address);
+	free(l->direction);
+	free(l->state);
+	free(l->key);
+	*l = (struct ctl_link_info){ 0 };
+}
+
 void ctl_tunnel_done(struct ctl_tunnel *t)
 {
 	free(t->peer);
@@ -800,6 +886,10 @@ void ctl_reply_done(struct ctl_reply *r)
 		ctl_segment_info_done(&r->segments[i]);
 	free(r->segments);
 	ctl_segment_info_done(&r->segment);
+	for (size_t i = 0; r->links && i < r->n_links; i++)
+		ctl_link_info_done(&r->links[i]);
+	free(r->links);
+	ctl_link_info_done(&r->link);
 	for (size_t i = 0; r->tunnels && i < r->n_tunnels; i++)
 		ctl_tunnel_done(&r->tunnels[i]);
 	free(r->tunnels);
@@ -819,6 +909,34 @@ int ctl_segments_format_json(const struct ctl_segment_info *s, size_t n, bool pr
 	r = gen_segments(g, s, n);
 	if (r < 0)
 		return r;
+	yajl_gen_map_close(g);
+	return gen_finish(g, ret);
+}
+
+int ctl_list_format_json(const struct ctl_segment_info *s, size_t n,
+			 const struct ctl_link_info *links, size_t n_links, bool pretty, char **ret)
+{
+	_cleanup_(yajl_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
+	int r;
+
+	if (!g)
+		return -ENOMEM;
+	if (pretty)
+		yajl_gen_config(g, yajl_gen_beautify, 1);
+	yajl_gen_map_open(g);
+	r = gen_segments(g, s, n);
+	if (r < 0)
+		return r;
+	r = gen_str(g, "links");
+	if (r < 0)
+		return r;
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < n_links; i++) {
+		r = gen_link(g, &links[i]);
+		if (r < 0)
+			return r;
+	}
+	yajl_gen_array_close(g);
 	yajl_gen_map_close(g);
 	return gen_finish(g, ret);
 }

@@ -7,6 +7,8 @@
  *            from a peer daemon over the peer link (lib/peer) also:
  *            {"op":"create","words":[...],"peer_head":"tcp://127.0.0.1:9000"}
  *            {"op":"renew","id":"web.1a2b3c"}
+ *            {"op":"hello","name":"homelab","instance":"5f0c..."}  (a daemon that dialed out)
+ *            {"op":"link","name":"gw.example:9999"}  {"op":"unlink","name":"gw.example"}
  *            tunnels: {"op":"tunnel-create","host":"198.18.0.2","udp":false}
  *            {"op":"tunnel-delete","host":"198.18.0.2"}  {"op":"tunnel-list"}
  *            and between daemons only (peer links), each carrying the receiver's half:
@@ -19,7 +21,8 @@
  * A long request (a create that pulls an image) may be preceded by progress lines
  * {"progress":"..."}; the final line is the one with "ok". A list is streamed: one line per
  * segment, {"segment":{"id":"web",...}}, then the end line {"ok":true,"count":N} (N lines came);
- * so no line grows with the number of segments. The older single line {"ok":true,"segments":[...]}
+ * so no line grows with the number of segments. Peer links come as lines {"link":{...}} before the
+ * end line (not counted in "count"). The older single line {"ok":true,"segments":[...]}
  * is still parsed (and formatted, for `list --json`).
  * An object with the same key twice is refused at every level the parsers read.
  * This module is the only control-protocol code that touches yajl; trees are freed right after
@@ -43,6 +46,9 @@ enum ctl_op {
 	CTL_OP_PING,
 	CTL_OP_VERSION,
 	CTL_OP_RENEW, /* peer links only: renew the lease of segment id */
+	CTL_OP_HELLO, /* peer links only: the dialing daemon's name (and run instance) */
+	CTL_OP_LINK,  /* keep a link dialed out to peer "name" (host[:port]) */
+	CTL_OP_UNLINK,
 	CTL_OP_TUNNEL_CREATE,
 	CTL_OP_TUNNEL_DELETE, /* with host: both halves; with tunnel (peer links): the receiver's */
 	CTL_OP_TUNNEL_LIST,
@@ -79,10 +85,24 @@ struct ctl_request {
 	 * the peer link, and this URL ("tcp://127.0.0.1:9000") is the creator's tail, which
 	 * the segment's tail defaults from; NULL: an ordinary create */
 	char *peer_head;
-	char *host;		   /* tunnel-create, tunnel-delete */
-	bool udp;		   /* tunnel-create: ESP-in-UDP */
-	uint64_t step;		   /* tunnel-rekey: 1 or 2 */
+	char *name;	/* hello: the daemon's name; link, unlink: the peer host[:port] */
+	char *instance; /* hello: random per daemon run (a reconnect is not a second claim) */
+	char *host;	/* tunnel-create, tunnel-delete */
+	bool udp;	/* tunnel-create: ESP-in-UDP */
+	uint64_t step;	/* tunnel-rekey: 1 or 2 */
 	struct ctl_tunnel *tunnel; /* tunnel-prepare/-install/-rekey, tunnel-delete from a peer */
+};
+
+struct ctl_link_info {
+	char *name;	   /* the peer's name ("homelab") or its address when it has none */
+	char *address;	   /* "198.18.0.2:9999" */
+	char *direction;   /* "out" (we dialed), "in" */
+	char *state;	   /* "up", "connecting", "backoff" */
+	char *key;	   /* the key it authenticated with (its id), "" for the default key */
+	uint64_t age_sec;  /* since it came up */
+	uint64_t streams;  /* open now */
+	uint64_t bytes_in; /* TLS bytes received on it */
+	uint64_t bytes_out;
 };
 
 struct ctl_segment_info {
@@ -109,6 +129,10 @@ struct ctl_reply {
 	bool has_segments;
 	bool has_segment; /* a list line {"segment":{...}} (ok is meaningless then) */
 	struct ctl_segment_info segment;
+	bool has_link; /* a list line {"link":{...}} */
+	struct ctl_link_info link;
+	struct ctl_link_info *links; /* gathered by the client */
+	size_t n_links;
 	bool has_count; /* the end line of a list: "count" segment lines came before it */
 	uint64_t count;
 	struct ctl_tunnel *tunnels; /* tunnel-create (one), tunnel-list, tunnel-prepare (one) */
@@ -172,6 +196,19 @@ void ctl_reply_done(struct ctl_reply *r);
  * Return: 0, -ENOMEM
  */
 int ctl_segments_format_json(const struct ctl_segment_info *s, size_t n, bool pretty, char **ret);
+
+/**
+ * ctl_list_format_json() - ctl_segments_format_json() with the links: {"segments":[...],
+ * "links":[...]}. Return: 0, -ENOMEM
+ */
+int ctl_list_format_json(const struct ctl_segment_info *s, size_t n,
+			 const struct ctl_link_info *links, size_t n_links, bool pretty,
+			 char **ret);
+
+/**
+ * ctl_link_info_done() - Free the strings of @l
+ */
+void ctl_link_info_done(struct ctl_link_info *l);
 
 /**
  * ctl_tunnels_format_json() - The `tunnel-list --json` document: {"tunnels":[...]}

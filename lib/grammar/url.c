@@ -202,6 +202,19 @@ void url_done(struct url *u)
 	*u = (struct url){};
 }
 
+/* "fd:NAME" with a NAME that is not all digits ("fd:80" is host "fd", port 80). Written with
+ * lengths, not strspn() on s + 3: gcc 12's -Wstringop-overread misreads that under ASan. */
+static bool url_is_fd(const char *s)
+{
+	size_t n = strlen(s), digits;
+
+	if (n <= 3 || memcmp(s, "fd:", 3) != 0 || strstr(s, "://"))
+		return false;
+	for (digits = 0; digits < n - 3 && s[3 + digits] >= '0' && s[3 + digits] <= '9'; digits++)
+		;
+	return digits != n - 3;
+}
+
 int url_parse(const char *s, struct url *ret, char **reterr)
 {
 	_cleanup_free_ char *ns = NULL, *host = NULL, *path = NULL;
@@ -215,8 +228,7 @@ int url_parse(const char *s, struct url *ret, char **reterr)
 		*reterr = NULL;
 
 	/* fd:NAME; "fd:80" (all digits) stays host "fd", port 80 */
-	if (strncmp(s, "fd:", 3) == 0 && !strstr(s, "://") && s[3] != '\0' &&
-	    strspn(s + 3, "0123456789") != strlen(s + 3)) {
+	if (url_is_fd(s)) {
 		if (!fd_name_valid(s + 3))
 			return fail(reterr,
 				    "invalid descriptor name '%s' in '%s' (expected "

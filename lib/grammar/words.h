@@ -41,7 +41,7 @@
 	X(SPEC, CHAIN,      "chain",      NULL,   WORD_IN_ANY | WORD_LINK | WORD_JOIN,             \
 	  NULL,                   "like child, and this segment's tail becomes the child's head")  \
 	X(SPEC, REMOTE,     "remote",     "HOST", WORD_IN_ANY | WORD_LINK | WORD_JOIN | WORD_PEER, \
-	  words_check_peer,       "the rest of the chain runs on the wormholed at HOST[:PORT]")    \
+	  words_check_peer,       "the rest of the chain runs at HOST[:PORT] (H1,H2: providers)")  \
 	X(SPEC, TUNNEL,     "tunnel",     "HOST", WORD_IN_ANY | WORD_LINK | WORD_JOIN | WORD_PEER, \
 	  words_check_peer,       "like remote, over an IPsec tunnel")                             \
 	X(SPEC, UDPTUNNEL,  "udptunnel",  "HOST", WORD_IN_ANY | WORD_LINK | WORD_JOIN | WORD_PEER, \
@@ -50,6 +50,10 @@
 	  words_check_idle,       "undo the trigger after TIME without connections (5m[,keep])")   \
 	X(SPEC, SNI,        "sni",        "NAME", WORD_IN_TAIL | WORD_ROUTE,                       \
 	  words_check_sni,        "this tail serves TLS server name NAME or *.SUFFIX (routing)")    \
+	X(SPEC, BALANCE,    "balance",    "MODE", WORD_IN_ANY | WORD_SEG,                          \
+	  words_check_balance,    "several providers: least-loaded (default) or round-robin")      \
+	X(SPEC, PROXY_PROTOCOL, "proxy-protocol", NULL, WORD_IN_TAIL | WORD_IN_TRIG | WORD_SEG,  \
+	  NULL,                   "send a PROXY v2 header with the client's address to the tail")  \
 	X(KW,   ID,         "id",         "NAME", WORD_IN_ANY | WORD_SPEC_ID,                      \
 	  words_check_id,         "name the top segment ([A-Za-z0-9._-], up to 64)")
 /* clang-format on */

@@ -117,6 +117,16 @@ struct h2_link_stats {
 void h2_link_get_stats(const struct h2_link *l, struct h2_link_stats *ret);
 
 /**
+ * h2_link_bytes() - TLS application bytes received and sent on @l so far
+ */
+void h2_link_bytes(const struct h2_link *l, uint64_t *ret_in, uint64_t *ret_out);
+
+/**
+ * h2_link_ssl() - Return: the link's TLS object (borrowed; for the key identity, tls-psk.h)
+ */
+SSL *h2_link_ssl(const struct h2_link *l);
+
+/**
  * h2_link_set_userdata() - Change what the callbacks get as userdata
  */
 void h2_link_set_userdata(struct h2_link *l, void *userdata);

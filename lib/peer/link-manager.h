@@ -34,6 +34,8 @@
 
 #include <systemd/sd-event.h>
 
+#include "h2-link.h"
+
 struct h2_link;
 struct peer;
 struct peer_key;
@@ -84,7 +86,8 @@ int peer_manager_listen(struct peer_manager *m, const char *addr, char **ret_err
 
 /**
  * peer_manager_get() - The peer at @host:@port (a name is resolved now, blocking: control path
- * only), new or existing
+ * only), new or existing. With @port 0, a daemon linked to us under the name @host (see
+ * peer_manager_name_link()) comes first.
  * @ret:	a new reference on success only; drop it with peer_unref()
  * @ret_error:	on failure, a malloc'ed message
  * Return: 0, -EADDRNOTAVAIL (cannot resolve), -ENOMEM
@@ -122,6 +125,92 @@ int peer_open(struct peer *p, const char *path, struct stream **ret);
  */
 bool peer_link_up(const struct peer *p);
 
+/**
+ * peer_streams() - Return: the streams open now on @p's link (0 when it is down)
+ */
+unsigned peer_streams(const struct peer *p);
+
+/**
+ * peer_is_named() - Return: whether @p is a daemon known by the name it claimed on a link it
+ * dialed to us (never dialed by us; down while it has no link here)
+ */
+bool peer_is_named(const struct peer *p);
+
+/**
+ * peer_name_valid() - Return: whether @name may be claimed (a letter, then letters, digits,
+ * '-', '_', '.'; at most 63 bytes)
+ */
+bool peer_name_valid(const char *name);
+
+/**
+ * peer_manager_name_link() - The daemon at the other end of @l (a link it dialed to us) calls
+ * itself @name: from now on `remote NAME` reaches it through @l, and held named peers of that
+ * name come up (peer_up). A name is one daemon's: a second daemon (another @instance) claiming
+ * a name whose link is alive is refused; the same @instance again replaces its stale link.
+ * @ret_error:	on failure, a malloc'ed message
+ * Return: 0, -EINVAL (not an accepted link, bad name), -EEXIST (taken), -ENOMEM
+ */
+int peer_manager_name_link(struct peer_manager *m, struct h2_link *l, const char *name,
+			   const char *instance, char **ret_error);
+
+/**
+ * peer_manager_get_named() - The named peer @name, if a daemon of that name has (or had) a
+ * link to us. Return: a new reference, or NULL
+ */
+struct peer *peer_manager_get_named(struct peer_manager *m, const char *name);
+
+/**
+ * peer_manager_link_name() - Return: the name of the peer at the other end of @l (claimed, or
+ * the address we dialed), or NULL (borrowed, valid while the link lives)
+ */
+const char *peer_manager_link_name(struct peer_manager *m, const struct h2_link *l);
+
+struct peer_link_info {
+	const char *name, *address, *direction, *state; /* borrowed for the call */
+	const struct h2_link *link;			/* NULL when down (backoff) */
+	uint64_t age_usec;
+	unsigned streams;
+	uint64_t bytes_in, bytes_out;
+	/* for metrics: stream payload, streams opened and the last keepalive round trip
+	 * (h2-link.h), summed over every link a dialed peer had; reconnects: links of a dialed
+	 * peer that came up after its first */
+	bool dialed;
+	struct h2_link_stats total;
+	uint64_t reconnects;
+};
+typedef void (*peer_link_fn)(const struct peer_link_info *i, void *userdata);
+
+/**
+ * peer_manager_links() - Call @fn for every link: dialed ones (and held peers in their
+ * backoff), then accepted ones
+ */
+void peer_manager_links(struct peer_manager *m, peer_link_fn fn, void *userdata);
+
+/**
+ * peer_manager_set_key_dir() - Accepted links may use @key (copied) or any key in @dir (scoped
+ * keys, peer-key.h; re-read when the directory changes)
+ * Return: 0, -ENOMEM
+ */
+int peer_manager_set_key_dir(struct peer_manager *m, const struct peer_key *key, const char *dir);
+
+/**
+ * peer_manager_link_key() - The key identity an accepted link @l authenticated with
+ * @ret_key:	(optional) the key now, NULL when it was revoked since (its file removed)
+ * Return: the identity (borrowed), or NULL when @l is a link we dialed (our own key)
+ */
+const char *peer_manager_link_key(struct peer_manager *m, const struct h2_link *l,
+				  const struct peer_key **ret_key);
+
+/**
+ * peer_manager_key_count() - Return: how many keys accepted links may use (the own key too)
+ */
+size_t peer_manager_key_count(struct peer_manager *m);
+
+/**
+ * peer_manager_named_link() - Return: the accepted link whose daemon claimed @name, or NULL
+ */
+struct h2_link *peer_manager_named_link(struct peer_manager *m, const char *name);
+
 typedef void (*peer_reply_fn)(void *userdata, int r, const char *line, size_t len);
 
 /**
@@ -141,28 +230,6 @@ int peer_request(struct peer *p, const char *line, peer_reply_fn cb, void *userd
  */
 void peer_request_set_progress(struct peer_request *rq,
 			       void (*fn)(void *userdata, const char *line, size_t len));
-
-/* One peer link as the manager knows it (peer_manager_foreach_link()). A dialed peer is one
- * entry whether its link is up or not, with its figures summed over all the links it had; an
- * accepted link is one entry while it lives. */
-struct peer_link_info {
-	const char *peer; /* dialed: "host:port" as given; accepted: the remote "addr:port" */
-	bool dialed;
-	bool up;
-	unsigned streams_open;
-	uint64_t streams_total;
-	uint64_t bytes_in, bytes_out; /* stream payload received / sent */
-	uint64_t rtt_usec;	      /* the last keepalive round trip; 0: not measured yet */
-	uint64_t reconnects;	      /* dialed: links that came up after the first */
-};
-
-typedef void (*peer_link_info_fn)(const struct peer_link_info *info, void *userdata);
-
-/**
- * peer_manager_foreach_link() - Call @fn for every dialed peer and every accepted link of @m
- * (read-only; @info and its strings are valid during the call only)
- */
-void peer_manager_foreach_link(const struct peer_manager *m, peer_link_info_fn fn, void *userdata);
 
 /**
  * peer_request_cancel() - Stop waiting: the callback is not called. NULL is fine. Return: NULL

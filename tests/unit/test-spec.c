@@ -367,10 +367,10 @@ static void test_unknown_and_missing(void **state)
 	bad_exact(
 		"url :3306 tial docker-ns db",
 		"word 3 'tial': unknown word (expected url, docker-ns, docker-run, tail, trigger, "
-		"child, chain, remote, tunnel, udptunnel, idle, sni, id)");
+		"child, chain, remote, tunnel, udptunnel, idle, sni, balance, proxy-protocol, id)");
 	bad_exact("URL :80",
 		  "word 1 'URL': unknown word (expected url, docker-ns, docker-run, tail, "
-		  "trigger, child, chain, remote, tunnel, udptunnel, idle, sni, id)");
+		  "trigger, child, chain, remote, tunnel, udptunnel, idle, sni, balance, proxy-protocol, id)");
 	bad("url :80 tail url :81 ''", "word 6 '': unknown word");
 	bad_exact("url :9000 tail url", "word 4 'url': missing argument (url URL)");
 	bad_exact("url :9000 tail docker-ns",

@@ -128,7 +128,7 @@ static void test_expected_lists_every_word(void **state)
 	/* the text of the README and the tests, in table order */
 	assert_string_equal(list,
 			    "url, docker-ns, docker-run, tail, trigger, child, chain, remote, "
-			    "tunnel, udptunnel, idle, sni, id");
+			    "tunnel, udptunnel, idle, sni, balance, proxy-protocol, id");
 	for (size_t i = 0; i < WORDS_N; i++)
 		len += strlen(words_table[i].name) + 2;
 	built = calloc(1, len + 1);
