@@ -88,6 +88,8 @@ struct h2_link {
 	void *userdata;
 	sd_event_source *io, *flush_src, *timer, *notify_src;
 	uint64_t started, last_rx;
+	uint64_t ping_sent; /* when the PING now out left, for the round trip */
+	struct h2_link_stats stats;
 	bool ping_out;
 	bool want_pollout;
 	uint8_t *out;
@@ -332,6 +334,7 @@ static struct h2s *h2s_new(struct h2_link *l, const char *path)
 		}
 	}
 	h2s_link_add(l, s);
+	l->stats.streams_total++; /* the internal /rev stream is taken off where it is made */
 	return s;
 }
 
@@ -359,6 +362,8 @@ static ssize_t on_data_read(nghttp2_session *session, int32_t stream_id, uint8_t
 	}
 	n = length < s->slen ? length : s->slen;
 	memcpy(buf, s->sbuf + s->soff, n);
+	if (!s->rev)
+		((struct h2_link *)user_data)->stats.bytes_out += n;
 	s->soff += n;
 	s->slen -= n;
 	if (s->slen == 0) {
@@ -565,6 +570,7 @@ static int on_request(struct h2_link *l, struct h2s *s)
 	if (!l->dialer && strcmp(s->path, "/rev") == 0 && !l->rev) {
 		s->rev = true;
 		l->rev = s;
+		l->stats.streams_total--;
 		r = h2s_submit(l, s);
 		if (r >= 0)
 			link_send_pending(l);
@@ -625,8 +631,12 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 		}
 		break;
 	case NGHTTP2_PING:
-		if (frame->hd.flags & NGHTTP2_FLAG_ACK)
+		if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && l->ping_out) {
 			l->ping_out = false;
+			l->stats.rtt_usec = now_usec() - l->ping_sent;
+			if (l->stats.rtt_usec == 0)
+				l->stats.rtt_usec = 1; /* 0 means "not measured" */
+		}
 		break;
 	default:
 		break;
@@ -645,6 +655,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
 	struct h2_link *l = user_data;
 	struct h2s *s = nghttp2_session_get_stream_user_data(session, stream_id);
 
+	if (!s || !s->rev)
+		l->stats.bytes_in += len; /* stream payload: the /rev control lines are not */
 	if (!s || !s->owned) {
 		if (s && s->rev && l->dialer) {
 			rev_input(l, s, data, len);
@@ -842,6 +854,7 @@ static int link_start_h2(struct h2_link *l)
 		if (!l->rev)
 			return -ENOMEM;
 		l->rev->rev = true;
+		l->stats.streams_total--;
 		r = h2s_submit(l, l->rev);
 		if (r < 0)
 			return r;
@@ -991,6 +1004,7 @@ static int on_timer(sd_event_source *src, uint64_t usec, void *userdata)
 		if (now - l->last_rx >= H2_LINK_PING_USEC && !l->ping_out) {
 			(void)nghttp2_submit_ping(l->h2, NGHTTP2_FLAG_NONE, NULL);
 			l->ping_out = true;
+			l->ping_sent = now;
 			link_schedule_flush(l);
 		} else if (now - l->last_rx >= H2_LINK_PING_USEC * 2) {
 			l->ping_out = false; /* ask again */
@@ -1175,6 +1189,11 @@ bool h2_link_is_up(const struct h2_link *l)
 const char *h2_link_peer(const struct h2_link *l)
 {
 	return l->peer;
+}
+
+void h2_link_get_stats(const struct h2_link *l, struct h2_link_stats *ret)
+{
+	*ret = l->stats;
 }
 
 unsigned h2_link_streams(const struct h2_link *l)
