@@ -32,7 +32,7 @@ cleanup() {
 	local rc=$?
 	if [[ ${KEEP:-0} != 1 ]]; then
 		wh delete example-netns 2>/dev/null || true
-		[[ -n $server ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+		[[ -n $server ]] && { kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; } || true
 		ip netns del "$ns" 2>/dev/null || true
 	fi
 	exit $rc

@@ -7,11 +7,13 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -55,12 +57,21 @@ int netns_socket(int nsfd, int domain, int type, int protocol)
 int netns_open_named(const char *name)
 {
 	char path[PATH_MAX];
+	struct statfs sfs;
 	int fd;
 
 	if (snprintf(path, sizeof(path), "/run/netns/%s", name) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	/* the file exists, but is it a namespace? A netns added in another mount namespace
+	 * leaves an empty file here, and setns() on it would fail with a bare EINVAL later */
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC) {
+		safe_close(fd);
+		return -EMEDIUMTYPE;
+	}
+	return fd;
 }
 
 int netns_open_pid(pid_t pid)

@@ -32,7 +32,8 @@ int netns_socket(int nsfd, int domain, int type, int protocol);
  * netns_open_named() - Open an iproute2 named namespace (/run/netns/NAME)
  * @name:	validated name (no '/')
  *
- * Return: an O_CLOEXEC fd, -ENOENT if there is no such namespace, or a negative errno
+ * Return: an O_CLOEXEC fd, -ENOENT if there is no such namespace, -EMEDIUMTYPE if the file is
+ * not a mounted namespace (added in another mount namespace), or a negative errno
  */
 int netns_open_named(const char *name);
 
