@@ -10,10 +10,10 @@
  * Nothing a client does can make the daemon hold much for it or stall the loop: a client is read
  * only while its output queue is under CTL_OUT_MAX (one that pipelines requests and never reads
  * stops being read), and is dropped when its output does not drain for CTL_DRAIN_USEC or when it
- * has not sent a full request within CTL_IDLE_USEC. A list is streamed: the order of the segments
- * is computed once in one linear pass, then CTL_LIST_BATCH lines are formatted each time the queue
- * falls under the bound, skipping segments freed in between. Of the CTL_MAX_CLIENTS slots, a new
- * root client takes the slot of the least recently active one when they are all used.
+ * has not sent a full request within CTL_IDLE_USEC. A list is streamed (control-list.c), a batch
+ * each time the queue falls under the bound. Of the CTL_MAX_CLIENTS slots, a new root client takes
+ * the slot of the least recently active one when they are all used. This file owns the socket and
+ * the clients; what a request does is in control-ops.c.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -27,86 +27,14 @@
 
 #include <systemd/sd-event.h>
 
-#include "chains.h"
 #include "cleanup.h"
-#include "config.h"
-#include "control-show.h"
+#include "control-internal.h"
 #include "control.h"
 #include "ctl-proto.h"
-#include "head.h"
-#include "list.h"
 #include "log.h"
 #include "segment.h"
-#include "spec.h"
 #include "stream.h"
 #include "tunnels.h"
-#include "url.h"
-
-#define CTL_MAX_CLIENTS	     256
-#define CTL_MAX_PEER_CLIENTS 1024		   /* control streams from peer links, on top */
-#define CTL_OUT_MAX	     (64u * 1024u)	   /* stop reading (and listing) above this */
-#define CTL_LIST_BATCH	     1024		   /* segment lines formatted at a time */
-#define CTL_IDLE_USEC	     (5 * 1000 * 1000ULL)  /* to send a full request */
-#define CTL_DRAIN_USEC	     (10 * 1000 * 1000ULL) /* for pending output to make progress */
-
-struct ctl_client;
-
-struct create_req {
-	struct ctl_client *client;
-	struct segment *s; /* the top segment being created */
-};
-
-struct control {
-	struct daemon *d;
-	int fd;
-	sd_event_source *src;
-	char *path; /* unlinked at the end when we bound it */
-	struct ctl_client *clients;
-	unsigned n_clients;
-	/* requests over peer links (control_set_peer_hooks()) */
-	void (*peer_created)(struct segment *s, void *origin, void *userdata);
-	int (*peer_renew)(struct segment *s, void *origin, void *userdata);
-	const char *(*peer_name)(void *origin);
-	void *peer_userdata;
-	const struct control_peer_extras *extras;
-	void *extras_userdata;
-};
-
-struct ctl_client {
-	struct control *ctl;
-	LIST_FIELDS(struct ctl_client, clients);
-	int fd;
-	sd_event_source *src;
-	char *in;
-	size_t in_len;
-	char *out;
-	size_t out_len;
-	struct create_req *pending;
-	struct tunnels_wait *twait; /* a tunnel request waiting for a peer */
-	struct list_stream *list;   /* a list reply being streamed */
-	sd_event_source *timer;	    /* idle or drain deadline */
-	uint64_t last_usec;	    /* accepted, took a request, or sent bytes */
-	bool closing;		    /* close once the output is flushed */
-	bool eof;		    /* the client will send nothing more */
-	/* a client on a peer link (control_attach_stream()): @fd is -1, @src a defer source */
-	struct stream *st;
-	bool st_idle; /* its last read said -EAGAIN: wait for a wake */
-	void *origin; /* the link it came on */
-};
-
-struct list_stream {
-	struct segment **order; /* parents before their children; may hold freed pointers */
-	size_t n, pos;
-	uint64_t count; /* lines sent */
-};
-
-static struct list_stream *list_stream_free(struct list_stream *l)
-{
-	if (l)
-		free(l->order);
-	free(l);
-	return NULL;
-}
 
 static void client_free(struct ctl_client *c)
 {
@@ -125,7 +53,7 @@ static void client_free(struct ctl_client *c)
 	tunnels_wait_cancel(c->twait); /* the tunnel operation goes on without its asker */
 	LIST_REMOVE(clients, ctl->clients, c);
 	ctl->n_clients--;
-	c->list = list_stream_free(c->list);
+	c->list = control_list_stream_free(c->list);
 	c->timer = sd_event_source_disable_unref(c->timer);
 	c->src = sd_event_source_disable_unref(c->src);
 	safe_close(c->fd);
@@ -259,7 +187,7 @@ static int client_flush(struct ctl_client *c)
 	return 0;
 }
 
-static int client_queue(struct ctl_client *c, const struct ctl_reply *rep)
+int control_client_queue(struct ctl_client *c, const struct ctl_reply *rep)
 {
 	_cleanup_free_ char *line = NULL;
 	size_t len;
@@ -279,9 +207,7 @@ static int client_queue(struct ctl_client *c, const struct ctl_reply *rep)
 	return 0;
 }
 
-static int client_reply_error(struct ctl_client *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int client_reply_error(struct ctl_client *c, const char *fmt, ...)
+int control_client_reply_error(struct ctl_client *c, const char *fmt, ...)
 {
 	_cleanup_free_ char *m = NULL;
 	va_list ap;
@@ -292,551 +218,22 @@ static int client_reply_error(struct ctl_client *c, const char *fmt, ...)
 	va_end(ap);
 	static char oom[] = "out of memory";
 
-	return client_queue(c, &(struct ctl_reply){ .ok = false, .error = m ?: oom });
-}
-
-/* ---- handlers ----------------------------------------------------------------------------- */
-
-static int reply_created(struct ctl_client *c, struct segment *s)
-{
-	_cleanup_free_ char *url = segment_head_url(s, false);
-
-	return client_queue(c, &(struct ctl_reply){ .ok = true, .id = s->id, .url = url });
-}
-
-static int client_process(struct ctl_client *c);
-
-static void on_created(struct segment *s, int r, char *error, void *userdata)
-{
-	_cleanup_free_ struct create_req *req = userdata;
-	_cleanup_free_ char *err = error;
-	struct ctl_client *c = req->client;
-
-	if (r < 0)
-		log_notice("create failed: %s", err ?: strerror(-r));
-	c->pending = NULL;
-	if (r < 0)
-		(void)client_reply_error(c, "%s", err ?: strerror(-r));
-	else
-		(void)reply_created(c, s);
-	(void)client_process(c); /* the next request, if one is waiting */
-}
-
-/* A segment for a peer daemon's `remote` word: its head is the streams on the peer link. */
-static int handle_create_peer(struct ctl_client *c, struct ctl_request *req, struct spec *spec)
-{
-	_cleanup_(spec_freep) struct spec *sp = spec;
-	_cleanup_free_ char *err = NULL;
-	struct endpoint head = ENDPOINT_EMPTY;
-	struct control *ctl = c->ctl;
-	struct url u = { 0 };
-	struct segment *s = NULL;
-	int r;
-
-	if (!c->origin)
-		return client_reply_error(c, "create: 'peer_head' only comes over a peer link");
-	if (!sp->id)
-		return client_reply_error(c, "create: a peer's segment needs an id");
-	r = url_parse(req->peer_head, &u, &err);
-	if (r < 0)
-		return client_reply_error(c, "create: 'peer_head': %s", err ?: strerror(-r));
-	head.proto = u.proto;
-	head.port = u.port;
-	head.host = strdup("peer-link"); /* nothing listens: only for display */
-	url_done(&u);
-	if (!head.host)
-		return -ENOMEM;
-	/* the peer's remote words may wait (a container start); its reply waits with them */
-	{
-		struct create_req *cr = calloc(1, sizeof(*cr));
-
-		if (!cr) {
-			endpoint_done(&head);
-			return -ENOMEM;
-		}
-		r = segment_create_with_head(ctl->d, &head_peer_ops, sp->id, sp, sp->top, &head,
-					     NULL, on_created, cr, &s, &err);
-		endpoint_done(&head);
-		if (r == 1) {
-			TAKE_PTR(sp);
-			cr->s = s;
-			cr->client = c;
-			c->pending = cr;
-			if (ctl->peer_created)
-				ctl->peer_created(s, c->origin, ctl->peer_userdata);
-			return 0;
-		}
-		free(cr);
-	}
-	if (r < 0) {
-		log_notice("create for peer %s failed: %s", ctl->peer_name(c->origin),
-			   err ?: strerror(-r));
-		return client_reply_error(c, "%s", err ?: strerror(-r));
-	}
-	TAKE_PTR(sp);
-	if (ctl->peer_created)
-		ctl->peer_created(s, c->origin, ctl->peer_userdata);
-	return reply_created(c, s);
-}
-
-static int handle_create(struct ctl_client *c, struct ctl_request *req)
-{
-	_cleanup_(spec_freep) struct spec *sp = NULL;
-	_cleanup_free_ char *err = NULL;
-	struct create_req *cr;
-	struct segment *s = NULL;
-	int r;
-
-	r = spec_parse(req->words, &sp, &err);
-	if (r < 0)
-		return client_reply_error(c, "invalid chain spec: %s", err ?: strerror(-r));
-	r = chain_check_supported(sp->top, &err);
-	if (r < 0)
-		return client_reply_error(c, "%s", err ?: strerror(-r));
-	if (req->peer_head)
-		return handle_create_peer(c, req, TAKE_PTR(sp));
-	cr = calloc(1, sizeof(*cr));
-	if (!cr)
-		return -ENOMEM;
-	r = segment_create(c->ctl->d, sp->id, sp, sp->top, NULL, NULL, on_created, cr, &s, &err);
-	if (r == 1) {
-		TAKE_PTR(sp);
-		cr->s = s;
-		cr->client = c;
-		c->pending = cr;
-		return 0;
-	}
-	free(cr);
-	if (r < 0) {
-		log_notice("create failed: %s", err ?: strerror(-r));
-		return client_reply_error(c, "%s", err ?: strerror(-r));
-	}
-	TAKE_PTR(sp);
-	return reply_created(c, s);
-}
-
-static int handle_delete(struct ctl_client *c, struct ctl_request *req)
-{
-	struct segment *s = segment_find(c->ctl->d, req->id);
-
-	if (!s)
-		return client_reply_error(c, "segment '%s': no such segment", req->id);
-	if (s->parent)
-		return client_reply_error(c,
-					  "segment '%s' is part of segment '%s'; delete that one",
-					  req->id, s->parent->id);
-	segment_free(s);
-	return client_queue(c, &(struct ctl_reply){ .ok = true });
-}
-
-/*
- * An open-addressing table of segment pointers (a power of two, at most half full), for the two
- * linear passes of a list: parent lookups while ordering, and which segments still exist while
- * streaming. Values are indexes into the registry walk.
- */
-struct ptr_table {
-	const struct segment **keys;
-	size_t *vals;
-	size_t mask;
-};
-
-static void ptr_table_done(struct ptr_table *t)
-{
-	free(t->keys);
-	free(t->vals);
-}
-
-static int ptr_table_init(struct ptr_table *t, size_t n)
-{
-	size_t size = 16;
-
-	while (size < 2 * n)
-		size *= 2;
-	t->keys = calloc(size, sizeof(*t->keys));
-	t->vals = calloc(size, sizeof(*t->vals));
-	t->mask = size - 1;
-	if (!t->keys || !t->vals) {
-		ptr_table_done(t);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static size_t ptr_hash(const struct segment *p, size_t mask)
-{
-	return (size_t)(((uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ULL >> 17) & mask;
-}
-
-static void ptr_table_put(struct ptr_table *t, const struct segment *p, size_t v)
-{
-	size_t i = ptr_hash(p, t->mask);
-
-	while (t->keys[i] && t->keys[i] != p)
-		i = (i + 1) & t->mask;
-	t->keys[i] = p;
-	t->vals[i] = v;
-}
-
-static bool ptr_table_get(const struct ptr_table *t, const struct segment *p, size_t *ret)
-{
-	for (size_t i = ptr_hash(p, t->mask); t->keys[i]; i = (i + 1) & t->mask)
-		if (t->keys[i] == p) {
-			*ret = t->vals[i];
-			return true;
-		}
-	return false;
-}
-
-/*
- * Top segments in creation order, each followed by its descendants (children in creation order),
- * in O(n): index the registry, link each segment to its parent's child list, walk the trees.
- */
-static int list_order(struct daemon *d, struct list_stream *l)
-{
-	_cleanup_free_ struct segment **reg = NULL;
-	_cleanup_free_ size_t *first = NULL, *last = NULL, *next = NULL, *up = NULL;
-	struct ptr_table t = { 0 };
-	size_t n = 0, k = 0;
-	int r;
-
-	for (struct segment *s = d->segments; s; s = s->next)
-		n++;
-	reg = calloc(n + 1, sizeof(*reg));
-	l->order = calloc(n + 1, sizeof(*l->order));
-	first = calloc(n + 1, sizeof(*first));
-	last = calloc(n + 1, sizeof(*last));
-	next = calloc(n + 1, sizeof(*next));
-	up = calloc(n + 1, sizeof(*up));
-	if (!reg || !l->order || !first || !last || !next || !up)
-		return -ENOMEM;
-	r = ptr_table_init(&t, n);
-	if (r < 0)
-		return r;
-	for (struct segment *s = d->segments; s; s = s->next) {
-		reg[k] = s;
-		first[k] = last[k] = next[k] = up[k] = SIZE_MAX;
-		ptr_table_put(&t, s, k++);
-	}
-	for (size_t i = 0; i < k; i++) { /* k == n: the registry did not change meanwhile */
-		size_t p;
-
-		if (!reg[i]->parent || !ptr_table_get(&t, reg[i]->parent, &p))
-			continue;
-		up[i] = p;
-		if (last[p] == SIZE_MAX)
-			first[p] = i;
-		else
-			next[last[p]] = i;
-		last[p] = i;
-	}
-	ptr_table_done(&t);
-	for (size_t top = 0; top < k; top++) {
-		size_t cur = top;
-
-		/* a child whose parent is not registered (yet) is not shown, as before */
-		if (reg[top]->parent)
-			continue;
-		for (;;) {
-			l->order[l->n++] = reg[cur];
-			if (first[cur] != SIZE_MAX) {
-				cur = first[cur];
-				continue;
-			}
-			while (cur != top && next[cur] == SIZE_MAX)
-				cur = up[cur];
-			if (cur == top)
-				break;
-			cur = next[cur];
-		}
-	}
-	return 0;
-}
-
-/* The segments @s made on peer daemons (`remote`), one line each, with the peer as head. */
-static int list_remote_children(struct ctl_client *c, struct segment *s)
-{
-	const char *rid, *host;
-	char *state = NULL;
-	size_t iter = 0;
-
-	while ((rid = chain_remote_child(s, &iter, &host, &state))) {
-		struct ctl_reply rep = { .has_segment = true };
-		int r;
-
-		rep.segment.id = strdup(rid);
-		rep.segment.parent = strdup(s->id);
-		r = asprintf(&rep.segment.head, "peer://%s", host);
-		if (r < 0)
-			rep.segment.head = NULL;
-		rep.segment.tail = strdup("(on the peer)");
-		rep.segment.state = state ?: strdup("remote");
-		state = NULL;
-		r = rep.segment.id && rep.segment.parent && rep.segment.head && rep.segment.tail &&
-				    rep.segment.state
-			    ? client_queue(c, &rep)
-			    : -ENOMEM;
-		ctl_segment_info_done(&rep.segment);
-		if (r < 0)
-			return r;
-		c->list->count++;
-	}
-	return 0;
-}
-
-struct links_ctx {
-	struct ctl_client *c;
-	int r;
-};
-
-static void emit_link(const struct ctl_link_info *i, void *ctx)
-{
-	struct links_ctx *lc = ctx;
-
-	if (lc->r >= 0)
-		lc->r = client_queue(lc->c, &(struct ctl_reply){ .has_link = true, .link = *i });
-}
-
-/*
- * The next batch of segment lines, then the link lines and the end line. Segments may have been freed since the
- * order was taken (a delete, a failed trigger's children): only pointers still in the registry
- * are read, which costs one pass over it per batch.
- */
-static int list_fill(struct ctl_client *c)
-{
-	struct list_stream *l = c->list;
-	struct ptr_table live = { 0 };
-	size_t n = 0, emitted = 0;
-	int r = 0;
-
-	for (struct segment *s = c->ctl->d->segments; s; s = s->next)
-		n++;
-	r = ptr_table_init(&live, n);
-	if (r < 0)
-		return r;
-	for (struct segment *s = c->ctl->d->segments; s; s = s->next)
-		ptr_table_put(&live, s, 0);
-	while (l->pos < l->n && emitted < CTL_LIST_BATCH) {
-		struct segment *s = l->order[l->pos];
-		struct ctl_reply rep = { .has_segment = true };
-		size_t dummy;
-
-		if (!ptr_table_get(&live, s, &dummy)) {
-			l->pos++;
-			continue;
-		}
-		r = control_segment_info(s, &rep.segment);
-		if (r >= 0)
-			r = client_queue(c, &rep);
-		ctl_segment_info_done(&rep.segment);
-		if (r >= 0)
-			r = list_remote_children(c, s);
-		if (r < 0)
-			break;
-		l->pos++;
-		l->count++;
-		emitted++;
-	}
-	ptr_table_done(&live);
-	if (r < 0)
-		return r;
-	if (l->pos == l->n && c->ctl->extras && c->ctl->extras->links) {
-		struct links_ctx lc = { .c = c };
-
-		c->ctl->extras->links(emit_link, &lc, c->ctl->extras_userdata);
-		if (lc.r < 0)
-			return lc.r;
-	}
-	if (l->pos == l->n) {
-		r = client_queue(
-			c, &(struct ctl_reply){ .ok = true, .has_count = true, .count = l->count });
-		c->list = list_stream_free(c->list);
-	}
-	return r;
-}
-
-static int handle_list(struct ctl_client *c, struct ctl_request *req)
-{
-	struct list_stream *l;
-	int r;
-
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	r = list_order(c->ctl->d, l);
-	if (r < 0) {
-		list_stream_free(l);
-		return r;
-	}
-	c->list = l; /* client_process() streams it */
-	return 0;
-}
-
-static int handle_renew(struct ctl_client *c, struct ctl_request *req)
-{
-	struct segment *s = segment_find(c->ctl->d, req->id);
-
-	if (!c->origin || !c->ctl->peer_renew)
-		return client_reply_error(c, "renew: only over a peer link");
-	if (!s)
-		return client_reply_error(c, "segment '%s': no such segment", req->id);
-	if (c->ctl->peer_renew(s, c->origin, c->ctl->peer_userdata) < 0)
-		return client_reply_error(c, "segment '%s' has no lease", req->id);
-	return client_queue(c, &(struct ctl_reply){ .ok = true });
-}
-
-static void on_tunnel_reply(void *userdata, const struct ctl_reply *rep, int final)
-{
-	struct ctl_client *c = userdata;
-	bool waiting = c->twait != NULL;
-
-	(void)client_queue(c, rep);
-	if (!final)
-		return;
-	c->twait = NULL;
-	if (waiting)
-		(void)client_process(c); /* sends it, and takes the next request */
-}
-
-/* tunnel-create/-delete/-list, and the requests between daemons (wormholed/tunnels.c) */
-static int handle_tunnel(struct ctl_client *c, struct ctl_request *req)
-{
-	struct ctl_reply rep = { 0 };
-	int r;
-
-	r = tunnels_request(req, c->origin != NULL, &rep, on_tunnel_reply, c, &c->twait);
-	if (r == 0) {
-		r = client_queue(c, &rep);
-		ctl_reply_done(&rep);
-	}
-	return r < 0 ? r : 0;
-}
-
-static int handle_show(struct ctl_client *c, struct ctl_request *req)
-{
-	struct ctl_reply rep = { 0 };
-	int r;
-
-	r = control_show(c->ctl->d, req->id, &rep);
-	if (r < 0)
-		return r;
-	r = client_queue(c, &rep);
-	ctl_reply_done(&rep);
-	return r;
-}
-
-static int handle_ping(struct ctl_client *c, struct ctl_request *req)
-{
-	return client_queue(c, &(struct ctl_reply){ .ok = true });
-}
-
-static int handle_version(struct ctl_client *c, struct ctl_request *req)
-{
-	char version[] = WORMHOLE_VERSION;
-
-	return client_queue(c, &(struct ctl_reply){ .ok = true, .version = version });
-}
-
-static int handle_hello(struct ctl_client *c, struct ctl_request *req)
-{
-	_cleanup_free_ char *err = NULL;
-	const struct control_peer_extras *x = c->ctl->extras;
-	int r;
-
-	if (!c->origin || !x || !x->hello)
-		return client_reply_error(c, "hello: only over a peer link");
-	r = x->hello(c->origin, req->name, req->instance, &err, c->ctl->extras_userdata);
-	if (r < 0)
-		return client_reply_error(c, "hello: %s", err ?: strerror(-r));
-	return client_queue(c, &(struct ctl_reply){ .ok = true });
-}
-
-static int handle_link(struct ctl_client *c, struct ctl_request *req)
-{
-	_cleanup_free_ char *err = NULL;
-	const struct control_peer_extras *x = c->ctl->extras;
-	int r;
-
-	if (!x || !x->link)
-		return client_reply_error(c,
-					  "%s: this wormholed has no peer key; make one with "
-					  "`wormhole keygen` and start wormholed with -K PATH",
-					  ctl_op_name(req->op));
-	r = x->link(req->name, req->op == CTL_OP_LINK, &err, c->ctl->extras_userdata);
-	if (r < 0)
-		return client_reply_error(c, "%s '%s': %s", ctl_op_name(req->op), req->name,
-					  err ?: strerror(-r));
-	return client_queue(c, &(struct ctl_reply){ .ok = true });
-}
-
-static const struct {
-	enum ctl_op op;
-	int (*handler)(struct ctl_client *c, struct ctl_request *req);
-} handlers[] = {
-	{ CTL_OP_CREATE, handle_create },
-	{ CTL_OP_DELETE, handle_delete },
-	{ CTL_OP_LIST, handle_list },
-	{ CTL_OP_PING, handle_ping },
-	{ CTL_OP_VERSION, handle_version },
-	{ CTL_OP_RENEW, handle_renew },
-	{ CTL_OP_TUNNEL_CREATE, handle_tunnel },
-	{ CTL_OP_TUNNEL_DELETE, handle_tunnel },
-	{ CTL_OP_TUNNEL_LIST, handle_tunnel },
-	{ CTL_OP_TUNNEL_PREPARE, handle_tunnel },
-	{ CTL_OP_TUNNEL_INSTALL, handle_tunnel },
-	{ CTL_OP_TUNNEL_REKEY, handle_tunnel },
-	{ CTL_OP_SHOW, handle_show },
-	{ CTL_OP_HELLO, handle_hello },
-	{ CTL_OP_LINK, handle_link },
-	{ CTL_OP_UNLINK, handle_link },
-};
-
-static int client_handle_line(struct ctl_client *c, const char *line, size_t len)
-{
-	_cleanup_free_ char *err = NULL;
-	struct ctl_request req = { 0 };
-	int r;
-
-	r = ctl_request_parse(line, len, &req, &err);
-	if (r < 0)
-		return client_reply_error(c, "bad request: %s", err ?: strerror(-r));
-	if (c->st && !c->origin) { /* its link ended: nothing vouches for it any more */
-		ctl_request_done(&req);
-		return client_reply_error(c, "the peer link of this request ended");
-	}
-	if (c->origin && c->ctl->extras && c->ctl->extras->authorize) {
-		r = c->ctl->extras->authorize(c->origin, &req, &err, c->ctl->extras_userdata);
-		if (r < 0) {
-			r = client_reply_error(c, "%s", err ?: strerror(-r));
-			ctl_request_done(&req);
-			return r;
-		}
-	}
-	r = -EOPNOTSUPP;
-	for (size_t i = 0; i < ELEMENTSOF(handlers); i++)
-		if (handlers[i].op == req.op) {
-			log_debug("control: %s", ctl_op_name(req.op));
-			r = handlers[i].handler(c, &req);
-			break;
-		}
-	ctl_request_done(&req);
-	if (r < 0)
-		return client_reply_error(c, "%s: %s", ctl_op_name(req.op), strerror(-r));
-	return 0;
+	return control_client_queue(c, &(struct ctl_reply){ .ok = false, .error = m ?: oom });
 }
 
 /* Return: 0, or <0 when the client is gone */
-static int client_process(struct ctl_client *c)
+int control_client_process(struct ctl_client *c)
 {
 	while (client_can_work(c)) {
 		char *nl;
 		size_t len;
 
 		if (c->list) {
-			int r = list_fill(c);
+			int r = control_list_fill(c);
 
 			if (r < 0) {
-				c->list = list_stream_free(c->list);
-				(void)client_reply_error(c, "list: %s", strerror(-r));
+				c->list = control_list_stream_free(c->list);
+				(void)control_client_reply_error(c, "list: %s", strerror(-r));
 			}
 			break; /* one batch per turn; EPOLLOUT brings us back */
 		}
@@ -845,7 +242,7 @@ static int client_process(struct ctl_client *c)
 			break;
 		len = (size_t)(nl - c->in) + 1;
 		c->last_usec = loop_now_usec(c);
-		(void)client_handle_line(c, c->in, len);
+		(void)control_handle_line(c, c->in, len);
 		memmove(c->in, c->in + len, c->in_len - len);
 		c->in_len -= len;
 	}
@@ -877,13 +274,13 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
 			c->in = in;
 			c->in_len += (size_t)n;
 		}
-		if (client_process(c) < 0) /* freed */
+		if (control_client_process(c) < 0) /* freed */
 			return 0;
 		/* what is left is at most one partial line: cap it */
 		if (c->in_len > CTL_LINE_MAX && !client_has_line(c)) {
 			c->in_len = 0;
-			(void)client_reply_error(c, "request too long (over %u bytes)",
-						 CTL_LINE_MAX);
+			(void)control_client_reply_error(c, "request too long (over %u bytes)",
+							 CTL_LINE_MAX);
 			c->closing = true;
 			(void)client_flush(c);
 		} else if (c->eof && !client_has_line(c) && c->in_len > 0) {
@@ -893,7 +290,7 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
 		return 0;
 	}
 	if (revents & EPOLLOUT) {
-		(void)client_process(c);
+		(void)control_client_process(c);
 		return 0;
 	}
 	if (revents & (EPOLLHUP | EPOLLERR))
@@ -1124,7 +521,7 @@ static void on_progress(struct daemon *d, struct segment *top, const char *text)
 		if (!c->pending || c->pending->s != top)
 			continue;
 		t = strdup(text);
-		if (t && client_queue(c, &(struct ctl_reply){ .progress = t }) >= 0) {
+		if (t && control_client_queue(c, &(struct ctl_reply){ .progress = t }) >= 0) {
 			free(t);
 			(void)client_flush(c);
 		} else
