@@ -10,6 +10,7 @@
 
 #include "cleanup.h"
 #include "conn.h"
+#include "dgram-stream.h"
 #include "list.h"
 #include "log.h"
 #include "relay.h"
@@ -126,6 +127,30 @@ static void on_tail_opened(void *userdata, int r, struct relay_end end)
 	conn_set_state(c, CONN_RELAYING);
 }
 
+/* A UDP segment's connection is a peer stream of datagram frames (a `remote` carrying UDP): its
+ * tail is a connected datagram socket seen as the same kind of stream (dgram-stream.h). */
+static void conn_open_dgram_tail(struct conn *c)
+{
+	struct segment *s = c->s;
+	struct stream *ds;
+	int fd, r;
+
+	if (!s->tail_ops->open_dgram) {
+		conn_fail(c, SEGMENT_FAIL_CONNECT, -EPROTONOSUPPORT,
+			  "the tail carries no datagrams");
+		return;
+	}
+	fd = s->tail_ops->open_dgram(s);
+	r = fd < 0 ? fd : dgram_stream_new(s->d->loop, fd, s->d->udp_idle_usec, &ds);
+	if (r < 0) {
+		if (fd >= 0)
+			safe_close(fd);
+		conn_fail(c, SEGMENT_FAIL_CONNECT, r, "cannot connect to the tail");
+		return;
+	}
+	on_tail_opened(c, 0, RELAY_END_STREAM(ds));
+}
+
 static void conn_open_tail(struct conn *c)
 {
 	struct segment *s = c->s;
@@ -135,6 +160,10 @@ static void conn_open_tail(struct conn *c)
 	if (s->tail.down) {
 		conn_fail(c, SEGMENT_FAIL_TAIL_DOWN, -EHOSTDOWN,
 			  "the tail's container is not running");
+		return;
+	}
+	if (s->head.proto == URL_PROTO_UDP && c->client.stream) {
+		conn_open_dgram_tail(c);
 		return;
 	}
 	c->tail_ops = s->tail_ops;

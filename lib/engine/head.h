@@ -39,7 +39,8 @@ struct stream;
  * @st:		ownership passes to the engine on 0 only
  * @from:	the peer's address, for the log (borrowed)
  *
- * Return: 0, -ENOENT (@s has no peer head), -ECONNREFUSED (not taking connections now),
- * -EPROTOTYPE (a UDP segment: not carried yet)
+ * A UDP segment's streams carry datagrams in frames (dgram-stream.h); each is one session.
+ *
+ * Return: 0, -ENOENT (@s has no peer head), -ECONNREFUSED (not taking connections now)
  */
 int head_peer_accept(struct segment *s, struct stream *st, const char *from);

@@ -46,7 +46,16 @@ struct peer;
  * segment there (chains/remote.c sets it up). s->tail_data points to a struct tail_peer. */
 extern const struct tail_ops tail_peer_ops;
 
+struct peer_dgram;
+
 struct tail_peer {
-	struct peer *peer; /* borrowed from the word's state */
-	char *path;	   /* "/data/<remote segment id>" */
+	struct peer *peer;	   /* borrowed from the word's state */
+	char *path;		   /* "/data/<remote segment id>" */
+	struct peer_dgram *dgrams; /* UDP sessions' bridges (tail-peer.c) */
 };
+
+/**
+ * tail_peer_close_dgrams() - End the UDP sessions' bridges of @tp (their peer streams are
+ * reset; the UDP head's sessions end on their own)
+ */
+void tail_peer_close_dgrams(struct tail_peer *tp);

@@ -109,6 +109,8 @@ struct h2_link {
 	uint8_t *out; /* frames copied out of nghttp2 (all but DATA), or a DATA frame TLS refused */
 	size_t out_off, out_len, out_cap;
 	bool wrote;	  /* on_send_data() wrote a DATA frame during this pull */
+	unsigned records; /* DATA records written during this flush */
+	bool corked;	  /* TCP_CORK is on (from the second record of a flush to its end) */
 	struct blk *pool; /* free blocks */
 	unsigned n_pool;
 	struct h2s *streams; /* every stream object still tied to the link */
@@ -944,6 +946,10 @@ static int on_send_data(nghttp2_session *session, nghttp2_frame *frame, const ui
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	if (r > 0)
 		return NGHTTP2_ERR_WOULDBLOCK; /* called again with the same frame */
+	/* Several records in one flush leave corked, as full segments: with TCP_NODELAY each
+	 * record would otherwise be a segment of its own, and a wakeup of the peer's reader. */
+	if (++l->records == 2 && !l->corked)
+		l->corked = setsockopt(l->fd, IPPROTO_TCP, TCP_CORK, &(int){ 1 }, sizeof(int)) == 0;
 	/* the BLK_HEAD room, or data sent before: free either way */
 	p -= FRAME_HD;
 	memcpy(p, framehd, FRAME_HD);
@@ -978,8 +984,28 @@ static int on_send_data(nghttp2_session *session, nghttp2_frame *frame, const ui
 	return (size_t)n < total ? NGHTTP2_ERR_PAUSE : 0;
 }
 
+static void link_uncork(struct h2_link *l)
+{
+	l->records = 0;
+	if (l->corked) {
+		l->corked = false;
+		(void)setsockopt(l->fd, IPPROTO_TCP, TCP_CORK, &(int){ 0 }, sizeof(int));
+	}
+}
+
+static int link_flush_once(struct h2_link *l);
+
 /* Return: 0, or <0 when the link failed */
 static int link_flush(struct h2_link *l)
+{
+	int r = link_flush_once(l);
+
+	if (l->state == LINK_UP)
+		link_uncork(l);
+	return r;
+}
+
+static int link_flush_once(struct h2_link *l)
 {
 	int r;
 
