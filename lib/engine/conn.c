@@ -167,7 +167,11 @@ static void conn_open_tail(struct conn *c)
 		return;
 	}
 	c->tail_ops = s->tail_ops;
-	r = c->tail_ops->open(s, on_tail_opened, c, &c->tail_handle);
+	if (c->tail_ops->open_from)
+		r = c->tail_ops->open_from(s, c->client_len ? &c->client_sa.sa : NULL,
+					   c->client_len, on_tail_opened, c, &c->tail_handle);
+	else
+		r = c->tail_ops->open(s, on_tail_opened, c, &c->tail_handle);
 	if (r < 0)
 		conn_fail(c, SEGMENT_FAIL_CONNECT, r, "cannot connect to the tail");
 }

@@ -26,6 +26,7 @@
 #include "list.h"
 #include "relay.h"
 #include "segment.h"
+#include "sockaddr.h"
 #include "tail.h"
 
 struct peer_open_op {
@@ -65,10 +66,12 @@ static int peer_complete(struct segment *s, char **ret_error)
 	return 0;
 }
 
-static int peer_open_tail(struct segment *s, tail_opened_fn done, void *userdata, void **ret_handle)
+static int peer_open_tail_from(struct segment *s, const struct sockaddr *client, socklen_t len,
+			       tail_opened_fn done, void *userdata, void **ret_handle)
 {
 	const struct tail_peer *tp = s->tail_data;
 	struct peer_open_op *o;
+	char from[SOCKADDR_STR_MAX];
 	int r;
 
 	o = calloc(1, sizeof(*o));
@@ -76,7 +79,12 @@ static int peer_open_tail(struct segment *s, tail_opened_fn done, void *userdata
 		return -ENOMEM;
 	o->done = done;
 	o->userdata = userdata;
-	r = peer_open(tp->peer, tp->path, &o->st);
+	/* the original client travels along: the peer's head logs it and hands it on */
+	if (client && (client->sa_family == AF_INET || client->sa_family == AF_INET6))
+		sockaddr_format(client, len, from);
+	else
+		from[0] = '\0';
+	r = peer_open_from(tp->peer, tp->path, from[0] ? from : NULL, &o->st);
 	if (r >= 0)
 		r = sd_event_add_defer(s->d->event, &o->src, on_deliver, o);
 	if (r < 0) {
@@ -85,6 +93,11 @@ static int peer_open_tail(struct segment *s, tail_opened_fn done, void *userdata
 	}
 	*ret_handle = o;
 	return 0;
+}
+
+static int peer_open_tail(struct segment *s, tail_opened_fn done, void *userdata, void **ret_handle)
+{
+	return peer_open_tail_from(s, NULL, 0, done, userdata, ret_handle);
 }
 
 /* One UDP session's bridge: a socketpair end <-> a peer stream. */
@@ -150,6 +163,7 @@ const struct tail_ops tail_peer_ops = {
 	.kind = "peer",
 	.complete = peer_complete,
 	.open = peer_open_tail,
+	.open_from = peer_open_tail_from,
 	.cancel = peer_cancel,
 	.open_dgram = peer_open_dgram,
 };

@@ -13,6 +13,8 @@
  */
 #pragma once
 
+#include <sys/socket.h>
+
 #include "stream.h"
 
 struct segment;
@@ -32,6 +34,10 @@ struct tail_ops {
 	/* open a stream connection: 0 with *ret_handle (done comes later, never from inside), or
 	 * -errno (done is not called) */
 	int (*open)(struct segment *s, tail_opened_fn done, void *userdata, void **ret_handle);
+	/* optional: open() for a connection from @client (NULL when unknown), for tails that
+	 * carry the client's address along (the peer tail); conn.c prefers it to open() */
+	int (*open_from)(struct segment *s, const struct sockaddr *client, socklen_t len,
+			 tail_opened_fn done, void *userdata, void **ret_handle);
 	void (*cancel)(void *handle);
 	/* a connected datagram socket for one UDP session: fd or -errno; NULL: no UDP */
 	int (*open_dgram)(struct segment *s);
