@@ -13,6 +13,7 @@
  * remote segment's lease is renewed (chain_remote_peer_up()); a creator that is gone longer than
  * HOST's lease loses it there.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "link-manager.h"
 #include "list.h"
 #include "log.h"
+#include "resolve.h"
 #include "segment.h"
 #include "strv.h"
 #include "tail.h"
@@ -33,6 +35,11 @@
 
 struct remote_state {
 	struct segment *s;
+	const struct spec_word *w; /* the `remote` word (the runner keeps the spec) */
+	char *name;		   /* the host as written */
+	uint16_t port;
+	char *head;		     /* the peer head's URL */
+	struct resolve_query *query; /* resolving @name, while pending */
 	struct peer *peer;
 	char *rid;
 	struct tail_peer tp;
@@ -87,12 +94,15 @@ static void state_free(struct remote_state *st)
 	if (!st)
 		return;
 	st->rq = peer_request_cancel(st->rq);
+	st->query = resolve_cancel(st->query);
 	if (st->held) {
 		LIST_REMOVE(remotes, remotes, st);
 		peer_hold(st->peer, false);
 	}
 	peer_unref(st->peer);
 	free(st->rid);
+	free(st->name);
+	free(st->head);
 	free(st->tp.path);
 	free(st);
 }
@@ -173,15 +183,91 @@ static int peer_head_url(struct segment *s, char **ret)
 	return 0;
 }
 
+/* The peer is known: name the remote segment and ask the peer to create it. */
+static int remote_request_create(struct remote_state *st, char **ret_error)
+{
+	_cleanup_(strv_freep) char **words = NULL;
+	_cleanup_free_ char *line = NULL;
+	uint8_t rnd[3];
+	size_t n;
+	int r;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd) ||
+	    asprintf(&st->rid, "%.56s.%02x%02x%02x", st->s->id, rnd[0], rnd[1], rnd[2]) < 0 ||
+	    asprintf(&st->tp.path, "/data/%s", st->rid) < 0) {
+		st->rid = NULL;
+		return -ENOMEM;
+	}
+	st->tp.peer = st->peer;
+	r = spec_seg_to_words(st->w->child, &words);
+	n = strv_length(words);
+	if (r >= 0)
+		r = strv_push_dup(&words, &n, "id");
+	if (r >= 0)
+		r = strv_push_dup(&words, &n, st->rid);
+	if (r >= 0)
+		r = ctl_request_format(&(struct ctl_request){ .op = CTL_OP_CREATE,
+							      .words = words,
+							      .peer_head = st->head },
+				       &line);
+	if (r >= 0)
+		r = peer_request(st->peer, line, on_created, st, &st->rq);
+	if (r < 0)
+		return errmsg_set_errno(ret_error, r, "word %u 'remote': %s: %s", st->w->pos,
+					peer_name(st->peer), strerror(-r));
+	return 0;
+}
+
+static int remote_get_peer(struct remote_state *st, const char *host, char **ret_error)
+{
+	_cleanup_free_ char *err = NULL;
+	int r;
+
+	r = peer_manager_get(st->s->d->peers, host, st->port, &st->peer, &err);
+	if (r < 0)
+		return errmsg_set_errno(ret_error, r, "word %u 'remote': %s", st->w->pos,
+					err ?: strerror(-r));
+	return remote_request_create(st, ret_error);
+}
+
+static void on_resolved(void *userdata, int r, const struct sockaddr *sa, socklen_t len,
+			const char *error)
+{
+	struct remote_state *st = userdata;
+	chain_done_fn done = st->done;
+	void *ud = st->userdata;
+	char *msg = NULL, host[INET6_ADDRSTRLEN];
+	const void *addr;
+
+	st->query = NULL;
+	if (r >= 0) {
+		addr = sa->sa_family == AF_INET6
+			       ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+			       : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+		if (!inet_ntop(sa->sa_family, addr, host, sizeof(host)))
+			r = -EAFNOSUPPORT;
+	} else {
+		(void)errmsg_set(&msg, "word %u 'remote': cannot resolve peer '%s': %s", st->w->pos,
+				 st->name, error ?: strerror(-r));
+	}
+	if (r >= 0) {
+		log_debug("segment '%s': peer '%s' is %s", st->s->id, st->name, host);
+		r = remote_get_peer(st, host, &msg);
+	}
+	if (r < 0) {
+		state_free(st);
+		done(ud, r, NULL, msg);
+	}
+}
+
 static int remote_apply(struct segment *s, const struct spec_word *w, struct endpoint *target,
 			void **ret_state, char **ret_error, chain_done_fn done, void *userdata)
 {
-	_cleanup_(strv_freep) char **words = NULL;
-	_cleanup_free_ char *err = NULL, *line = NULL, *head = NULL;
+	_cleanup_free_ char *err = NULL;
 	struct peer_addr pa = { 0 };
+	union sockaddr_union sa;
+	socklen_t salen;
 	struct remote_state *st;
-	size_t n;
-	uint8_t rnd[3];
 	int r;
 
 	if (!s->d->peers)
@@ -191,9 +277,6 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 			"`wormhole keygen` (as root), copy it to every host, and start "
 			"wormholed with -K PATH",
 			w->pos);
-	r = peer_head_url(s, &head);
-	if (r < 0)
-		return r;
 	r = peer_addr_parse(w->arg, false, &pa, &err);
 	if (r < 0)
 		return errmsg_set_errno(ret_error, r, "word %u 'remote': %s", w->pos,
@@ -204,44 +287,25 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 		return -ENOMEM;
 	}
 	st->s = s;
+	st->w = w;
 	st->done = done;
 	st->userdata = userdata;
-	r = peer_manager_get(s->d->peers, pa.host && pa.host[0] ? pa.host : "127.0.0.1", pa.port,
-			     &st->peer, &err);
+	st->port = pa.port ? pa.port : PEER_DEFAULT_PORT;
+	st->name = strdup(pa.host && pa.host[0] ? pa.host : "127.0.0.1");
 	peer_addr_done(&pa);
+	r = st->name ? peer_head_url(s, &st->head) : -ENOMEM;
 	if (r < 0) {
 		state_free(st);
-		return errmsg_set_errno(ret_error, r, "word %u 'remote': %s", w->pos,
-					err ?: strerror(-r));
+		return r;
 	}
-	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd) ||
-	    asprintf(&st->rid, "%.56s.%02x%02x%02x", s->id, rnd[0], rnd[1], rnd[2]) < 0 ||
-	    asprintf(&st->tp.path, "/data/%s", st->rid) < 0) {
-		st->rid = NULL;
-		state_free(st);
-		return -ENOMEM;
-	}
-	st->tp.peer = st->peer;
-	r = spec_seg_to_words(w->child, &words);
-	n = strv_length(words);
-	if (r >= 0)
-		r = strv_push_dup(&words, &n, "id");
-	if (r >= 0)
-		r = strv_push_dup(&words, &n, st->rid);
-	if (r >= 0)
-		r = ctl_request_format(&(struct ctl_request){ .op = CTL_OP_CREATE,
-							      .words = words,
-							      .peer_head = head },
-				       &line);
-	if (r >= 0)
-		r = peer_request(st->peer, line, on_created, st, &st->rq);
+	if (resolve_numeric(st->name, st->port, &sa, &salen) >= 0)
+		r = remote_get_peer(st, st->name, ret_error);
+	else
+		/* a name: resolved on a thread, never on the loop (lib/net/resolve.h) */
+		r = resolve_start(s->d->event, st->name, st->port, on_resolved, st, &st->query);
 	if (r < 0) {
-		char name[300];
-
-		snprintf(name, sizeof(name), "%s", peer_name(st->peer));
 		state_free(st);
-		return errmsg_set_errno(ret_error, r, "word %u 'remote': %s: %s", w->pos, name,
-					strerror(-r));
+		return r;
 	}
 	*ret_state = st;
 	return 1;
@@ -252,7 +316,8 @@ static void remote_cancel(struct segment *s, void *pending)
 	struct remote_state *st = pending;
 
 	/* the request may have reached the peer already: delete what it may have made */
-	remote_send(st->peer, CTL_OP_DELETE, st->rid);
+	if (st->peer && st->rid)
+		remote_send(st->peer, CTL_OP_DELETE, st->rid);
 	state_free(st);
 }
 

@@ -6,7 +6,9 @@
 # stream per UDP session) and leaves B as a datagram again. Three clients at once (three
 # sessions), datagrams of 1 byte to 65507 bytes (the largest UDP payload over IPv4) come back
 # whole and exact; then, with --udp-idle 2 on both daemons, every session ends on both hosts
-# and its peer stream with it.
+# and its peer stream with it. B is named: A knows it as 'peer-b' (/etc/netns/NS/hosts, which
+# `ip netns exec` puts in place of /etc/hosts), resolved off the event loop; an unknown name
+# fails the create with a clear error.
 #
 #   A (wh-a-$$) 198.18.0.1                                   B (wh-b-$$) 198.18.0.2
 #   3 x udp client -> :5300 [wormholed A] ==TLS link :9999==> [wormholed B] -> :5301 udp echo
@@ -17,14 +19,28 @@ source "$(dirname "$0")/../lib/netns.sh"
 source "$(dirname "$0")/../lib/peers.sh"
 
 wh_setup
+cleanup_hosts() {
+	local rc=$?
+	rm -rf "/etc/netns/$ns_a"
+	(exit "$rc")
+	wh_cleanup
+}
+trap cleanup_hosts EXIT
 peers_setup
+mkdir -p "/etc/netns/$ns_a"
+printf '198.18.0.2 peer-b\n' >"/etc/netns/$ns_a/hosts"
 start_peer_daemon "$ns_a" a --udp-idle 2
 start_peer_daemon "$ns_b" b --udp-idle 2
 wait_tcp_listen "$ns_b" 9999
 bg_in "$ns_b" "$PYTHON" "$WH_NET" udp-echo-server 127.0.0.1 5301
 wait_udp_bound "$ns_b" 5301
 
-out=$(whd a create id dns url udp://:5300 remote 198.18.0.2 tail url :5301) || fail "create failed"
+if whd a create id nx url udp://:5400 remote no-such-host.invalid tail url :5301 2>"$wh_tmp/err"; then
+	fail "a remote on an unknown name was created"
+fi
+grep -q "word 5 'remote': cannot resolve peer 'no-such-host.invalid'" "$wh_tmp/err" ||
+	fail "unclear error: $(cat "$wh_tmp/err")"
+out=$(whd a create id dns url udp://:5300 remote peer-b tail url :5301) || fail "create failed"
 assert_eq "create output" "dns udp://127.0.0.1:5300" "$out"
 wait_udp_bound "$ns_a" 5300
 rid=$(segments b)
