@@ -120,7 +120,7 @@ static int remote_tail_link(struct remote_state *st)
 			       (size_t)(colon - name) - (name[0] == '[' ? 2 : 0));
 	if (!s->tail.host)
 		return -ENOMEM;
-	s->tail.port = (uint16_t)atoi(colon + 1);
+	s->tail.port = (uint16_t)strtoul(colon + 1, NULL, 10); /* checked by peer_addr_parse() */
 	s->tail_ops = &tail_peer_ops;
 	s->tail_data = &st->tp;
 	return 0;

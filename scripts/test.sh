@@ -113,7 +113,8 @@ do_asan() {
 	# -Db_lundef=false: meson cannot link a sanitized library with -Wl,--no-undefined
 	setup_dir "$build_asan" -Db_sanitize=address,undefined -Db_lundef=false &&
 		ninja -C "$build_asan" &&
-		ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:print_summary=1 \
+		ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:print_summary=1:fast_unwind_on_malloc=0 \
+			LSAN_OPTIONS=suppressions=$repo/tests/lsan.supp:print_suppressions=0 \
 			UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_summary=1:print_stacktrace=1 \
 			meson test -C "$build_asan" --suite unit --suite integration --print-errorlogs
 }

@@ -107,7 +107,8 @@ int peer_key_load(const char *path, struct peer_key *ret, char **ret_error)
 		hex = hexval(buf[i]) >= 0;
 	if (hex) {
 		for (size_t i = 0; i < len / 2; i++)
-			k.bytes[i] = (uint8_t)(hexval(buf[2 * i]) << 4 | hexval(buf[2 * i + 1]));
+			k.bytes[i] = (uint8_t)((unsigned)hexval(buf[2 * i]) << 4 |
+					       (unsigned)hexval(buf[2 * i + 1]));
 		k.len = len / 2;
 	} else if (len <= PEER_KEY_MAX) {
 		memcpy(k.bytes, buf, len);

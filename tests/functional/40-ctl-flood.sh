@@ -29,15 +29,19 @@ before=$(rss)
 bg_in "$ns_host" "$PYTHON" "$client" flood "$sock" 3000
 flood=$last_pid
 sleep 1
-worst=0
+pings=()
 for ((i = 0; i < 20; i++)); do
 	ms=$("$WORMHOLE" -H "unix://$sock" ping) || fail "ping failed during the flood"
-	worst=$("$PYTHON" -c "print(max($worst, $ms))")
+	pings+=("$ms")
 	sleep 0.1
 done
 after=$(rss)
-echo "RSS before ${before} kB, during the flood ${after} kB; slowest of 20 pings ${worst} ms" >&2
-"$PYTHON" -c "import sys; sys.exit(not $worst < 100)" || fail "a ping took $worst ms during the flood"
+# The median must be under 100 ms (the defect: 7.7 s); one slow ping in 20 may come from the
+# machine itself (a loaded CI host schedules the CLI late), so the slowest gets 1 s.
+read -r median worst < <("$PYTHON" -c "import statistics as s; v=[float(x) for x in '${pings[*]}'.split()]; print(s.median(v), max(v))")
+echo "RSS before ${before} kB, during the flood ${after} kB; pings: median ${median} ms, slowest ${worst} ms" >&2
+"$PYTHON" -c "import sys; sys.exit(not ($median < 100 and $worst < 1000))" ||
+	fail "pings during the flood: median $median ms, slowest $worst ms"
 [[ $((after - before)) -lt 65536 ]] || fail "RSS grew by $((after - before)) kB"
 alive "$flood" || fail "the flooding client ended early"
 
