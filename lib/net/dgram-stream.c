@@ -167,6 +167,12 @@ static int ds_send(struct dgram_stream *d, const uint8_t *data, size_t len)
 	if (errno == EAGAIN || errno == ENOBUFS || errno == ECONNREFUSED || errno == EHOSTUNREACH ||
 	    errno == ENETUNREACH || errno == EMSGSIZE)
 		return 0;
+	if (errno == ENOTCONN) {
+		/* the other end of a socketpair is gone (its UDP session ended): so is this one */
+		d->ended = true;
+		stream_wake(&d->st);
+		return 0;
+	}
 	return -errno;
 }
 
@@ -179,7 +185,7 @@ static ssize_t ds_write(struct stream *st, const void *buf, size_t len)
 
 	if (d->ended)
 		return -EPIPE;
-	while (left > 0) {
+	while (left > 0 && !d->ended) {
 		size_t want, n;
 
 		if (d->wlen == 0 && left >= DGRAM_FRAME_HDR && left >= frame_len(p)) {

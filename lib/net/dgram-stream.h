@@ -10,7 +10,8 @@
  *
  * UDP has no back-pressure: a datagram the socket cannot take now (EAGAIN, ENOBUFS) or that
  * the target refused (ECONNREFUSED from an earlier ICMP error) is dropped, as a router would;
- * write() never returns -EAGAIN. A session ends after @idle_usec without a datagram either way:
+ * write() never returns -EAGAIN. A socketpair whose other end is closed (ENOTCONN) ends the
+ * stream. A session ends after @idle_usec without a datagram either way:
  * read() returns 0 (EOF) from then on, which the relay passes on to the other side, and so does
  * shutdown_write() (a datagram session has no half-close).
  */
