@@ -382,7 +382,7 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 				       "unix sockets do not live in network namespaces (head of segment %u)",
 				       seg);
 		}
-		if (hp == URL_PROTO_UNIX && k > 0 &&
+		if (hp == URL_PROTO_UNIX && k > 0 && info[k - 1].link &&
 		    spec_word_is_peer_hop(info[k - 1].link->type)) {
 			return fail_at(words, in->h.proto_pos, reterr,
 				       "segment %u is created by '%s' on a peer and cannot listen on a unix socket",

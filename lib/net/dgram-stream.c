@@ -199,7 +199,9 @@ static ssize_t ds_write(struct stream *st, const void *buf, size_t len)
 			continue;
 		}
 		if (!d->wbuf) {
-			d->wbuf = malloc(DGRAM_FRAME_HDR + DGRAM_MAX);
+			/* calloc: a frame split across writes is rare, and the analyzer sees the
+			 * header bytes written */
+			d->wbuf = calloc(1, DGRAM_FRAME_HDR + DGRAM_MAX);
 			if (!d->wbuf)
 				return -ENOMEM;
 		}

@@ -96,30 +96,30 @@ struct h2s {
 
 struct h2_link {
 	sd_event *event;
-	int fd;
 	SSL *ssl;
 	nghttp2_session *h2;
-	bool dialer;
-	enum link_state state;
 	const struct h2_link_ops *ops;
 	void *userdata;
 	sd_event_source *io, *flush_src, *read_src, *timer, *notify_src;
 	uint64_t started, last_rx;
-	bool ping_out;
-	bool want_pollout;
 	uint8_t *out; /* frames copied out of nghttp2 (all but DATA), or a DATA frame TLS refused */
 	size_t out_off, out_len, out_cap;
-	bool wrote;	  /* on_send_data() wrote a DATA frame during this pull */
-	unsigned records; /* DATA records written during this flush */
-	bool corked;	  /* TCP_CORK is on (from the second record of a flush to its end) */
-	struct blk *pool; /* free blocks */
-	unsigned n_pool;
+	struct blk *pool;    /* free blocks */
 	struct h2s *streams; /* every stream object still tied to the link */
+	struct h2s *rev;     /* client: the /rev stream we opened; server: the one we got */
+	char *down_reason;
+	int fd;
+	enum link_state state;
+	unsigned records; /* DATA records written during this flush */
+	unsigned n_pool;
 	unsigned n_streams;
-	struct h2s *rev; /* client: the /rev stream we opened; server: the one we got */
 	uint32_t next_token;
 	int down_error;
-	char *down_reason;
+	bool dialer;
+	bool ping_out;
+	bool want_pollout;
+	bool wrote;  /* on_send_data() wrote a DATA frame during this pull */
+	bool corked; /* TCP_CORK is on (from the second record of a flush to its end) */
 	bool notified;
 	char peer[SOCKADDR_STR_MAX];
 };
@@ -968,7 +968,7 @@ static int on_send_data(nghttp2_session *session, nghttp2_frame *frame, const ui
 	uint8_t *p = NULL;
 	int n, r;
 
-	if (!s || frame->data.padlen > 0 || bq_peek(&s->sq, &p) < length)
+	if (!s || frame->data.padlen > 0 || bq_peek(&s->sq, &p) < length || !p)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* cannot happen: resets the stream */
 	/* frames before this one go first */
 	r = link_write_out(l);
