@@ -45,7 +45,7 @@
 
 #define IO_CHUNK	(64u * 1024u)
 #define OUT_BATCH	(16u * 1024u) /* small frames gathered into one TLS record */
-#define SEND_BUF_MAX	(128u * 1024u)
+#define SEND_BUF_MAX	(512u * 1024u) /* per stream, while bytes are in flight */
 #define LINK_WINDOW	(64u * 1024u * 1024u)
 #define READS_PER_EVENT 16
 #define FRAME_HD	9u
