@@ -18,6 +18,9 @@ const struct chain_op *const chain_ops[_SPEC_WORD_TYPE_MAX] = {
 	[SPEC_TUNNEL] = &chain_op_tunnel,
 	[SPEC_UDPTUNNEL] = &chain_op_udptunnel,
 	[SPEC_IDLE] = &chain_op_idle,
+	[SPEC_PROXY_PROTOCOL] = &chain_op_proxy_protocol,
+	[SPEC_BALANCE] = &chain_op_balance,
+	[SPEC_SNI] = &chain_op_sni,
 };
 
 const struct chain_op *chain_op_get(enum spec_word_type t)

@@ -8,6 +8,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 #include "spec.h"
 #include "word-ops.h"
 
@@ -20,6 +22,9 @@ extern const struct chain_op chain_op_remote;
 extern const struct chain_op chain_op_tunnel;
 extern const struct chain_op chain_op_udptunnel;
 extern const struct chain_op chain_op_idle;
+extern const struct chain_op chain_op_proxy_protocol;
+extern const struct chain_op chain_op_balance;
+extern const struct chain_op chain_op_sni;
 
 /**
  * chain_ops - the ops of every word, indexed by enum spec_word_type (NULL: a word that needs no
@@ -53,7 +58,28 @@ void chain_remote_peer_up(struct peer *p);
  * chain_remote_child() - The remote segments @s made on peers, one per call
  * @iter:	start at 0; advanced by each call
  * @ret_host:	the peer ("host:port"), valid while the segment lives
+ * @ret_state:	(optional) malloc'ed "remote up, 2 streams, 10 opened, 1 failed" (NULL on ENOMEM)
  *
+ * With several providers (`remote HOST1,HOST2`) each is one call, with the same id.
  * Return: the remote segment's id (valid while @s lives), NULL when there are no more
  */
-const char *chain_remote_child(const struct segment *s, size_t *iter, const char **ret_host);
+const char *chain_remote_child(const struct segment *s, size_t *iter, const char **ret_host,
+			       char **ret_state);
+
+/* A tunnel is up (@r 0, @remote_ov the peer's overlay address) or could not be made (@error). */
+typedef void (*chain_tunnel_fn)(void *userdata, int r, const char *error, const char *remote_ov);
+
+/* What chains/tunnel.c needs from the daemon's tunnel registry (wormholed/tunnels.c). */
+struct chain_tunnel_provider {
+	/* create the tunnel to @host or reuse it: 0 with *@ret_remote_ov (malloc'ed) when it is
+	 * up now, 1 when @cb comes later (*@ret_wait cancels it), <0 with *@ret_error */
+	int (*ensure)(const char *host, bool udp, chain_tunnel_fn cb, void *userdata,
+		      void **ret_wait, char **ret_remote_ov, char **ret_error);
+	void (*cancel)(void *wait); /* @cb is not called */
+};
+
+/**
+ * chain_tunnel_set_provider() - Who makes tunnels for `tunnel` and `udptunnel` (borrowed,
+ * static); NULL: those words are refused
+ */
+void chain_tunnel_set_provider(const struct chain_tunnel_provider *p);

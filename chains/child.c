@@ -26,8 +26,8 @@ static int child_link(struct segment *parent, struct segment *child, bool chain)
 {
 	if (!chain)
 		return 0;
-	endpoint_done(&parent->tail);
-	return endpoint_copy(&parent->tail, &child->head);
+	endpoint_done(&parent->tail.ep);
+	return endpoint_copy(&parent->tail.ep, &child->head);
 }
 
 static void on_child_created(struct segment *child, int r, char *error, void *userdata)
@@ -58,7 +58,7 @@ static int apply(struct segment *s, const struct spec_word *w, bool chain, void 
 	*p = (struct child_pending){
 		.parent = s, .chain = chain, .done = done, .userdata = userdata
 	};
-	r = segment_create(s->d, NULL, NULL, w->child, &s->tail, s, on_child_created, p, &child,
+	r = segment_create(s->d, NULL, NULL, w->child, &s->tail.ep, s, on_child_created, p, &child,
 			   ret_error);
 	if (r == 1) {
 		p->child = child;

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * remote.c - `remote HOST`: the rest of the chain runs on the wormholed at HOST; `tunnel`,
- * `udptunnel` (IPsec, not run by this daemon yet)
+ * remote.c - `remote HOST`: the rest of the chain runs on the wormholed at HOST
  *
  * apply() serializes the words after `remote HOST` (spec_seg_to_words), names the remote segment
  * "<this id>.<random>", and asks HOST's daemon to create it over the peer link (a control request,
@@ -13,12 +12,14 @@
  * remote segment's lease is renewed (chain_remote_peer_up()); a creator that is gone longer than
  * HOST's lease loses it there.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
+
+#include <systemd/sd-event.h>
 
 #include "chains.h"
 #include "cleanup.h"
@@ -27,31 +28,53 @@
 #include "link-manager.h"
 #include "list.h"
 #include "log.h"
-#include "resolve.h"
 #include "segment.h"
+#include "stream.h"
 #include "strv.h"
 #include "tail.h"
 #include "url.h"
 
+struct remote_state;
+
+/* One daemon that runs the remote part (`remote HOST1,HOST2`: several providers). */
+struct provider {
+	struct remote_state *st;
+	struct peer *peer;
+	struct peer_request *rq; /* its create (or re-create), while pending */
+	bool created, held;
+	uint64_t total, fails;
+	uint64_t retry_at; /* skipped until then after a failed open */
+	int error;
+	char *msg;
+};
+
 struct remote_state {
 	struct segment *s;
-	const struct spec_word *w; /* the `remote` word (the runner keeps the spec) */
-	char *name;		   /* the host as written */
-	uint16_t port;
-	char *head;		     /* the peer head's URL */
-	struct resolve_query *query; /* resolving @name, while pending */
-	struct peer *peer;
 	char *rid;
+	char *create_line; /* kept: a provider that lost the segment gets it again */
+	struct provider *prov;
+	size_t n_prov;
+	unsigned pending; /* creates in flight */
+	unsigned next;	  /* round-robin position */
 	struct tail_peer tp;
-	struct peer_request *rq; /* the create, while pending */
 	chain_done_fn done;
 	void *userdata;
 	bool held;
 	struct remote_state *remotes_prev, *remotes_next;
 };
 
+#define PROVIDER_RETRY_USEC (2ULL * 1000000ULL)
+
 /* every live remote segment of this daemon, for lease renewals */
 static struct remote_state *remotes;
+
+static uint64_t mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static void on_fire_and_forget(void *userdata, int r, const char *line, size_t len)
 {
@@ -93,84 +116,231 @@ static void state_free(struct remote_state *st)
 {
 	if (!st)
 		return;
-	st->rq = peer_request_cancel(st->rq);
-	st->query = resolve_cancel(st->query);
-	if (st->held) {
-		LIST_REMOVE(remotes, remotes, st);
-		peer_hold(st->peer, false);
+	for (size_t i = 0; i < st->n_prov; i++) {
+		struct provider *pv = &st->prov[i];
+
+		pv->rq = peer_request_cancel(pv->rq);
+		if (pv->held)
+			peer_hold(pv->peer, false);
+		peer_unref(pv->peer);
+		free(pv->msg);
 	}
-	peer_unref(st->peer);
+	if (st->held)
+		LIST_REMOVE(remotes, remotes, st);
+	free(st->prov);
 	free(st->rid);
-	free(st->name);
-	free(st->head);
+	free(st->create_line);
 	free(st->tp.path);
 	free(st);
 }
 
+/* ---- the provider pool: a tail that picks one provider per connection ---------------------- */
+
+struct pool_open {
+	struct stream *st;
+	sd_event_source *src;
+	tail_opened_fn done;
+	void *userdata;
+};
+
+static void pool_cancel(void *handle)
+{
+	struct pool_open *o = handle;
+
+	stream_free(o->st);
+	sd_event_source_disable_unref(o->src);
+	free(o);
+}
+
+static int on_pool_deliver(sd_event_source *src, void *userdata)
+{
+	struct pool_open *o = userdata;
+	tail_opened_fn done = o->done;
+	void *ud = o->userdata;
+	struct stream *st = o->st;
+
+	o->st = NULL;
+	pool_cancel(o);
+	done(ud, 0, RELAY_END_STREAM(st));
+	return 0;
+}
+
+static int pool_complete(struct segment *s, struct segment_tail *t, char **ret_error)
+{
+	return 0;
+}
+
+/*
+ * Each provider in turn from the round-robin position (balance round-robin), or the one with
+ * the fewest streams on its link first (least-loaded, the default); a provider whose link is
+ * down or whose open failed lately is skipped and tried again after PROVIDER_RETRY_USEC, so a
+ * connection fails only when no provider can take it.
+ */
+static int pool_open_tail(struct segment *s, const struct segment_tail *t, tail_opened_fn done,
+			  void *userdata, void **ret_handle)
+{
+	struct remote_state *st = t->data;
+	uint64_t now = mono_usec();
+	struct pool_open *o;
+	int r = -EHOSTUNREACH;
+	size_t n = st->n_prov;
+
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->done = done;
+	o->userdata = userdata;
+	for (int pass = 0; pass < 2 && !o->st; pass++) {
+		bool tried[64] = { false };
+
+		for (size_t k = 0; k < n && k < 64 && !o->st; k++) {
+			size_t best = SIZE_MAX;
+
+			for (size_t j = 0; j < n && j < 64; j++) {
+				size_t i = (st->next + j) % n;
+				struct provider *pv = &st->prov[i];
+
+				if (tried[i] || !pv->created)
+					continue;
+				/* first pass: only providers not in their retry pause */
+				if (pass == 0 && pv->retry_at > now)
+					continue;
+				if (best == SIZE_MAX ||
+				    (s->balance != SEGMENT_BALANCE_ROUND_ROBIN &&
+				     peer_streams(pv->peer) < peer_streams(st->prov[best].peer)))
+					best = i;
+				if (s->balance == SEGMENT_BALANCE_ROUND_ROBIN)
+					break;
+			}
+			if (best == SIZE_MAX)
+				break;
+			tried[best] = true;
+			r = tail_peer_open_stream(s, st->prov[best].peer, st->tp.path, &o->st);
+			if (r < 0) {
+				st->prov[best].fails++;
+				st->prov[best].retry_at = now + PROVIDER_RETRY_USEC;
+				log_debug("segment '%s': provider %s skipped: %s", s->id,
+					  peer_name(st->prov[best].peer), strerror(-r));
+				continue;
+			}
+			st->prov[best].total++;
+			st->prov[best].retry_at = 0;
+			st->next = (unsigned)((best + 1) % n);
+		}
+	}
+	if (!o->st) {
+		pool_cancel(o);
+		return r;
+	}
+	r = sd_event_add_defer(s->d->event, &o->src, on_pool_deliver, o);
+	if (r < 0) {
+		pool_cancel(o);
+		return r;
+	}
+	*ret_handle = o;
+	return 0;
+}
+
+static const struct tail_ops tail_pool_ops = {
+	.kind = "peer-pool",
+	.complete = pool_complete,
+	.open = pool_open_tail,
+	.cancel = pool_cancel,
+	.open_dgram = NULL,
+};
+
 static int remote_tail_link(struct remote_state *st)
 {
 	struct segment *s = st->s;
-	const char *name = peer_name(st->peer);
+	const char *name = peer_name(st->prov[0].peer);
 	const char *colon = strrchr(name, ':');
 
-	/* the tail, for display: the peer daemon's address */
-	endpoint_done(&s->tail);
-	s->tail.proto = URL_PROTO_TCP;
-	s->tail.host = strndup(name[0] == '[' ? name + 1 : name,
-			       (size_t)(colon - name) - (name[0] == '[' ? 2 : 0));
-	if (!s->tail.host)
-		return -ENOMEM;
-	s->tail.port = (uint16_t)strtoul(colon + 1, NULL, 10); /* checked by peer_addr_parse() */
-	s->tail_ops = &tail_peer_ops;
-	s->tail_data = &st->tp;
+	/* the tail, for display: the peer daemon's address (or its name, if it dialed us) */
+	endpoint_done(&s->tail.ep);
+	s->tail.ep.proto = URL_PROTO_TCP;
+	if (st->n_prov > 1 || !colon) {
+		s->tail.ep.host = strdup(st->n_prov > 1 ? "providers" : name);
+		if (!s->tail.ep.host)
+			return -ENOMEM;
+	} else {
+		s->tail.ep.host = strndup(name[0] == '[' ? name + 1 : name,
+					  (size_t)(colon - name) - (name[0] == '[' ? 2 : 0));
+		if (!s->tail.ep.host)
+			return -ENOMEM;
+		s->tail.ep.port =
+			(uint16_t)strtoul(colon + 1, NULL, 10); /* checked by peer_addr_parse() */
+	}
+	if (st->n_prov > 1) {
+		s->tail.ops = &tail_pool_ops;
+		s->tail.data = st;
+	} else {
+		s->tail.ops = &tail_peer_ops;
+		s->tail.data = &st->tp;
+	}
 	return 0;
 }
 
 static void on_created(void *userdata, int r, const char *line, size_t len)
 {
-	struct remote_state *st = userdata;
+	struct provider *pv = userdata;
+	struct remote_state *st = pv->st;
 	chain_done_fn done = st->done;
 	void *ud = st->userdata;
 	_cleanup_free_ char *err = NULL, *msg = NULL;
 	struct ctl_reply rep = { 0 };
+	struct provider *failed = NULL;
 
-	st->rq = NULL;
+	pv->rq = NULL;
 	if (r >= 0) {
 		r = ctl_reply_parse(line, len, &rep, &err);
 		if (r >= 0 && !rep.ok) {
 			r = -EREMOTEIO;
-			(void)errmsg_set(&msg, "remote '%s': %s", peer_name(st->peer),
+			(void)errmsg_set(&pv->msg, "remote '%s': %s", peer_name(pv->peer),
 					 rep.error ?: "refused");
 		}
 		ctl_reply_done(&rep);
 	}
-	if (r >= 0)
-		r = remote_tail_link(st);
+	pv->error = r < 0 ? r : 0;
+	pv->created = r >= 0;
+	if (--st->pending > 0)
+		return; /* the others still answer */
+	for (size_t i = 0; i < st->n_prov && !failed; i++)
+		if (st->prov[i].error < 0)
+			failed = &st->prov[i];
+	r = failed ? failed->error : remote_tail_link(st);
 	if (r < 0) {
-		if (!msg)
+		if (failed && failed->msg)
+			msg = TAKE_PTR(failed->msg);
+		else
 			(void)errmsg_set(
-				&msg, "remote '%s': %s%s", peer_name(st->peer), strerror(-r),
+				&msg, "remote '%s': %s%s",
+				peer_name(failed ? failed->peer : st->prov[0].peer), strerror(-r),
 				r == -EACCES || r == -ECONNRESET
 					? " (is wormholed running there, with the same key?)"
 					: "");
-		if (r != -EREMOTEIO)
-			remote_send(st->peer, CTL_OP_DELETE, st->rid); /* it may exist there */
+		/* all or nothing: what the others made goes, and what the failed one may have */
+		for (size_t i = 0; i < st->n_prov; i++)
+			if (st->prov[i].created || st->prov[i].error != -EREMOTEIO)
+				remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
 		state_free(st);
 		done(ud, r, NULL, TAKE_PTR(msg));
 		return;
 	}
 	LIST_PREPEND(remotes, remotes, st);
 	st->held = true;
-	peer_hold(st->peer, true);
-	log_info("segment '%s': remote segment '%s' created on %s", st->s->id, st->rid,
-		 peer_name(st->peer));
+	for (size_t i = 0; i < st->n_prov; i++) {
+		st->prov[i].held = true;
+		peer_hold(st->prov[i].peer, true);
+		log_info("segment '%s': remote segment '%s' created on %s", st->s->id, st->rid,
+			 peer_name(st->prov[i].peer));
+	}
 	done(ud, 0, st, NULL);
 }
 
 /* What the peer's tail defaults from: our tail as far as the words set it, else our head. */
 static int peer_head_url(struct segment *s, char **ret)
 {
-	const struct endpoint *t = &s->tail, *h = &s->head;
+	const struct endpoint *t = &s->tail.ep, *h = &s->head;
 	enum url_proto proto = t->proto ?: (h->proto == URL_PROTO_UNIX ? URL_PROTO_TCP : h->proto);
 	uint16_t port = t->port ?: h->port;
 	const char *host = t->host ?: "127.0.0.1";
@@ -183,91 +353,47 @@ static int peer_head_url(struct segment *s, char **ret)
 	return 0;
 }
 
-/* The peer is known: name the remote segment and ask the peer to create it. */
-static int remote_request_create(struct remote_state *st, char **ret_error)
-{
-	_cleanup_(strv_freep) char **words = NULL;
-	_cleanup_free_ char *line = NULL;
-	uint8_t rnd[3];
-	size_t n;
-	int r;
-
-	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd) ||
-	    asprintf(&st->rid, "%.56s.%02x%02x%02x", st->s->id, rnd[0], rnd[1], rnd[2]) < 0 ||
-	    asprintf(&st->tp.path, "/data/%s", st->rid) < 0) {
-		st->rid = NULL;
-		return -ENOMEM;
-	}
-	st->tp.peer = st->peer;
-	r = spec_seg_to_words(st->w->child, &words);
-	n = strv_length(words);
-	if (r >= 0)
-		r = strv_push_dup(&words, &n, "id");
-	if (r >= 0)
-		r = strv_push_dup(&words, &n, st->rid);
-	if (r >= 0)
-		r = ctl_request_format(&(struct ctl_request){ .op = CTL_OP_CREATE,
-							      .words = words,
-							      .peer_head = st->head },
-				       &line);
-	if (r >= 0)
-		r = peer_request(st->peer, line, on_created, st, &st->rq);
-	if (r < 0)
-		return errmsg_set_errno(ret_error, r, "word %u 'remote': %s: %s", st->w->pos,
-					peer_name(st->peer), strerror(-r));
-	return 0;
-}
-
-static int remote_get_peer(struct remote_state *st, const char *host, char **ret_error)
+/* One provider of @st from HOST[:PORT] (without a port, a daemon linked here by that name). */
+static int provider_add(struct remote_state *st, const char *arg, const struct spec_word *w,
+			char **ret_error)
 {
 	_cleanup_free_ char *err = NULL;
+	struct peer_addr pa = { 0 };
+	struct provider *pv;
 	int r;
 
-	r = peer_manager_get(st->s->d->peers, host, st->port, &st->peer, &err);
+	r = peer_addr_parse(arg, false, &pa, &err);
 	if (r < 0)
-		return errmsg_set_errno(ret_error, r, "word %u 'remote': %s", st->w->pos,
+		return errmsg_set_errno(ret_error, r, "word %u 'remote': '%s': %s", w->pos, arg,
 					err ?: strerror(-r));
-	return remote_request_create(st, ret_error);
-}
-
-static void on_resolved(void *userdata, int r, const struct sockaddr *sa, socklen_t len,
-			const char *error)
-{
-	struct remote_state *st = userdata;
-	chain_done_fn done = st->done;
-	void *ud = st->userdata;
-	char *msg = NULL, host[INET6_ADDRSTRLEN];
-	const void *addr;
-
-	st->query = NULL;
-	if (r >= 0) {
-		addr = sa->sa_family == AF_INET6
-			       ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-			       : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
-		if (!inet_ntop(sa->sa_family, addr, host, sizeof(host)))
-			r = -EAFNOSUPPORT;
-	} else {
-		(void)errmsg_set(&msg, "word %u 'remote': cannot resolve peer '%s': %s", st->w->pos,
-				 st->name, error ?: strerror(-r));
-	}
-	if (r >= 0) {
-		log_debug("segment '%s': peer '%s' is %s", st->s->id, st->name, host);
-		r = remote_get_peer(st, host, &msg);
-	}
-	if (r < 0) {
-		state_free(st);
-		done(ud, r, NULL, msg);
-	}
+	pv = &st->prov[st->n_prov];
+	*pv = (struct provider){ .st = st };
+	r = peer_manager_get(st->s->d->peers, pa.host && pa.host[0] ? pa.host : "127.0.0.1",
+			     strchr(arg, ':') ? pa.port : 0, &pv->peer, &err);
+	peer_addr_done(&pa);
+	if (r < 0)
+		return errmsg_set_errno(ret_error, r, "word %u 'remote': %s", w->pos,
+					err ?: strerror(-r));
+	for (size_t i = 0; i < st->n_prov; i++)
+		if (st->prov[i].peer == pv->peer) {
+			peer_unref(pv->peer);
+			return errmsg_set_errno(ret_error, -EINVAL,
+						"word %u 'remote': '%s' is named twice", w->pos,
+						arg);
+		}
+	st->n_prov++;
+	return 0;
 }
 
 static int remote_apply(struct segment *s, const struct spec_word *w, struct endpoint *target,
 			void **ret_state, char **ret_error, chain_done_fn done, void *userdata)
 {
-	_cleanup_free_ char *err = NULL;
-	struct peer_addr pa = { 0 };
-	union sockaddr_union sa;
-	socklen_t salen;
+	_cleanup_(strv_freep) char **words = NULL;
+	_cleanup_free_ char *head = NULL, *hosts = NULL;
 	struct remote_state *st;
+	size_t n, count = 1;
+	uint8_t rnd[3];
+	char *save = NULL;
 	int r;
 
 	if (!s->d->peers)
@@ -277,32 +403,68 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 			"`wormhole keygen` (as root), copy it to every host, and start "
 			"wormholed with -K PATH",
 			w->pos);
-	r = peer_addr_parse(w->arg, false, &pa, &err);
+	r = peer_head_url(s, &head);
 	if (r < 0)
-		return errmsg_set_errno(ret_error, r, "word %u 'remote': %s", w->pos,
-					err ?: strerror(-r));
+		return r;
+	for (const char *c = w->arg; *c; c++)
+		count += *c == ',';
+	if (count > 64)
+		return ERRMSG_FAIL(ret_error, "word %u 'remote': at most 64 providers", w->pos);
 	st = calloc(1, sizeof(*st));
-	if (!st) {
-		peer_addr_done(&pa);
+	hosts = strdup(w->arg);
+	if (!st || !hosts || !(st->prov = calloc(count, sizeof(*st->prov)))) {
+		free(st);
 		return -ENOMEM;
 	}
 	st->s = s;
-	st->w = w;
 	st->done = done;
 	st->userdata = userdata;
-	st->port = pa.port ? pa.port : PEER_DEFAULT_PORT;
-	st->name = strdup(pa.host && pa.host[0] ? pa.host : "127.0.0.1");
-	peer_addr_done(&pa);
-	r = st->name ? peer_head_url(s, &st->head) : -ENOMEM;
-	if (r < 0) {
-		state_free(st);
-		return r;
+	for (char *h = strtok_r(hosts, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
+		r = provider_add(st, h, w, ret_error);
+		if (r < 0) {
+			state_free(st);
+			return r;
+		}
 	}
-	if (resolve_numeric(st->name, st->port, &sa, &salen) >= 0)
-		r = remote_get_peer(st, st->name, ret_error);
-	else
-		/* a name: resolved on a thread, never on the loop (lib/net/resolve.h) */
-		r = resolve_start(s->d->event, st->name, st->port, on_resolved, st, &st->query);
+	if (st->n_prov == 0) {
+		state_free(st);
+		return ERRMSG_FAIL(ret_error, "word %u 'remote': no host", w->pos);
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd) ||
+	    asprintf(&st->rid, "%.56s.%02x%02x%02x", s->id, rnd[0], rnd[1], rnd[2]) < 0 ||
+	    asprintf(&st->tp.path, "/data/%s", st->rid) < 0) {
+		st->rid = NULL;
+		state_free(st);
+		return -ENOMEM;
+	}
+	st->tp.peer = st->prov[0].peer;
+	r = spec_seg_to_words(w->child, &words);
+	n = strv_length(words);
+	if (r >= 0)
+		r = strv_push_dup(&words, &n, "id");
+	if (r >= 0)
+		r = strv_push_dup(&words, &n, st->rid);
+	if (r >= 0)
+		r = ctl_request_format(&(struct ctl_request){ .op = CTL_OP_CREATE,
+							      .words = words,
+							      .peer_head = head },
+				       &st->create_line);
+	for (size_t i = 0; r >= 0 && i < st->n_prov; i++) {
+		r = peer_request(st->prov[i].peer, st->create_line, on_created, &st->prov[i],
+				 &st->prov[i].rq);
+		if (r >= 0)
+			st->pending++;
+		else {
+			char name[300];
+
+			snprintf(name, sizeof(name), "%s", peer_name(st->prov[i].peer));
+			for (size_t j = 0; j < i; j++)
+				remote_send(st->prov[j].peer, CTL_OP_DELETE, st->rid);
+			state_free(st);
+			return errmsg_set_errno(ret_error, r, "word %u 'remote': %s: %s", w->pos,
+						name, strerror(-r));
+		}
+	}
 	if (r < 0) {
 		state_free(st);
 		return r;
@@ -315,9 +477,9 @@ static void remote_cancel(struct segment *s, void *pending)
 {
 	struct remote_state *st = pending;
 
-	/* the request may have reached the peer already: delete what it may have made */
-	if (st->peer && st->rid)
-		remote_send(st->peer, CTL_OP_DELETE, st->rid);
+	/* the request may have reached the peers already: delete what they may have made */
+	for (size_t i = 0; i < st->n_prov; i++)
+		remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
 	state_free(st);
 }
 
@@ -325,37 +487,103 @@ static void remote_undo(struct segment *s, void *state)
 {
 	struct remote_state *st = state;
 
-	if (s->tail_data == &st->tp) {
-		s->tail_ops = &tail_socket_ops;
-		s->tail_data = NULL;
+	if (s->tail.data == &st->tp || s->tail.data == st) {
+		s->tail.ops = &tail_socket_ops;
+		s->tail.data = NULL;
 	}
 	tail_peer_close_dgrams(&st->tp);
-	remote_send(st->peer, CTL_OP_DELETE, st->rid);
-	log_info("segment '%s': deleting remote segment '%s' on %s", s->id, st->rid,
-		 peer_name(st->peer));
+	for (size_t i = 0; i < st->n_prov; i++) {
+		remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
+		log_info("segment '%s': deleting remote segment '%s' on %s", s->id, st->rid,
+			 peer_name(st->prov[i].peer));
+	}
 	state_free(st);
+}
+
+static void on_fire_and_forget_provider(void *userdata, int r, const char *line, size_t len)
+{
+	struct provider *pv = userdata;
+
+	pv->rq = NULL;
+	if (r < 0)
+		log_warning_errno(r, "segment '%s': creating '%s' again on %s", pv->st->s->id,
+				  pv->st->rid, peer_name(pv->peer));
+}
+
+/* A renew came back: a provider that lost the segment (its daemon restarted) gets it again. */
+static void on_renewed(void *userdata, int r, const char *line, size_t len)
+{
+	struct provider *pv = userdata;
+	_cleanup_free_ char *err = NULL;
+	struct ctl_reply rep = { 0 };
+
+	pv->rq = NULL;
+	if (r < 0 || ctl_reply_parse(line, len, &rep, &err) < 0)
+		return;
+	/* a daemon that dials us (behind NAT) and restarted: it is the only one who can serve
+	 * that name, so it gets its part again; a peer by address keeps issue 7's lease rules */
+	if (!rep.ok && rep.error && strstr(rep.error, "no such segment") &&
+	    peer_is_named(pv->peer)) {
+		log_notice("segment '%s': %s lost remote segment '%s', creating it again",
+			   pv->st->s->id, peer_name(pv->peer), pv->st->rid);
+		if (peer_request(pv->peer, pv->st->create_line, on_fire_and_forget_provider, pv,
+				 &pv->rq) < 0)
+			pv->rq = NULL;
+	}
+	ctl_reply_done(&rep);
 }
 
 void chain_remote_peer_up(struct peer *p)
 {
 	for (struct remote_state *st = remotes; st; st = st->remotes_next)
-		if (st->peer == p)
-			remote_send(p, CTL_OP_RENEW, st->rid);
+		for (size_t i = 0; i < st->n_prov; i++) {
+			struct provider *pv = &st->prov[i];
+			_cleanup_free_ char *line = NULL;
+			char id[128];
+
+			if (pv->peer != p)
+				continue;
+			pv->retry_at = 0;
+			snprintf(id, sizeof(id), "%s", st->rid);
+			pv->rq = peer_request_cancel(pv->rq);
+			if (ctl_request_format(
+				    &(struct ctl_request){ .op = CTL_OP_RENEW, .id = id }, &line) <
+				    0 ||
+			    peer_request(p, line, on_renewed, pv, &pv->rq) < 0)
+				pv->rq = NULL;
+		}
 }
 
-const char *chain_remote_child(const struct segment *s, size_t *iter, const char **ret_host)
+const char *chain_remote_child(const struct segment *s, size_t *iter, const char **ret_host,
+			       char **ret_state)
 {
-	while (*iter < s->n_applied) {
-		const struct applied *a = &s->applied[(*iter)++];
+	/* @iter: the applied word in the high bits, the provider in the low 8 */
+	while ((*iter >> 8) < s->n_applied) {
+		const struct applied *a = &s->applied[*iter >> 8];
+		size_t k = *iter & 0xff;
 
 		if (a->op == &chain_op_remote && a->state) {
 			const struct remote_state *st = a->state;
 
-			if (!st->held)
-				continue;
-			*ret_host = peer_name(st->peer);
-			return st->rid;
+			if (st->held && k < st->n_prov) {
+				const struct provider *pv = &st->prov[k];
+
+				*iter += 1;
+				*ret_host = peer_name(pv->peer);
+				if (ret_state && st->n_prov == 1)
+					*ret_state = strdup("remote");
+				else if (ret_state &&
+					 asprintf(ret_state,
+						  "remote %s, %u streams, %llu opened, %llu failed",
+						  peer_link_up(pv->peer) ? "up" : "down",
+						  peer_streams(pv->peer),
+						  (unsigned long long)pv->total,
+						  (unsigned long long)pv->fails) < 0)
+					*ret_state = NULL;
+				return st->rid;
+			}
 		}
+		*iter = ((*iter >> 8) + 1) << 8;
 	}
 	return NULL;
 }
@@ -364,13 +592,4 @@ const struct chain_op chain_op_remote = {
 	.apply = remote_apply,
 	.cancel = remote_cancel,
 	.undo = remote_undo,
-};
-
-const struct chain_op chain_op_tunnel = {
-	.unsupported = "tunnel is not supported by this wormholed yet (IPsec tunnels are pending)",
-};
-
-const struct chain_op chain_op_udptunnel = {
-	.unsupported =
-		"udptunnel is not supported by this wormholed yet (IPsec tunnels are pending)",
 };

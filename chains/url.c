@@ -5,6 +5,7 @@
  * Only the parts the URL gives overwrite the endpoint, as in the original: `url :9000` keeps the
  * host and namespace set by earlier words. A named namespace is opened here, so a missing one is
  * an error at this word (at creation, or at the first connection when the word is a trigger).
+ * `url fd:NAME` makes the head a listener the service manager passed (lib/engine/head-fd.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "chains.h"
 #include "cleanup.h"
 #include "errmsg.h"
+#include "head.h"
 #include "netns.h"
 #include "segment.h"
 #include "url.h"
@@ -40,6 +42,16 @@ static int url_apply(struct segment *s, const struct spec_word *w, struct endpoi
 	if (r < 0) {
 		(void)errmsg_set(ret_error, "word %u 'url': %s", w->pos, err ?: "invalid URL");
 		return r;
+	}
+	if (u.fd_name) {
+		/* the spec allows it only on the first head (lib/grammar/spec.c) */
+		r = replace_str(&target->fd_name, u.fd_name);
+		if (r < 0)
+			goto out;
+		if (target == &s->head)
+			s->head_ops = &head_fd_ops;
+		*ret_state = NULL;
+		goto out;
 	}
 	if (u.ns) {
 		int fd = netns_open_named(u.ns);

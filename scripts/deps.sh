@@ -3,8 +3,8 @@
 #
 # scripts/deps.sh - install what wormhole's build and tests need, on Debian 12
 #
-#   sudo scripts/deps.sh            everything scripts/test.sh uses
-#   sudo scripts/deps.sh --build    only what building and scripts/run.sh need
+#   scripts/deps.sh            everything scripts/test.sh uses
+#   scripts/deps.sh --build    only what building and scripts/run.sh need
 #
 # Installs only the packages that are missing (nothing at all when none is), runs `apt-get update`
 # only when apt cannot find one of them otherwise, and never prompts. docker.io and
@@ -59,7 +59,7 @@ if [[ ${#missing[@]} -eq 0 ]]; then
 fi
 echo "deps: missing: ${missing[*]}"
 if [[ $(id -u) -ne 0 ]]; then
-	echo "deps: run as root to install them (sudo $0 ${1:-})" >&2
+	echo "deps: run as root to install them (as root: $0 ${1:-})" >&2
 	exit 1
 fi
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# scripts/run.sh - build wormhole and try it: sudo scripts/run.sh
+# scripts/run.sh - build wormhole and try it, as root: scripts/run.sh
 #
 # Installs the build dependencies if missing (scripts/deps.sh --build), builds a release build in
 # build-run/, then starts, on this machine's loopback only:
@@ -21,7 +21,7 @@ front=8080
 back=18080
 
 if [[ $(id -u) -ne 0 ]]; then
-	echo "run.sh: wormholed runs as root (it enters network namespaces): sudo $0" >&2
+	echo "run.sh: wormholed runs as root (it enters network namespaces): run $0 as root" >&2
 	exit 2
 fi
 
@@ -101,9 +101,9 @@ wormhole is running (wormholed pid $daemon_pid, demo backend pid $backend_pid).
 Segment 'demo': 127.0.0.1:$front -> 127.0.0.1:$back (busybox httpd). Try, in another terminal:
 
     curl http://127.0.0.1:$front/
-    sudo $wormhole list
-    sudo $wormhole create url :9000 tail url :$back     # another segment
-    sudo $wormhole delete demo
+    $wormhole list
+    $wormhole create url :9000 tail url :$back     # another segment
+    $wormhole delete demo
 
 Ctrl-C here stops everything.
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# scripts/test.sh - wormhole's whole test suite, as CI runs it (.ci/run): sudo scripts/test.sh
+# scripts/test.sh - wormhole's whole test suite, as CI runs it (.ci/run), as root: scripts/test.sh
 #
 # Steps, each under a "==== [n/N] name ====" header, each timed:
 #   deps         scripts/deps.sh (installs what is missing)
@@ -16,7 +16,13 @@
 #   units        systemd-analyze verify of the installed units: any output is a failure
 #   vm           tests/vm/run.sh: tunnels with real ESP traffic in a qemu VM (Debian's kernel; the
 #                kernel .deb and the initramfs base are cached in /var/tmp/wormhole-vm)
-#   functional   tests/functional/run.sh against build-ci's binaries (root: network namespaces)
+#   functional   tests/functional/run.sh against build-ci's binaries (root: network namespaces);
+#                the fault suite is part of it (45-ctl-dup-keys, 5x-fault-*: tests/lib/faults.sh)
+#   functional-asan  the same scripts once more against build-ci-asan's wormholed and wormhole;
+#                any ASan/UBSan/LeakSanitizer report in a test's output or its daemon's log fails
+#                that test (tests/lib/runner.sh, tests/lib/netns.sh)
+#   soak         bench/soak.sh 120 on build-ci-asan: mixed load, fds and RSS sampled; fails on
+#                growth beyond its bounds or any sanitizer report
 #   integration  the integration tests (test-docker: lib/docker against a real dockerd)
 #   docker       tests/functional/docker/run.sh, when it exists
 # A failing step does not stop the others, except that nothing runs after a failed deps,
@@ -34,11 +40,12 @@ build_asan=$repo/build-ci-asan
 src_dirs=(lib chains wormholed wormhole-cli)
 
 if [[ $(id -u) -ne 0 ]]; then
-	echo "test.sh: run as root (sudo $0): it installs packages and the functional tests make network namespaces" >&2
+	echo "test.sh: run as root ($0): it installs packages and the functional tests make network namespaces" >&2
 	exit 2
 fi
 
-all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units vm functional integration docker)
+all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units vm functional
+	functional-asan soak integration docker)
 read -r -a want <<<"${WH_CI_STEPS:-${all_steps[*]}}"
 names=() results=() times=()
 stop=0
@@ -152,9 +159,12 @@ do_units() {
 	d=$(mktemp -d /tmp/wh-ci-units.XXXXXX)
 	sed "s|^ExecStart=.*/wormholed|ExecStart=$build/wormholed/wormholed|" \
 		"$build/systemd/wormholed.service" >"$d/wormholed.service"
-	cp "$build/systemd/wormholed.socket" "$repo/systemd/wormhole-proxy-example.socket" "$d/"
-	out=$(systemd-analyze verify --man=no "$d/wormholed.service" "$d/wormholed.socket" \
-		"$d/wormhole-proxy-example.socket" 2>&1)
+	cp "$build/systemd/wormholed.socket" "$repo/examples/socket-unit/wormhole-mysql.socket" "$d/"
+	# the units README.md shows under "Running under systemd", extracted as printed
+	awk '/^<!-- unit: /{f=$3; next} /^<!-- end -->/{f=""} f && !/^ *```/{print > ("'"$d"'/" f)}' \
+		"$repo/README.md"
+	sed -i "s|^ExecStart=[^ ]*/wormholed|ExecStart=$build/wormholed/wormholed|" "$d"/*.service
+	out=$(cd "$d" && systemd-analyze verify --man=no ./*.service ./*.socket 2>&1)
 	rc=$?
 	rm -rf "$d"
 	[[ -n $out ]] && printf '%s\n' "$out"
@@ -168,6 +178,34 @@ do_vm() {
 do_functional() {
 	WORMHOLED=$build/wormholed/wormholed WORMHOLE=$build/wormhole-cli/wormhole \
 		bash "$repo/tests/functional/run.sh"
+}
+
+# ASan/UBSan options for the daemons of functional-asan and soak: any report aborts the process
+# (and fails the test); a small quarantine keeps RSS comparable with the plain build.
+san_env=(
+	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:quarantine_size_mb=32:print_summary=1
+	UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:print_summary=1
+)
+
+do_functional_asan() {
+	if [[ ! -x $build_asan/wormholed/wormholed ]]; then
+		echo "functional-asan: no $build_asan/wormholed/wormholed (the asan step builds it)"
+		return 1
+	fi
+	# 44-list-100k measures the CLI and the daemon at 100 000 segments; under ASan that is many
+	# minutes of the same code paths the other tests cover, so it runs in the plain step only.
+	local t tests=()
+	for t in "$repo"/tests/functional/[0-9][0-9]-*.sh; do
+		t=$(basename "$t" .sh)
+		[[ $t == 44-list-100k ]] || tests+=("$t")
+	done
+	env "${san_env[@]}" WH_RSS_FACTOR=3 \
+		WORMHOLED=$build_asan/wormholed/wormholed WORMHOLE=$build_asan/wormhole-cli/wormhole \
+		bash "$repo/tests/functional/run.sh" "${tests[@]}"
+}
+
+do_soak() {
+	env "${san_env[@]}" bash "$repo/bench/soak.sh" --build "$build_asan" 120
 }
 
 do_integration() {
@@ -195,15 +233,17 @@ step clang-tidy 0 do_clang_tidy
 step units 0 do_units
 step vm 0 do_vm
 step functional 0 do_functional
+step functional-asan 0 do_functional_asan
+step soak 0 do_soak
 step integration 0 do_integration
 step docker 0 do_docker
 
 failed=0
 printf '\n==== summary ====\n'
 for i in "${!names[@]}"; do
-	printf '%-12s %-10s %5ds\n' "${names[i]}" "${results[i]}" "${times[i]}"
+	printf '%-16s %-10s %5ds\n' "${names[i]}" "${results[i]}" "${times[i]}"
 	[[ ${results[i]} == PASS || ${results[i]} == SKIP ]] || failed=1
 done
-printf '%-12s %-10s %5ds\n' total "$([[ $failed -eq 0 ]] && echo PASS || echo FAIL)" \
+printf '%-16s %-10s %5ds\n' total "$([[ $failed -eq 0 ]] && echo PASS || echo FAIL)" \
 	"$(($(date +%s) - t_start))"
 exit "$failed"

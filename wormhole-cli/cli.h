@@ -48,6 +48,10 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret);
 int cmd_create(int argc, char *argv[]);
 int cmd_delete(int argc, char *argv[]);
 int cmd_keygen(int argc, char *argv[]);
+int cmd_link(int argc, char *argv[]); /* also unlink */
 int cmd_list(int argc, char *argv[]);
 int cmd_ping(int argc, char *argv[]);
 int cmd_version(int argc, char *argv[]);
+int cmd_tunnel_create(int argc, char *argv[]);
+int cmd_tunnel_delete(int argc, char *argv[]);
+int cmd_tunnel_list(int argc, char *argv[]);

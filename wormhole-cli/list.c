@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * list.c - `wormhole list [--json[=pretty]] [-q]`: one row per segment, children under their
- * parent; byte counts are live, in the table human-readable, in JSON exact integers
+ * parent, then one row per peer link; byte counts are live, in the table human-readable, in JSON
+ * exact integers
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -57,7 +58,8 @@ int cmd_list(int argc, char *argv[])
 	} else if (json) {
 		_cleanup_free_ char *out = NULL;
 
-		if (ctl_segments_format_json(rep.segments, rep.n_segments, pretty, &out) < 0)
+		if (ctl_list_format_json(rep.segments, rep.n_segments, rep.links, rep.n_links,
+					 pretty, &out) < 0)
 			ret = EXIT_FAIL;
 		else
 			fputs(out, stdout);
@@ -88,6 +90,37 @@ int cmd_list(int argc, char *argv[])
 			printf("%-*s  %-*s  %-*s  %-10s  %6" PRIu64 "  %6" PRIu64 "  %8s  %8s\n",
 			       wid + (s->parent ? 2 : 0), id, wh, s->head ?: "", wt, s->tail ?: "",
 			       s->state ?: "", s->conns_active, s->conns_total, in, out);
+		}
+		if (rep.n_links > 0) {
+			int wn = 4, wa = 7;
+
+			for (size_t i = 0; i < rep.n_links; i++) {
+				const struct ctl_link_info *l = &rep.links[i];
+
+				wn = (int)strlen(l->name ?: "") > wn ? (int)strlen(l->name ?: "")
+								     : wn;
+				wa = (int)strlen(l->address ?: "") > wa
+					     ? (int)strlen(l->address ?: "")
+					     : wa;
+			}
+			printf("\n");
+			if (legend)
+				printf("%-*s  %-*s  %-4s  %-10s  %-12s  %8s  %7s  %8s  %8s\n", wn,
+				       "LINK", wa, "ADDRESS", "DIR", "STATE", "KEY", "AGE",
+				       "STREAMS", "IN", "OUT");
+			for (size_t i = 0; i < rep.n_links; i++) {
+				const struct ctl_link_info *l = &rep.links[i];
+				char in[16], out[16], age[24];
+
+				human(l->bytes_in, in, sizeof(in));
+				human(l->bytes_out, out, sizeof(out));
+				snprintf(age, sizeof(age), "%" PRIu64 "s", l->age_sec);
+				printf("%-*s  %-*s  %-4s  %-10s  %-12s  %8s  %7" PRIu64
+				       "  %8s  %8s\n",
+				       wn, l->name ?: "", wa, l->address ?: "", l->direction ?: "",
+				       l->state ?: "", l->key && l->key[0] ? l->key : "-", age,
+				       l->streams, in, out);
+			}
 		}
 	}
 	ctl_reply_done(&rep);

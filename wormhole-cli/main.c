@@ -33,9 +33,17 @@ static const struct {
 	{ "create", cmd_create,
 	  "Create a segment chain from WORDS (see `wormhole create --help`)" },
 	{ "delete", cmd_delete, "Delete a segment, its connections and its children" },
-	{ "list", cmd_list, "Show segments and their connections (--json)" },
+	{ "list", cmd_list, "Show segments, their connections, and the peer links (--json)" },
+	{ "link", cmd_link, "Keep a link dialed out to HOST[:PORT] (from behind NAT)" },
+	{ "unlink", cmd_link, "Stop keeping the link to HOST[:PORT]" },
 	{ "ping", cmd_ping, "Round trip to the daemon (or to HOST's daemon: ping HOST), in ms" },
-	{ "keygen", cmd_keygen, "Write a new peer key: keygen [PATH], mode 0600" },
+	{ "keygen", cmd_keygen,
+	  "Write a new peer key: keygen [--allow RULES [--id ID]] [PATH], mode 0600" },
+	{ "tunnel-create", cmd_tunnel_create,
+	  "IPsec tunnel to HOST's daemon: tunnel-create [--udp] HOST; prints the overlay "
+	  "addresses" },
+	{ "tunnel-delete", cmd_tunnel_delete, "Remove the tunnel to HOST (both halves)" },
+	{ "tunnel-list", cmd_tunnel_list, "Show tunnels, SPIs and kernel counters (--json)" },
 	{ "version", cmd_version, "Print the CLI's and the daemon's versions" },
 };
 
@@ -44,7 +52,7 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: wormhole [-H unix://PATH | -H tcp://HOST[:PORT] [-K KEY]] COMMAND "
 		   "[ARGS...]\n\nCommands:\n");
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
 	fprintf(f,
 		"\nOptions:\n"
 		"  -H unix://PATH  the daemon's control socket (default unix://%s)\n"
@@ -125,6 +133,8 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
 	size_t len = 0, used = 0;
 	struct ctl_segment_info *segs = NULL; /* list lines so far */
 	size_t n_segs = 0, cap_segs = 0;
+	struct ctl_link_info *links = NULL;
+	size_t n_links = 0;
 	struct transport t = { .fd = -EBADF };
 	int r;
 
@@ -219,6 +229,20 @@ read_reply:
 			ctl_reply_done(&rep);
 			continue;
 		}
+		if (rep.has_link) {
+			struct ctl_link_info *nl = realloc(links, (n_links + 1) * sizeof(*links));
+
+			if (!nl) {
+				ctl_reply_done(&rep);
+				r = -ENOMEM;
+				goto out_free_segs;
+			}
+			links = nl;
+			links[n_links++] = rep.link;
+			rep.link = (struct ctl_link_info){ 0 };
+			ctl_reply_done(&rep);
+			continue;
+		}
 		if (rep.ok && rep.has_count) {
 			if (rep.count != n_segs) {
 				fprintf(stderr,
@@ -232,6 +256,9 @@ read_reply:
 			rep.segments = TAKE_PTR(segs);
 			rep.n_segments = n_segs;
 			rep.has_segments = true;
+			rep.links = TAKE_PTR(links);
+			rep.n_links = n_links;
+			n_links = 0;
 		}
 		*ret = rep;
 		r = 0;
@@ -241,6 +268,9 @@ out_free_segs:
 	for (size_t i = 0; i < n_segs && segs; i++)
 		ctl_segment_info_done(&segs[i]);
 	free(segs);
+	for (size_t i = 0; i < n_links; i++)
+		ctl_link_info_done(&links[i]);
+	free(links);
 	return r;
 }
 
@@ -313,10 +343,16 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	(void)atexit(peer_cleanup);
 	for (size_t k = 0; k < ELEMENTSOF(commands); k++)
-		if (strcmp(argv[i], commands[k].name) == 0)
-			return commands[k].fn(argc - i, argv + i);
+		if (strcmp(argv[i], commands[k].name) == 0) {
+			/* freed here, not in an atexit handler: OpenSSL's own exit handler,
+			 * registered at its first use, would run first and drop the callback
+			 * that frees (and wipes) the key held by the TLS context */
+			int ret = commands[k].fn(argc - i, argv + i);
+
+			peer_cleanup();
+			return ret;
+		}
 	if (strcmp(argv[i], "help") == 0) {
 		usage(stdout);
 		return EXIT_OK;

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "config.h"
 #include "h2-link.h"
+#include "key-rules.h"
 #include "link-manager.h"
 #include "peer-key.h"
 #include "stream.h"
@@ -142,16 +143,52 @@ bool cli_peer_is_up(const struct cli_peer *cp)
 
 int cmd_keygen(int argc, char *argv[])
 {
-	const char *path = argc > 1 ? argv[1] : WORMHOLE_KEYFILE;
-	_cleanup_free_ char *err = NULL;
+	const char *path = NULL, *allow = NULL, *id = NULL;
+	_cleanup_(key_rules_freep) struct key_rules *kr = NULL;
+	_cleanup_free_ char *err = NULL, *defid = NULL;
 
-	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-		fprintf(stderr, "Usage: wormhole keygen [PATH]   (default %s)\n", WORMHOLE_KEYFILE);
-		return argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-			       ? EXIT_OK
-			       : EXIT_USAGE;
+	for (int i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "--allow") == 0 || strcmp(argv[i], "--id") == 0) &&
+		    i + 1 < argc) {
+			*(argv[i][2] == 'a' ? &allow : &id) = argv[i + 1];
+			i++;
+		} else if (argv[i][0] != '-' && !path) {
+			path = argv[i];
+		} else {
+			fprintf(stderr,
+				"Usage: wormhole keygen [--allow RULES [--id ID]] [PATH]   "
+				"(default "
+				"%s)\n",
+				WORMHOLE_KEYFILE);
+			return strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0
+				       ? EXIT_OK
+				       : EXIT_USAGE;
+		}
 	}
-	if (peer_key_generate(path, &err) < 0) {
+	path = path ?: WORMHOLE_KEYFILE;
+	if (allow && key_rules_parse(allow, &kr, &err) < 0) {
+		fprintf(stderr, "wormhole: keygen: --allow: %s\n", err ?: "invalid");
+		return EXIT_USAGE;
+	}
+	if (allow && !id) { /* a scoped key needs an identity: its file name */
+		const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+
+		defid = strndup(base, strcspn(base, "."));
+		if (!defid)
+			return EXIT_FAIL;
+		id = defid;
+	}
+	if (id &&
+	    (!id[0] || strlen(id) >= PEER_KEY_ID_MAX || strcmp(id, PEER_KEY_DEFAULT_ID) == 0 ||
+	     strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+		     strlen(id))) {
+		fprintf(stderr,
+			"wormhole: keygen: --id '%s': letters, digits, '-', '_', '.' (not "
+			"'%s')\n",
+			id, PEER_KEY_DEFAULT_ID);
+		return EXIT_USAGE;
+	}
+	if (peer_key_generate_scoped(path, id, allow, &err) < 0) {
 		fprintf(stderr, "wormhole: keygen: %s\n", err ?: "failed");
 		return EXIT_FAIL;
 	}

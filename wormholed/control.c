@@ -38,6 +38,7 @@
 #include "segment.h"
 #include "spec.h"
 #include "stream.h"
+#include "tunnels.h"
 #include "url.h"
 
 #define CTL_MAX_CLIENTS	     256
@@ -66,6 +67,8 @@ struct control {
 	int (*peer_renew)(struct segment *s, void *origin, void *userdata);
 	const char *(*peer_name)(void *origin);
 	void *peer_userdata;
+	const struct control_peer_extras *extras;
+	void *extras_userdata;
 };
 
 struct ctl_client {
@@ -78,11 +81,12 @@ struct ctl_client {
 	char *out;
 	size_t out_len;
 	struct create_req *pending;
-	struct list_stream *list; /* a list reply being streamed */
-	sd_event_source *timer;	  /* idle or drain deadline */
-	uint64_t last_usec;	  /* accepted, took a request, or sent bytes */
-	bool closing;		  /* close once the output is flushed */
-	bool eof;		  /* the client will send nothing more */
+	struct tunnels_wait *twait; /* a tunnel request waiting for a peer */
+	struct list_stream *list;   /* a list reply being streamed */
+	sd_event_source *timer;	    /* idle or drain deadline */
+	uint64_t last_usec;	    /* accepted, took a request, or sent bytes */
+	bool closing;		    /* close once the output is flushed */
+	bool eof;		    /* the client will send nothing more */
 	/* a client on a peer link (control_attach_stream()): @fd is -1, @src a defer source */
 	struct stream *st;
 	bool st_idle; /* its last read said -EAGAIN: wait for a wake */
@@ -117,6 +121,7 @@ static void client_free(struct ctl_client *c)
 		free(c->pending);
 		c->pending = NULL;
 	}
+	tunnels_wait_cancel(c->twait); /* the tunnel operation goes on without its asker */
 	LIST_REMOVE(clients, ctl->clients, c);
 	ctl->n_clients--;
 	c->list = list_stream_free(c->list);
@@ -146,7 +151,7 @@ static bool client_has_line(struct ctl_client *c)
 /* Whether the client may take its next request (or produce more list lines) now. */
 static bool client_can_work(struct ctl_client *c)
 {
-	return !c->pending && !c->closing && c->out_len < CTL_OUT_MAX;
+	return !c->pending && !c->twait && !c->closing && c->out_len < CTL_OUT_MAX;
 }
 
 static void client_update_events(struct ctl_client *c)
@@ -168,7 +173,7 @@ static void client_update_events(struct ctl_client *c)
 		 (ev & EPOLLIN && !c->st_idle))
 		(void)sd_event_source_set_enabled(c->src, SD_EVENT_ONESHOT);
 
-	if (c->pending) { /* a creation takes the time it takes (an image pull) */
+	if (c->pending || c->twait) { /* a creation takes the time it takes (an image pull) */
 		(void)sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
 		return;
 	}
@@ -242,7 +247,8 @@ static int client_flush(struct ctl_client *c)
 		if (n > 0)
 			c->last_usec = loop_now_usec(c);
 	}
-	if (c->out_len == 0 && c->eof && !c->pending && !c->list && !client_has_line(c))
+	if (c->out_len == 0 && c->eof && !c->pending && !c->twait && !c->list &&
+	    !client_has_line(c))
 		c->closing = true; /* it said all it had to say and has every answer */
 	if (c->out_len == 0 && c->closing) {
 		client_free(c);
@@ -566,9 +572,10 @@ static int list_order(struct daemon *d, struct list_stream *l)
 static int list_remote_children(struct ctl_client *c, struct segment *s)
 {
 	const char *rid, *host;
+	char *state = NULL;
 	size_t iter = 0;
 
-	while ((rid = chain_remote_child(s, &iter, &host))) {
+	while ((rid = chain_remote_child(s, &iter, &host, &state))) {
 		struct ctl_reply rep = { .has_segment = true };
 		int r;
 
@@ -578,7 +585,8 @@ static int list_remote_children(struct ctl_client *c, struct segment *s)
 		if (r < 0)
 			rep.segment.head = NULL;
 		rep.segment.tail = strdup("(on the peer)");
-		rep.segment.state = strdup("remote");
+		rep.segment.state = state ?: strdup("remote");
+		state = NULL;
 		r = rep.segment.id && rep.segment.parent && rep.segment.head && rep.segment.tail &&
 				    rep.segment.state
 			    ? client_queue(c, &rep)
@@ -591,8 +599,21 @@ static int list_remote_children(struct ctl_client *c, struct segment *s)
 	return 0;
 }
 
+struct links_ctx {
+	struct ctl_client *c;
+	int r;
+};
+
+static void emit_link(const struct ctl_link_info *i, void *ctx)
+{
+	struct links_ctx *lc = ctx;
+
+	if (lc->r >= 0)
+		lc->r = client_queue(lc->c, &(struct ctl_reply){ .has_link = true, .link = *i });
+}
+
 /*
- * The next batch of segment lines, then the end line. Segments may have been freed since the
+ * The next batch of segment lines, then the link lines and the end line. Segments may have been freed since the
  * order was taken (a delete, a failed trigger's children): only pointers still in the registry
  * are read, which costs one pass over it per batch.
  */
@@ -634,6 +655,13 @@ static int list_fill(struct ctl_client *c)
 	ptr_table_done(&live);
 	if (r < 0)
 		return r;
+	if (l->pos == l->n && c->ctl->extras && c->ctl->extras->links) {
+		struct links_ctx lc = { .c = c };
+
+		c->ctl->extras->links(emit_link, &lc, c->ctl->extras_userdata);
+		if (lc.r < 0)
+			return lc.r;
+	}
 	if (l->pos == l->n) {
 		r = client_queue(
 			c, &(struct ctl_reply){ .ok = true, .has_count = true, .count = l->count });
@@ -672,6 +700,33 @@ static int handle_renew(struct ctl_client *c, struct ctl_request *req)
 	return client_queue(c, &(struct ctl_reply){ .ok = true });
 }
 
+static void on_tunnel_reply(void *userdata, const struct ctl_reply *rep, int final)
+{
+	struct ctl_client *c = userdata;
+	bool waiting = c->twait != NULL;
+
+	(void)client_queue(c, rep);
+	if (!final)
+		return;
+	c->twait = NULL;
+	if (waiting)
+		(void)client_process(c); /* sends it, and takes the next request */
+}
+
+/* tunnel-create/-delete/-list, and the requests between daemons (wormholed/tunnels.c) */
+static int handle_tunnel(struct ctl_client *c, struct ctl_request *req)
+{
+	struct ctl_reply rep = { 0 };
+	int r;
+
+	r = tunnels_request(req, c->origin != NULL, &rep, on_tunnel_reply, c, &c->twait);
+	if (r == 0) {
+		r = client_queue(c, &rep);
+		ctl_reply_done(&rep);
+	}
+	return r < 0 ? r : 0;
+}
+
 static int handle_ping(struct ctl_client *c, struct ctl_request *req)
 {
 	return client_queue(c, &(struct ctl_reply){ .ok = true });
@@ -684,13 +739,57 @@ static int handle_version(struct ctl_client *c, struct ctl_request *req)
 	return client_queue(c, &(struct ctl_reply){ .ok = true, .version = version });
 }
 
+static int handle_hello(struct ctl_client *c, struct ctl_request *req)
+{
+	_cleanup_free_ char *err = NULL;
+	const struct control_peer_extras *x = c->ctl->extras;
+	int r;
+
+	if (!c->origin || !x || !x->hello)
+		return client_reply_error(c, "hello: only over a peer link");
+	r = x->hello(c->origin, req->name, req->instance, &err, c->ctl->extras_userdata);
+	if (r < 0)
+		return client_reply_error(c, "hello: %s", err ?: strerror(-r));
+	return client_queue(c, &(struct ctl_reply){ .ok = true });
+}
+
+static int handle_link(struct ctl_client *c, struct ctl_request *req)
+{
+	_cleanup_free_ char *err = NULL;
+	const struct control_peer_extras *x = c->ctl->extras;
+	int r;
+
+	if (!x || !x->link)
+		return client_reply_error(c,
+					  "%s: this wormholed has no peer key; make one with "
+					  "`wormhole keygen` and start wormholed with -K PATH",
+					  ctl_op_name(req->op));
+	r = x->link(req->name, req->op == CTL_OP_LINK, &err, c->ctl->extras_userdata);
+	if (r < 0)
+		return client_reply_error(c, "%s '%s': %s", ctl_op_name(req->op), req->name,
+					  err ?: strerror(-r));
+	return client_queue(c, &(struct ctl_reply){ .ok = true });
+}
+
 static const struct {
 	enum ctl_op op;
 	int (*handler)(struct ctl_client *c, struct ctl_request *req);
 } handlers[] = {
-	{ CTL_OP_CREATE, handle_create },   { CTL_OP_DELETE, handle_delete },
-	{ CTL_OP_LIST, handle_list },	    { CTL_OP_PING, handle_ping },
-	{ CTL_OP_VERSION, handle_version }, { CTL_OP_RENEW, handle_renew },
+	{ CTL_OP_CREATE, handle_create },
+	{ CTL_OP_DELETE, handle_delete },
+	{ CTL_OP_LIST, handle_list },
+	{ CTL_OP_PING, handle_ping },
+	{ CTL_OP_VERSION, handle_version },
+	{ CTL_OP_RENEW, handle_renew },
+	{ CTL_OP_TUNNEL_CREATE, handle_tunnel },
+	{ CTL_OP_TUNNEL_DELETE, handle_tunnel },
+	{ CTL_OP_TUNNEL_LIST, handle_tunnel },
+	{ CTL_OP_TUNNEL_PREPARE, handle_tunnel },
+	{ CTL_OP_TUNNEL_INSTALL, handle_tunnel },
+	{ CTL_OP_TUNNEL_REKEY, handle_tunnel },
+	{ CTL_OP_HELLO, handle_hello },
+	{ CTL_OP_LINK, handle_link },
+	{ CTL_OP_UNLINK, handle_link },
 };
 
 static int client_handle_line(struct ctl_client *c, const char *line, size_t len)
@@ -702,6 +801,18 @@ static int client_handle_line(struct ctl_client *c, const char *line, size_t len
 	r = ctl_request_parse(line, len, &req, &err);
 	if (r < 0)
 		return client_reply_error(c, "bad request: %s", err ?: strerror(-r));
+	if (c->st && !c->origin) { /* its link ended: nothing vouches for it any more */
+		ctl_request_done(&req);
+		return client_reply_error(c, "the peer link of this request ended");
+	}
+	if (c->origin && c->ctl->extras && c->ctl->extras->authorize) {
+		r = c->ctl->extras->authorize(c->origin, &req, &err, c->ctl->extras_userdata);
+		if (r < 0) {
+			r = client_reply_error(c, "%s", err ?: strerror(-r));
+			ctl_request_done(&req);
+			return r;
+		}
+	}
 	r = -EOPNOTSUPP;
 	for (size_t i = 0; i < ELEMENTSOF(handlers); i++)
 		if (handlers[i].op == req.op) {
@@ -986,6 +1097,13 @@ void control_set_peer_hooks(struct control *ctl,
 	ctl->peer_renew = renew;
 	ctl->peer_name = name;
 	ctl->peer_userdata = userdata;
+}
+
+void control_set_peer_extras(struct control *ctl, const struct control_peer_extras *ops,
+			     void *userdata)
+{
+	ctl->extras = ops;
+	ctl->extras_userdata = userdata;
 }
 
 void control_forget_origin(struct control *ctl, void *origin)

@@ -4,6 +4,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 struct control;
 struct daemon;
 
@@ -47,6 +49,32 @@ void control_set_peer_hooks(struct control *ctl,
 			    void (*created)(struct segment *s, void *origin, void *userdata),
 			    int (*renew)(struct segment *s, void *origin, void *userdata),
 			    const char *(*name)(void *origin), void *userdata);
+
+struct ctl_link_info;
+struct ctl_request;
+
+/* More of what the peer server does for the control server (all may be NULL). */
+struct control_peer_extras {
+	/* hello over the link @origin: the daemon there calls itself @name; 0 or -errno with
+	 * *ret_error (-EEXIST: the name is another daemon's) */
+	int (*hello)(void *origin, const char *name, const char *instance, char **ret_error,
+		     void *userdata);
+	/* link / unlink @host ("gw.example[:port]"): 0 or -errno with *ret_error */
+	int (*link)(const char *host, bool on, char **ret_error, void *userdata);
+	/* list: @emit each link (the info is borrowed for the call) */
+	void (*links)(void (*emit)(const struct ctl_link_info *i, void *ctx), void *ctx,
+		      void *userdata);
+	/* may the key of @origin do @req? 0, or -EPERM with *ret_error naming the rule that
+	 * refuses it; also logs which key did what */
+	int (*authorize)(void *origin, const struct ctl_request *req, char **ret_error,
+			 void *userdata);
+};
+
+/**
+ * control_set_peer_extras() - Set (or with NULL clear) @ops (borrowed, static)
+ */
+void control_set_peer_extras(struct control *ctl, const struct control_peer_extras *ops,
+			     void *userdata);
 
 /**
  * control_forget_origin() - The link @origin ended: its clients keep running without an origin

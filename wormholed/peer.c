@@ -9,24 +9,53 @@
  * the lease does not run; once it ends, the segment (and the containers it started) is removed
  * after the lease time unless its creator renews it from a new link. Failed links are logged
  * once each, with the peer's address.
+ *
+ * Links dialed from inside (`--link HOST`, `wormhole link HOST`): the peer is held, so its link
+ * is kept up and re-dialed with backoff; each time it comes up we send "hello" with our name
+ * (--name, default the host name) and a random instance id of this run, and the far side serves
+ * `remote NAME` through that link (lib/peer/link-manager.h, peer_manager_name_link()). A refused
+ * name is logged and asked again every HELLO_RETRY_USEC.
  */
 #include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <systemd/sd-event.h>
 
 #include "chains.h"
 #include "cleanup.h"
 #include "control.h"
+#include "ctl-proto.h"
+#include "errmsg.h"
 #include "h2-link.h"
 #include "head.h"
+#include "key-rules.h"
 #include "link-manager.h"
 #include "log.h"
+#include "peer-key.h"
 #include "peer.h"
 #include "segment.h"
+#include "sockaddr.h"
+#include "spec.h"
 #include "stream.h"
+#include "url.h"
+
+#define HELLO_RETRY_USEC (5ULL * 1000000ULL)
+
+struct link_out {
+	struct peer_server *ps;
+	char *host; /* as asked: "gw.example", "198.18.0.2:9999" */
+	struct peer *peer;
+	struct peer_request *rq; /* a hello on its way */
+	sd_event_source *retry;
+	bool named; /* the far side took our name on the current link */
+	struct link_out *next;
+};
 
 struct lease {
 	char *id;
@@ -41,6 +70,9 @@ struct peer_server {
 	uint64_t lease_usec;
 	struct lease *leases;
 	sd_event_source *timer;
+	char *name;
+	char instance[33];
+	struct link_out *links_out;
 };
 
 static uint64_t now_usec(void)
@@ -51,10 +83,46 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* "198.51.100.7:41234" or "[2001:db8::7]:41234", numeric only */
+static int parse_client(const char *text, union sockaddr_union *ret, socklen_t *ret_len)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai = NULL;
+	char host[64];
+	const char *colon = strrchr(text, ':');
+	size_t hl;
+
+	if (!colon)
+		return -EINVAL;
+	hl = (size_t)(colon - text);
+	if (text[0] == '[') {
+		if (hl < 2 || text[hl - 1] != ']')
+			return -EINVAL;
+		text++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai)
+		return -EINVAL;
+	if (ai->ai_addrlen > sizeof(*ret)) {
+		freeaddrinfo(ai);
+		return -EINVAL;
+	}
+	memcpy(ret, ai->ai_addr, ai->ai_addrlen);
+	*ret_len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
 static int on_stream(struct peer_manager *m, struct h2_link *l, const char *path, struct stream *st,
 		     void *userdata)
 {
 	struct peer_server *ps = userdata;
+	const struct peer_key *key = NULL;
 	struct segment *s;
 	int r;
 
@@ -62,10 +130,27 @@ static int on_stream(struct peer_manager *m, struct h2_link *l, const char *path
 		return ps->ctl ? control_attach_stream(ps->ctl, st, l) : -ECONNREFUSED;
 	if (strncmp(path, "/data/", 6) != 0)
 		return -ENOENT;
-	s = segment_find(ps->d, path + 6);
-	if (!s)
-		return -ENOENT;
-	r = head_peer_accept(s, st, h2_link_peer(l));
+	if (peer_manager_link_key(m, l, &key) && !key) {
+		log_notice("peer link from %s: its key was revoked, refusing a stream",
+			   h2_link_peer(l));
+		return -EACCES;
+	}
+	{
+		/* "/data/<id>?from=ADDR:PORT": the original client came along */
+		const char *q = strstr(path, "?from=");
+		char id[H2_LINK_PATH_MAX];
+		union sockaddr_union csa = { 0 };
+		socklen_t clen = 0;
+
+		snprintf(id, sizeof(id), "%.*s",
+			 (int)(q ? (size_t)(q - path - 6) : strlen(path + 6)), path + 6);
+		if (q && parse_client(q + 6, &csa, &clen) < 0)
+			clen = 0;
+		s = segment_find(ps->d, id);
+		if (!s)
+			return -ENOENT;
+		r = head_peer_accept(s, st, h2_link_peer(l), clen ? &csa.sa : NULL, clen);
+	}
 	if (r < 0)
 		log_debug("segment '%s': refusing a stream from %s: %s", s->id, h2_link_peer(l),
 			  strerror(-r));
@@ -89,8 +174,70 @@ static void on_link_event(struct peer_manager *m, struct h2_link *l, const char 
 			   reason ?: strerror(-error));
 }
 
+static void send_hello(struct link_out *lo);
+
+static int on_hello_retry(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct link_out *lo = userdata;
+
+	if (peer_link_up(lo->peer) && !lo->named)
+		send_hello(lo);
+	return 0;
+}
+
+static void on_hello_reply(void *userdata, int r, const char *line, size_t len)
+{
+	struct link_out *lo = userdata;
+	_cleanup_free_ char *err = NULL;
+	struct ctl_reply rep = { 0 };
+
+	lo->rq = NULL;
+	if (r >= 0)
+		r = ctl_reply_parse(line, len, &rep, &err);
+	if (r >= 0 && rep.ok) {
+		lo->named = true;
+		log_info("link to %s: known there as '%s'", lo->host, lo->ps->name);
+	} else {
+		log_error("link to %s: the name '%s' was refused: %s; asking again in %llu s",
+			  lo->host, lo->ps->name,
+			  r < 0 ? (err ?: strerror(-r)) : (rep.error ?: "refused"),
+			  HELLO_RETRY_USEC / 1000000);
+		if (!lo->retry)
+			(void)sd_event_add_time_relative(lo->ps->d->event, &lo->retry,
+							 CLOCK_MONOTONIC, HELLO_RETRY_USEC, 100000,
+							 on_hello_retry, lo);
+		else {
+			(void)sd_event_source_set_time_relative(lo->retry, HELLO_RETRY_USEC);
+			(void)sd_event_source_set_enabled(lo->retry, SD_EVENT_ONESHOT);
+		}
+	}
+	ctl_reply_done(&rep);
+}
+
+static void send_hello(struct link_out *lo)
+{
+	_cleanup_free_ char *line = NULL;
+	int r;
+
+	lo->rq = peer_request_cancel(lo->rq);
+	lo->named = false;
+	r = ctl_request_format(&(struct ctl_request){ .op = CTL_OP_HELLO,
+						      .name = lo->ps->name,
+						      .instance = lo->ps->instance },
+			       &line);
+	if (r >= 0)
+		r = peer_request(lo->peer, line, on_hello_reply, lo, &lo->rq);
+	if (r < 0)
+		log_warning_errno(r, "link to %s: cannot send our name, ignoring", lo->host);
+}
+
 static void on_peer_up(struct peer_manager *m, struct peer *p, void *userdata)
 {
+	struct peer_server *ps = userdata;
+
+	for (struct link_out *lo = ps->links_out; lo; lo = lo->next)
+		if (lo->peer == p)
+			send_hello(lo);
 	chain_remote_peer_up(p);
 }
 
@@ -109,6 +256,254 @@ static void on_link_gone(struct peer_manager *m, struct h2_link *l, void *userda
 				   x->id, (unsigned long long)(ps->lease_usec / 1000000));
 		}
 }
+
+static struct link_out *link_out_free(struct link_out *lo)
+{
+	if (!lo)
+		return NULL;
+	lo->rq = peer_request_cancel(lo->rq);
+	lo->retry = sd_event_source_disable_unref(lo->retry);
+	if (lo->peer)
+		peer_hold(lo->peer, false);
+	peer_unref(lo->peer);
+	free(lo->host);
+	free(lo);
+	return NULL;
+}
+
+int peer_server_link(struct peer_server *ps, const char *host, bool on, char **ret_error)
+{
+	_cleanup_free_ char *err = NULL;
+	struct peer_addr pa = { 0 };
+	struct link_out *lo, **pp;
+	int r;
+
+	*ret_error = NULL;
+	r = peer_addr_parse(host, false, &pa, &err);
+	if (r < 0)
+		return errmsg_set_errno(ret_error, r, "%s", err ?: strerror(-r));
+	for (pp = &ps->links_out; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->host, host) == 0)
+			break;
+	if (!on) {
+		peer_addr_done(&pa);
+		if (!*pp)
+			return ERRMSG_FAIL(ret_error, "no link to '%s' was asked for", host);
+		lo = *pp;
+		*pp = lo->next;
+		log_info("link to %s: no longer kept", lo->host);
+		link_out_free(lo);
+		return 0;
+	}
+	if (*pp) {
+		peer_addr_done(&pa);
+		return 0; /* kept already */
+	}
+	lo = calloc(1, sizeof(*lo));
+	if (!lo || !(lo->host = strdup(host))) {
+		free(lo);
+		peer_addr_done(&pa);
+		return -ENOMEM;
+	}
+	lo->ps = ps;
+	r = peer_manager_get(ps->d->peers, pa.host && pa.host[0] ? pa.host : "127.0.0.1",
+			     pa.port ?: PEER_DEFAULT_PORT, &lo->peer, &err);
+	peer_addr_done(&pa);
+	if (r < 0) {
+		link_out_free(lo);
+		return errmsg_set_errno(ret_error, r, "%s", err ?: strerror(-r));
+	}
+	lo->next = ps->links_out;
+	ps->links_out = lo;
+	log_info("link to %s: kept up from here, as '%s'", lo->host, ps->name);
+	peer_hold(lo->peer, true); /* dials now; on_peer_up() says hello */
+	if (peer_link_up(lo->peer))
+		send_hello(lo);
+	return 0;
+}
+
+int peer_server_set_key_dir(struct peer_server *ps, const struct peer_key *key, const char *dir)
+{
+	int r = peer_manager_set_key_dir(ps->d->peers, key, dir);
+
+	if (r < 0)
+		return log_error_errno(r, "cannot set up the key directory");
+	if (dir && access(dir, F_OK) == 0)
+		log_info("peer keys: '%s', and those in %s/ (%zu now)", peer_key_id(key), dir,
+			 peer_manager_key_count(ps->d->peers) - 1);
+	return 0;
+}
+
+int peer_server_set_name(struct peer_server *ps, const char *name)
+{
+	char host[256];
+	char *n;
+
+	if (!name) {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "wormhole");
+		host[sizeof(host) - 1] = '\0';
+		host[strcspn(host, ".")] = '\0'; /* the short name */
+		name = host;
+	}
+	if (!peer_name_valid(name))
+		return log_error_errno(-EINVAL,
+				       "--name '%s': a letter, then letters, digits, '-', '_', "
+				       "'.'; at most 63",
+				       name);
+	n = strdup(name);
+	if (!n)
+		return -ENOMEM;
+	free(ps->name);
+	ps->name = n;
+	return 0;
+}
+
+/* ---- for the control server ---------------------------------------------------------------- */
+
+static int x_hello(void *origin, const char *name, const char *instance, char **ret_error,
+		   void *userdata)
+{
+	struct peer_server *ps = userdata;
+	int r;
+
+	r = peer_manager_name_link(ps->d->peers, origin, name, instance, ret_error);
+	if (r < 0)
+		log_warning("peer link from %s: refusing the name '%s': %s", h2_link_peer(origin),
+			    name, *ret_error ?: strerror(-r));
+	else
+		log_info("peer link from %s: the daemon there is '%s'", h2_link_peer(origin), name);
+	return r;
+}
+
+static int x_link(const char *host, bool on, char **ret_error, void *userdata)
+{
+	return peer_server_link(userdata, host, on, ret_error);
+}
+
+struct links_emit {
+	void (*emit)(const struct ctl_link_info *i, void *ctx);
+	void *ctx;
+	struct peer_manager *m;
+};
+
+static void on_link_info(const struct peer_link_info *i, void *userdata)
+{
+	struct links_emit *le = userdata;
+	char nm[300], addr[300], dir[8], state[16], key[80] = "";
+	const char *kid = i->link ? peer_manager_link_key(le->m, i->link, NULL) : NULL;
+
+	snprintf(key, sizeof(key), "%s", kid ?: "");
+	snprintf(nm, sizeof(nm), "%s", i->name);
+	snprintf(addr, sizeof(addr), "%s", i->address);
+	snprintf(dir, sizeof(dir), "%s", i->direction);
+	snprintf(state, sizeof(state), "%s", i->state);
+	le->emit(&(struct ctl_link_info){ .name = nm,
+					  .address = addr,
+					  .direction = dir,
+					  .state = state,
+					  .key = key,
+					  .age_sec = i->age_usec / 1000000,
+					  .streams = i->streams,
+					  .bytes_in = i->bytes_in,
+					  .bytes_out = i->bytes_out },
+		 le->ctx);
+}
+
+static void x_links(void (*emit)(const struct ctl_link_info *i, void *ctx), void *ctx,
+		    void *userdata)
+{
+	struct peer_server *ps = userdata;
+	struct links_emit le = { emit, ctx, ps->d->peers };
+
+	peer_manager_links(ps->d->peers, on_link_info, &le);
+}
+
+struct self_ctx {
+	struct peer_manager *m;
+	const char *key_id;
+};
+
+/* remote=self: @host is a daemon linked to us with the same key as the requester */
+static bool remote_is_self(const char *host, void *userdata)
+{
+	struct self_ctx *sc = userdata;
+	struct h2_link *l = peer_manager_named_link(sc->m, host);
+	const char *id = l ? peer_manager_link_key(sc->m, l, NULL) : NULL;
+
+	return id && strcmp(id, sc->key_id) == 0;
+}
+
+static uint16_t segment_port(struct daemon *d, const char *id)
+{
+	struct segment *s = id ? segment_find(d, id) : NULL;
+
+	return s ? s->head.port : 0;
+}
+
+static int x_authorize(void *origin, const struct ctl_request *req, char **ret_error,
+		       void *userdata)
+{
+	struct peer_server *ps = userdata;
+	_cleanup_(key_rules_freep) struct key_rules *kr = NULL;
+	_cleanup_(spec_freep) struct spec *sp = NULL;
+	_cleanup_free_ char *err = NULL;
+	const struct peer_key *key = NULL;
+	const char *id = peer_manager_link_key(ps->d->peers, origin, &key);
+	const char *op = ctl_op_name(req->op);
+	const char *from = h2_link_peer(origin);
+	int r;
+
+	if (!id)
+		return 0; /* a link we dialed: the daemon we chose to trust */
+	if (!key) {
+		log_notice("key '%s' from %s: %s refused: the key was revoked", id, from, op);
+		(void)errmsg_set(ret_error, "key '%s' was revoked", id);
+		return -EPERM;
+	}
+	r = key_rules_parse(key->allow, &kr, &err);
+	if (r < 0) { /* a key file whose rules we cannot read allows nothing */
+		log_warning("key '%s': bad rules, refusing its requests: %s", id, err ?: "");
+		(void)errmsg_set(ret_error, "key '%s' has rules this daemon cannot read", id);
+		return -EPERM;
+	}
+	if (req->op == CTL_OP_CREATE) {
+		struct self_ctx sc = { ps->d->peers, id };
+
+		r = spec_parse(req->words, &sp, &err);
+		if (r < 0)
+			return 0; /* the handler says what is wrong with it */
+		r = key_rules_check_create(kr, sp, req->peer_head != NULL, remote_is_self, &sc,
+					   ret_error);
+	} else
+		r = key_rules_check_op(kr, op,
+				       req->op == CTL_OP_DELETE ? segment_port(ps->d, req->id) : 0,
+				       req->name, ret_error);
+	if (r < 0) {
+		log_notice("key '%s' from %s: %s refused: %s", id, from, op,
+			   *ret_error ?: strerror(-r));
+		{
+			_cleanup_free_ char *why = TAKE_PTR(*ret_error);
+
+			(void)errmsg_set(ret_error, "key '%s': %s", id, why ?: strerror(-r));
+		}
+		return r;
+	}
+	if (req->op == CTL_OP_CREATE || req->op == CTL_OP_DELETE || req->op == CTL_OP_HELLO ||
+	    req->op == CTL_OP_LINK || req->op == CTL_OP_UNLINK)
+		log_info("key '%s' from %s: %s%s%s", id, from, op, req->id ? " " : "",
+			 req->id ?: "");
+	else
+		log_debug("key '%s' from %s: %s", id, from, op);
+	return 0;
+}
+
+static const struct control_peer_extras extras = {
+	.hello = x_hello,
+	.link = x_link,
+	.links = x_links,
+	.authorize = x_authorize,
+};
 
 static const struct peer_manager_ops manager_ops = {
 	.stream = on_stream,
@@ -161,9 +556,13 @@ static int on_renew(struct segment *s, void *origin, void *userdata)
 	return 0;
 }
 
+static struct peer_manager *the_manager; /* for origin_name(), which gets no userdata */
+
 static const char *origin_name(void *origin)
 {
-	return h2_link_peer(origin);
+	const char *n = the_manager ? peer_manager_link_name(the_manager, origin) : NULL;
+
+	return n ?: h2_link_peer(origin);
 }
 
 static int on_lease_timer(sd_event_source *src, uint64_t usec, void *userdata)
@@ -229,6 +628,21 @@ int peer_server_new(struct daemon *d, struct control *ctl, const struct peer_key
 		return log_error_errno(r, "cannot arm the lease timer");
 	}
 	control_set_peer_hooks(ctl, on_created, on_renew, origin_name, ps);
+	control_set_peer_extras(ctl, &extras, ps);
+	the_manager = d->peers;
+	{
+		uint8_t rnd[16];
+
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+			memset(rnd, 0, sizeof(rnd));
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(ps->instance + 2 * i, 3, "%02x", rnd[i]);
+	}
+	r = peer_server_set_name(ps, NULL);
+	if (r < 0) {
+		peer_server_free(ps);
+		return r;
+	}
 	*ret = ps;
 	return 0;
 }
@@ -238,6 +652,7 @@ void peer_server_detach_control(struct peer_server *ps)
 	if (!ps || !ps->ctl)
 		return;
 	control_set_peer_hooks(ps->ctl, NULL, NULL, NULL, NULL);
+	control_set_peer_extras(ps->ctl, NULL, NULL);
 	ps->ctl = NULL;
 }
 
@@ -246,6 +661,14 @@ struct peer_server *peer_server_free(struct peer_server *ps)
 	if (!ps)
 		return NULL;
 	peer_server_detach_control(ps);
+	while (ps->links_out) {
+		struct link_out *lo = ps->links_out;
+
+		ps->links_out = lo->next;
+		link_out_free(lo);
+	}
+	free(ps->name);
+	the_manager = NULL;
 	ps->timer = sd_event_source_disable_unref(ps->timer);
 	ps->d->peers = peer_manager_free(ps->d->peers);
 	while (ps->leases) {

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct control;
@@ -38,3 +39,26 @@ struct peer_server *peer_server_free(struct peer_server *ps);
  * are refused from now on, links and leases keep running. NULL is fine
  */
 void peer_server_detach_control(struct peer_server *ps);
+
+/**
+ * peer_server_set_name() - This daemon's name, said to the far side of the links it dials out
+ * (--name); NULL: the short host name
+ * Return: 0, -EINVAL (logged), -ENOMEM
+ */
+int peer_server_set_name(struct peer_server *ps, const char *name);
+
+/**
+ * peer_server_link() - Keep (@on) or stop keeping a link dialed from here to @host[:port] (a
+ * daemon behind NAT dials its gateway): re-dialed with backoff, "hello NAME" on each (re)connect
+ * @ret_error:	on failure, a malloc'ed message
+ * Return: 0 (also when already kept), -EINVAL, -EADDRNOTAVAIL, -ENOENT (unlink: not kept), -ENOMEM
+ */
+int peer_server_link(struct peer_server *ps, const char *host, bool on, char **ret_error);
+
+/**
+ * peer_server_set_key_dir() - Accept links with @key (copied) and with every key in @dir
+ * (scoped keys, `wormhole keygen --allow`; re-read when it changes, so removing a file revokes
+ * its key): each request is then checked against the rules of the key its link used
+ * Return: 0 or a negative errno after logging why
+ */
+int peer_server_set_key_dir(struct peer_server *ps, const struct peer_key *key, const char *dir);

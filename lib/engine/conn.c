@@ -1,25 +1,59 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * conn.c - connections and UDP sessions of a segment, and the one log line each ends with
+ *
+ * A segment that routes by server name (SEGMENT_ROUTE_SNI) first peeks: the client's socket
+ * waits on the inner epoll set (edge-triggered, for EPOLLIN) until the bytes it sent hold a whole
+ * ClientHello, within TLS_SNI_PEEK_MAX bytes and s->peek_usec. recv(MSG_PEEK) leaves every byte
+ * in the socket, so the relay that follows forwards them untouched (by splice, as any other
+ * connection). A ClientHello already there at accept costs one recv() and nothing else. Every
+ * other segment goes straight on, as before: no peek, no extra syscall.
+ *
+ * Admission (conn_admit()): descriptors are shared fairly between segments, so one segment
+ * flooded with idle connections cannot starve the others or the daemon itself. Each connection
+ * is counted as two descriptors (a UDP session holds one; counting two keeps the arithmetic one
+ * rule). From RLIMIT_NOFILE the daemon first keeps CONN_FD_RESERVE for itself (the control
+ * socket's clients, the pipe pool, the Docker client; a quarter of the limit when that is
+ * smaller) and one per segment (its listener); half of the rest is the connection budget B. With
+ * N segments, each may always hold B / (N + 1) connections (one more than N, so a segment made
+ * later finds room too); above that share it may borrow while the whole daemon holds fewer than
+ * 3/4 B, so a quarter of the budget always stays for the segments that are under their share.
+ * --max-conns caps every segment on top. A refused connection is closed at once (a datagram
+ * from a new client is dropped), logged at most once per 10 s per segment with a count.
+ *
+ * Idle timeout (--idle-timeout): a relaying connection gets one timer, checked every half of the
+ * timeout; two checks in a row that see no new byte either way (relay_bytes()) end it, so a
+ * quiet connection ends between 1 and 1.5 timeouts after its last byte. The data path itself
+ * takes no timestamps, and without the option no timer exists.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#include <systemd/sd-event.h>
 
 #include "cleanup.h"
 #include "conn.h"
 #include "dgram-stream.h"
+#include "engine.h"
+#include "ioloop.h"
 #include "list.h"
 #include "log.h"
 #include "relay.h"
 #include "segment.h"
 #include "sockaddr.h"
+#include "strmap.h"
 #include "tail.h"
 #include "time-util.h"
+#include "tls-sni.h"
 
 enum conn_state {
+	CONN_ACCEPTED, /* only inside conn_accept() */
+	CONN_PEEKING,  /* reading the ClientHello to pick the tail (routing segments only) */
 	CONN_WAITING,
 	CONN_CONNECTING,
 	CONN_RELAYING,
@@ -37,13 +71,78 @@ struct conn {
 	const struct tail_ops *tail_ops; /* the ops that opened @tail_handle */
 	void *tail_handle;		 /* an open in progress */
 	struct relay *relay;
+
+	/* routing (conn_peek()): the tail picked, NULL for s->tail */
+	const struct segment_tail *tail;
+	char *sni;			/* the server name the client sent, for the log */
+	struct ioloop_watch peek_watch; /* the client's fd on the inner epoll set */
+	bool peek_watched;
+	sd_event_source *peek_timer;
+	sd_event_source *idle; /* --idle-timeout: the check timer, while relaying */
+	uint64_t idle_bytes;   /* bytes both ways at the last check */
+	unsigned idle_quiet;   /* checks in a row that saw no new byte */
 };
+
+/* descriptors never given to connections: 256 control clients, the pipe pool (2 x 64), the
+ * Docker client, log and event loop, with room to spare */
+#define CONN_FD_RESERVE	 512U
+#define REFUSED_LOG_USEC (10 * 1000 * 1000ULL)
+#define IDLE_CHECKS	 2 /* quiet checks, each half the timeout, that end a connection */
+
+static uint64_t conn_budget(const struct daemon *d, uint64_t nseg)
+{
+	uint64_t reserve = d->fd_limit / 4 < CONN_FD_RESERVE ? d->fd_limit / 4 : CONN_FD_RESERVE;
+
+	if (d->fd_limit <= reserve + nseg)
+		return 0;
+	return (d->fd_limit - reserve - nseg) / 2;
+}
+
+bool conn_admit(const struct segment *s)
+{
+	const struct daemon *d = s->d;
+	uint64_t nseg, budget;
+
+	if (d->max_conns > 0 && s->conns_active >= d->max_conns)
+		return false;
+	if (d->fd_limit == 0) /* not known: no shares */
+		return true;
+	nseg = d->by_id ? strmap_size(d->by_id) : 1;
+	budget = conn_budget(d, nseg);
+	if (d->conns_active >= budget)
+		return false;
+	if (s->conns_active < budget / (nseg + 1))
+		return true;
+	return d->conns_active < budget - budget / 4;
+}
+
+void conn_refused(struct segment *s, const char *client)
+{
+	uint64_t now = now_usec();
+
+	s->conns_refused++;
+	if (s->refused_log_usec != 0 && now - s->refused_log_usec < REFUSED_LOG_USEC) {
+		s->refused_unlogged++;
+		return;
+	}
+	if (s->refused_unlogged > 0)
+		log_notice("segment '%s': %s refused: its share of descriptors or --max-conns is "
+			   "used up (%" PRIu64 " connections; %" PRIu64 " more refused since the "
+			   "last line)",
+			   s->id, client, s->conns_active, s->refused_unlogged);
+	else
+		log_notice("segment '%s': %s refused: its share of descriptors or --max-conns is "
+			   "used up (%" PRIu64 " connections)",
+			   s->id, client, s->conns_active);
+	s->refused_log_usec = now;
+	s->refused_unlogged = 0;
+}
 
 static const char *conn_state_name(enum conn_state st)
 {
 	static const char *const names[] = {
-		[CONN_WAITING] = "waiting",
-		[CONN_CONNECTING] = "connecting",
+		[CONN_ACCEPTED] = "accepted", [CONN_PEEKING] = "peeking",
+		[CONN_WAITING] = "waiting",   [CONN_CONNECTING] = "connecting",
 		[CONN_RELAYING] = "relaying",
 	};
 	return st < ELEMENTSOF(names) ? names[st] : "?";
@@ -57,17 +156,22 @@ static void conn_set_state(struct conn *c, enum conn_state st)
 }
 
 /* The one log line every connection ends with. */
-static void conn_log_end(const struct segment *s, const char *client, uint64_t start, uint64_t in,
-			 uint64_t out, int error, const char *reason)
+/* The one log line every connection ends with. @t: the tail it went to (NULL: the segment's);
+ * @sni: the server name it asked for (NULL: none, or no routing). */
+static void conn_log_end(const struct segment *s, const struct segment_tail *t, const char *sni,
+			 const char *client, uint64_t start, uint64_t in, uint64_t out, int error,
+			 const char *reason)
 {
 	uint64_t dur = now_usec() - start;
-	_cleanup_free_ char *tail = segment_tail_url(s);
+	_cleanup_free_ char *tail = t ? endpoint_url(&t->ep, true) : segment_tail_url(s);
 
 	log_full_errno(error < 0 && error != -ECONNRESET ? LOG_NOTICE : LOG_INFO, 0,
-		       "segment '%s': %s -> %s: closed after %" PRIu64 ".%03" PRIu64 " s, %" PRIu64
-		       " bytes in, %" PRIu64 " bytes out: %s%s%s",
-		       s->id, client, tail ?: "?", dur / 1000000, (dur / 1000) % 1000, in, out,
-		       reason, error < 0 ? ": " : "", error < 0 ? strerror(-error) : "");
+		       "segment '%s': %s%s%s%s -> %s: closed after %" PRIu64 ".%03" PRIu64
+		       " s, %" PRIu64 " bytes in, %" PRIu64 " bytes out: %s%s%s",
+		       s->id, client, sni ? " (sni '" : "", sni ?: "", sni ? "')" : "",
+		       t || s->route == SEGMENT_ROUTE_ONE ? tail ?: "?" : "(no tail)",
+		       dur / 1000000, (dur / 1000) % 1000, in, out, reason, error < 0 ? ": " : "",
+		       error < 0 ? strerror(-error) : "");
 }
 
 static void conn_free(struct conn *c, int error, const char *reason)
@@ -79,17 +183,24 @@ static void conn_free(struct conn *c, int error, const char *reason)
 	if (c->relay)
 		relay_bytes(c->relay, &in, &out);
 	sockaddr_format(&c->client_sa.sa, c->client_len, client);
-	conn_log_end(s, client, c->start_usec, in, out, error, reason);
+	conn_log_end(s, c->tail, c->sni, client, c->start_usec, in, out, error, reason);
 	log_debug("segment '%s' conn %" PRIu64 ": %s -> closed", s->id, c->id,
 		  conn_state_name(c->state));
 	s->bytes_in_closed += in;
 	s->bytes_out_closed += out;
 	s->conns_active--;
+	s->d->conns_active--;
 	LIST_REMOVE(conns, s->conns, c);
+	c->idle = sd_event_source_disable_unref(c->idle);
 	c->relay = relay_free(c->relay);
 	if (c->tail_handle)
 		c->tail_ops->cancel(c->tail_handle);
+	c->peek_timer = sd_event_source_disable_unref(c->peek_timer);
+	ioloop_cancel(&c->peek_watch);
+	if (c->peek_watched && c->client.fd >= 0)
+		ioloop_forget(s->d->loop, c->client.fd); /* close() below drops it from epoll */
 	relay_end_close(&c->client);
+	free(c->sni);
 	free(c);
 	engine_fds_released(s->d);
 	segment_idle_check(s);
@@ -106,11 +217,124 @@ static void on_relay_done(struct relay *r, int error, const char *reason, void *
 	conn_free(userdata, error, reason);
 }
 
+/*
+ * The PROXY protocol v2 header (haproxy's proxy-protocol.txt, section 2.2): the signature,
+ * version 2 / PROXY, TCP over IPv4 or IPv6, source then destination address and port. A client
+ * whose address is unknown (a unix socket) gets the LOCAL command: the consumer uses the
+ * connection's own addresses.
+ */
+static size_t proxy_v2_header(const union sockaddr_union *src, socklen_t srclen,
+			      const union sockaddr_union *dst, socklen_t dstlen, uint8_t *buf)
+{
+	static const uint8_t sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
+					 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
+	size_t n = 16;
+
+	memcpy(buf, sig, sizeof(sig));
+	if (srclen > 0 && src->sa.sa_family == AF_INET) {
+		struct sockaddr_in d4 = { .sin_family = AF_INET };
+
+		if (dstlen > 0 && dst->sa.sa_family == AF_INET)
+			d4 = dst->in;
+		buf[12] = 0x21; /* v2, PROXY */
+		buf[13] = 0x11; /* TCP over IPv4 */
+		memcpy(buf + 16, &src->in.sin_addr, 4);
+		memcpy(buf + 20, &d4.sin_addr, 4);
+		memcpy(buf + 24, &src->in.sin_port, 2);
+		memcpy(buf + 26, &d4.sin_port, 2);
+		n += 12;
+	} else if (srclen > 0 && src->sa.sa_family == AF_INET6) {
+		struct sockaddr_in6 d6 = { .sin6_family = AF_INET6 };
+
+		if (dstlen > 0 && dst->sa.sa_family == AF_INET6)
+			d6 = dst->in6;
+		buf[12] = 0x21;
+		buf[13] = 0x21; /* TCP over IPv6 */
+		memcpy(buf + 16, &src->in6.sin6_addr, 16);
+		memcpy(buf + 32, &d6.sin6_addr, 16);
+		memcpy(buf + 48, &src->in6.sin6_port, 2);
+		memcpy(buf + 50, &d6.sin6_port, 2);
+		n += 36;
+	} else {
+		buf[12] = 0x20; /* v2, LOCAL */
+		buf[13] = 0x00;
+	}
+	buf[14] = (uint8_t)((n - 16) >> 8);
+	buf[15] = (uint8_t)((n - 16) & 0xff);
+	return n;
+}
+
+/* Write the header on a just-opened tail end: it fits any empty socket buffer or stream. */
+static int conn_send_proxy_header(struct conn *c, struct relay_end *end)
+{
+	union sockaddr_union dst = { 0 };
+	socklen_t dstlen = 0;
+	uint8_t buf[64];
+	size_t n;
+	ssize_t k;
+
+	if (c->client.fd >= 0) {
+		dstlen = sizeof(dst);
+		if (getsockname(c->client.fd, &dst.sa, &dstlen) < 0)
+			dstlen = 0;
+	}
+	n = proxy_v2_header(&c->client_sa, c->client_len, &dst, dstlen, buf);
+	if (end->fd >= 0)
+		k = send(end->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	else
+		k = end->stream->ops->write(end->stream, buf, n);
+	if (k < 0)
+		return end->fd >= 0 ? -errno : (int)k;
+	return (size_t)k == n ? 0 : -EAGAIN;
+}
+
+static int on_idle_check(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct conn *c = userdata;
+	uint64_t in = 0, out = 0;
+
+	relay_bytes(c->relay, &in, &out);
+	if (in + out != c->idle_bytes) {
+		c->idle_bytes = in + out;
+		c->idle_quiet = 0;
+	} else if (++c->idle_quiet >= IDLE_CHECKS) {
+		conn_free(c, 0, "idle timeout");
+		return 0;
+	}
+	(void)sd_event_source_set_time_relative(src, c->s->d->idle_timeout_usec / IDLE_CHECKS);
+	(void)sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+/* Without the timer the connection simply never times out: logged, not fatal. */
+static void conn_idle_start(struct conn *c)
+{
+	uint64_t period = c->s->d->idle_timeout_usec / IDLE_CHECKS, accuracy = period / 10;
+	int r;
+
+	if (period == 0)
+		return;
+	r = sd_event_add_time_relative(c->s->d->event, &c->idle, CLOCK_MONOTONIC, period,
+				       accuracy > 1000000 ? 1000000 : accuracy ?: 1, on_idle_check,
+				       c);
+	if (r < 0)
+		log_warning_errno(r, "segment '%s' conn %" PRIu64 ": no idle timer, ignoring",
+				  c->s->id, c->id);
+}
+
 static void on_tail_opened(void *userdata, int r, struct relay_end end)
 {
 	struct conn *c = userdata;
 
 	c->tail_handle = NULL;
+	if (r >= 0 && c->s->proxy_protocol) {
+		r = conn_send_proxy_header(c, &end);
+		if (r < 0) {
+			relay_end_close(&end);
+			conn_fail(c, SEGMENT_FAIL_CONNECT, r, "cannot send the PROXY header");
+			return;
+		}
+	}
 	if (r < 0) {
 		conn_fail(c, r == -ETIMEDOUT ? SEGMENT_FAIL_REFUSED : SEGMENT_FAIL_CONNECT, r,
 			  r == -ETIMEDOUT ? "tail refused until the connect timeout"
@@ -125,22 +349,22 @@ static void on_tail_opened(void *userdata, int r, struct relay_end end)
 	}
 	c->client = RELAY_END_FD(-EBADF); /* the relay owns it now */
 	conn_set_state(c, CONN_RELAYING);
+	conn_idle_start(c);
 }
 
 /* A UDP segment's connection is a peer stream of datagram frames (a `remote` carrying UDP): its
  * tail is a connected datagram socket seen as the same kind of stream (dgram-stream.h). */
-static void conn_open_dgram_tail(struct conn *c)
+static void conn_open_dgram_tail(struct conn *c, const struct segment_tail *t)
 {
 	struct segment *s = c->s;
 	struct stream *ds;
 	int fd, r;
 
-	if (!s->tail_ops->open_dgram) {
-		conn_fail(c, SEGMENT_FAIL_CONNECT, -EPROTONOSUPPORT,
-			  "the tail carries no datagrams");
+	if (!t->ops->open_dgram) {
+		conn_fail(c, SEGMENT_FAIL_CONNECT, -EPROTONOSUPPORT, "the tail carries no datagrams");
 		return;
 	}
-	fd = s->tail_ops->open_dgram(s);
+	fd = t->ops->open_dgram(s, t);
 	r = fd < 0 ? fd : dgram_stream_new(s->d->loop, fd, s->d->udp_idle_usec, &ds);
 	if (r < 0) {
 		if (fd >= 0)
@@ -154,26 +378,142 @@ static void conn_open_dgram_tail(struct conn *c)
 static void conn_open_tail(struct conn *c)
 {
 	struct segment *s = c->s;
+	const struct segment_tail *t = c->tail ?: &s->tail;
 	int r;
 
 	conn_set_state(c, CONN_CONNECTING);
-	if (s->tail.down) {
+	if (t->ep.down) {
 		conn_fail(c, SEGMENT_FAIL_TAIL_DOWN, -EHOSTDOWN,
 			  "the tail's container is not running");
 		return;
 	}
 	if (s->head.proto == URL_PROTO_UDP && c->client.stream) {
-		conn_open_dgram_tail(c);
+		conn_open_dgram_tail(c, t);
 		return;
 	}
-	c->tail_ops = s->tail_ops;
-	if (c->tail_ops->open_from)
-		r = c->tail_ops->open_from(s, c->client_len ? &c->client_sa.sa : NULL,
-					   c->client_len, on_tail_opened, c, &c->tail_handle);
-	else
-		r = c->tail_ops->open(s, on_tail_opened, c, &c->tail_handle);
+	c->tail_ops = t->ops;
+	s->d->opening_client = c->client_len > 0 ? &c->client_sa.sa : NULL;
+	s->d->opening_client_len = c->client_len;
+	r = c->tail_ops->open(s, t, on_tail_opened, c, &c->tail_handle);
+	s->d->opening_client = NULL;
+	s->d->opening_client_len = 0;
 	if (r < 0)
 		conn_fail(c, SEGMENT_FAIL_CONNECT, r, "cannot connect to the tail");
+}
+
+/* The tail is known: wait for the trigger, or open it. */
+static void conn_start(struct conn *c)
+{
+	struct segment *s = c->s;
+
+	switch (s->state) {
+	case SEGMENT_ARMED:
+		conn_set_state(c, CONN_WAITING);
+		segment_trigger(s); /* may complete at once and connect every waiting conn */
+		break;
+	case SEGMENT_TRIGGERING:
+	case SEGMENT_STOPPING: /* served once the stop ends and the trigger ran again */
+		conn_set_state(c, CONN_WAITING);
+		break;
+	default:
+		conn_open_tail(c);
+	}
+}
+
+/* ---- routing by server name --------------------------------------------------------------- */
+
+/* The peek is over: @name is the server name (NULL: none, or not TLS). */
+static void conn_route(struct conn *c, const char *name)
+{
+	struct segment *s = c->s;
+	const struct segment_tail *t;
+
+	c->peek_timer = sd_event_source_disable_unref(c->peek_timer);
+	if (name) {
+		c->sni = strdup(name); /* only for the log: no name there on ENOMEM */
+	}
+	t = segment_route_pick(s, name);
+	if (!t) {
+		conn_fail(c, SEGMENT_FAIL_NO_ROUTE, 0,
+			  name ? "no tail for this server name and no default tail"
+			       : "no server name and no default tail");
+		return;
+	}
+	c->tail = t;
+	conn_start(c);
+}
+
+/* Peeks at what the client sent. Return: -EAGAIN to wait for more (@c lives on), or 0 when @c
+ * was routed or closed (it may be gone). @hup: the client sent all it will. */
+static int conn_peek(struct conn *c, bool hup)
+{
+	uint8_t buf[TLS_SNI_PEEK_MAX];
+	char name[TLS_SNI_NAME_MAX + 1];
+	ssize_t n;
+	int r;
+
+	n = recv(c->client.fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return -EAGAIN;
+		conn_free(c, -errno, "cannot read the ClientHello");
+		return 0;
+	}
+	if (n == 0) {
+		conn_fail(c, SEGMENT_FAIL_NO_ROUTE, 0, "closed before sending a ClientHello");
+		return 0;
+	}
+	r = tls_sni_parse(buf, (size_t)n, name);
+	if (r == -EAGAIN && !hup)
+		return -EAGAIN;
+	/* a ClientHello without a name, or not one at all (incomplete at EOF, malformed, too
+	 * large, not TLS): the default tail gets it, bytes untouched */
+	conn_route(c, r == 1 ? name : NULL);
+	return 0;
+}
+
+static void on_peek_io(struct ioloop_watch *w, int fd, uint32_t revents)
+{
+	struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, peek_watch));
+
+	if (c->state != CONN_PEEKING)
+		return; /* routed: the tail is being opened, the relay takes the fd next */
+	(void)conn_peek(c, revents & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+}
+
+static int on_peek_timeout(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct conn *c = userdata;
+	char buf[32];
+
+	c->peek_timer = sd_event_source_disable_unref(c->peek_timer);
+	log_debug("segment '%s' conn %" PRIu64 ": no ClientHello within %s", c->s->id, c->id,
+		  duration_format(c->s->peek_usec, buf, sizeof(buf)));
+	conn_fail(c, SEGMENT_FAIL_NO_ROUTE, -ETIMEDOUT, "no ClientHello in time");
+	return 0;
+}
+
+static void conn_peek_start(struct conn *c)
+{
+	struct segment *s = c->s;
+	int r;
+
+	conn_set_state(c, CONN_PEEKING);
+	if (c->client.fd < 0) { /* a user-space stream: nothing to peek at, the default */
+		conn_route(c, NULL);
+		return;
+	}
+	if (conn_peek(c, false) != -EAGAIN)
+		return; /* the ClientHello was there already */
+	c->peek_watch.fn = on_peek_io;
+	r = ioloop_add(s->d->loop, c->client.fd, EPOLLIN | EPOLLRDHUP | EPOLLET, &c->peek_watch);
+	if (r >= 0) {
+		c->peek_watched = true;
+		r = sd_event_add_time_relative(s->d->event, &c->peek_timer, CLOCK_MONOTONIC,
+					       s->peek_usec, USEC_PER_SEC / 4, on_peek_timeout, c);
+	}
+	if (r < 0)
+		conn_free(c, r, "cannot wait for the ClientHello");
 }
 
 void conn_accept(struct segment *s, struct relay_end client, const struct sockaddr *sa,
@@ -195,23 +535,16 @@ void conn_accept(struct segment *s, struct relay_end client, const struct sockad
 		memcpy(&c->client_sa, sa, salen);
 	c->client_len = salen;
 	c->start_usec = now_usec();
-	c->state = CONN_WAITING;
+	c->state = CONN_ACCEPTED;
 	s->conns_active++;
+	s->d->conns_active++;
 	s->conns_total++;
 	LIST_PREPEND(conns, s->conns, c);
 
-	switch (s->state) {
-	case SEGMENT_ARMED:
-		log_debug("segment '%s' conn %" PRIu64 ": accepted -> waiting", s->id, c->id);
-		segment_trigger(s); /* may complete at once and connect every waiting conn */
-		break;
-	case SEGMENT_TRIGGERING:
-	case SEGMENT_STOPPING: /* served once the stop ends and the trigger ran again */
-		log_debug("segment '%s' conn %" PRIu64 ": accepted -> waiting", s->id, c->id);
-		break;
-	default:
-		conn_open_tail(c);
-	}
+	if (s->route == SEGMENT_ROUTE_SNI)
+		conn_peek_start(c);
+	else
+		conn_start(c);
 }
 
 void conn_free_all(struct segment *s, const char *reason)
@@ -254,15 +587,15 @@ static void udp_open_backend(struct segment *s, struct udp_session *us)
 {
 	int fd;
 
-	if (s->tail.down) {
+	if (s->tail.ep.down) {
 		udp_session_fail(us, -EHOSTDOWN, "the tail's container is not running");
 		return;
 	}
-	if (!s->tail_ops->open_dgram) {
+	if (!s->tail.ops->open_dgram) {
 		udp_session_fail(us, -EPROTONOSUPPORT, "the tail carries no datagrams");
 		return;
 	}
-	fd = s->tail_ops->open_dgram(s);
+	fd = s->tail.ops->open_dgram(s, &s->tail);
 	if (fd < 0) {
 		udp_session_fail(us, fd, "cannot connect to the tail");
 		return;
@@ -277,6 +610,7 @@ static void on_udp_session_open(struct udp_relay *u, struct udp_session *us, voi
 	struct udp_start *st = malloc(sizeof(*st));
 
 	s->conns_active++;
+	s->d->conns_active++;
 	s->conns_total++;
 	if (!st) {
 		udp_session_fail(us, -ENOMEM, "out of memory");
@@ -322,15 +656,27 @@ static void on_udp_session_done(struct udp_relay *u, struct udp_session *us, int
 		memcpy(&sa, csa, len);
 	udp_session_bytes(us, &in, &out);
 	sockaddr_format(&sa.sa, len, client);
-	conn_log_end(s, client, st ? st->usec : now_usec(), in, out, error, reason);
+	conn_log_end(s, NULL, NULL, client, st ? st->usec : now_usec(), in, out, error, reason);
 	s->bytes_in_closed += in;
 	s->bytes_out_closed += out;
 	s->conns_active--;
+	s->d->conns_active--;
 	engine_fds_released(s->d);
 	segment_idle_check(s);
 }
 
+static bool on_udp_session_admit(struct udp_relay *u, void *userdata)
+{
+	struct segment *s = userdata;
+
+	if (conn_admit(s))
+		return true;
+	conn_refused(s, "a new UDP client");
+	return false;
+}
+
 const struct udp_relay_ops conn_udp_ops = {
+	.session_admit = on_udp_session_admit,
 	.session_open = on_udp_session_open,
 	.session_done = on_udp_session_done,
 };

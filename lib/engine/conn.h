@@ -7,14 +7,17 @@
  *
  *   WAITING (for the segment's trigger) --trigger ok--> CONNECTING --tail open--> RELAYING
  *   (conn_accept) -----------------------------------> CONNECTING
+ *   (conn_accept) --routing segment--> PEEKING --ClientHello read, tail picked--> CONNECTING
+ *                                         (no tail for it, nothing within 5 s: closed)
  *   any state --error, trigger failed, segment deleted--> closed: one log line, freed
  *
- * The tail is opened through s->tail_ops and the relay (lib/net/relay.h) takes whichever kind
+ * The tail is opened through its ops (s->tail.ops, or the routed tail's) and the relay (lib/net/relay.h) takes whichever kind
  * of end each side is. UDP heads hand their sessions here too (conn_udp_ops): a session asks
  * the tail for a connected datagram socket, or waits for the trigger like a connection does.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -30,6 +33,19 @@ struct segment;
  */
 void conn_accept(struct segment *s, struct relay_end client, const struct sockaddr *sa,
 		 socklen_t salen);
+
+/**
+ * conn_admit() - May @s take one more connection or UDP session now? Its fair share of the
+ * daemon's descriptors and --max-conns decide (conn.c explains the rule). Return: true if so
+ */
+bool conn_admit(const struct segment *s);
+
+/**
+ * conn_refused() - Count a connection (or a new UDP client) @s refused, and log it, at most one
+ * line per 10 s per segment
+ * @client:	who was refused, for the log (borrowed)
+ */
+void conn_refused(struct segment *s, const char *client);
 
 /**
  * conn_trigger_done() - The trigger of @s ended: serve the waiting connections and sessions

@@ -260,8 +260,21 @@ static void on_orphans(struct docker *dk, int r, const char *error, char *const 
 			  error ?: strerror(-r));
 		return;
 	}
+	struct daemon *d = userdata;
+
 	for (char *const *id = ids; *id; id++) {
-		char *copy = strdup(*id);
+		struct container_watch *w;
+		bool ours = false;
+		char *copy;
+
+		/* a container this run follows (a restored segment adopted it, or it was started
+		 * since) is no orphan */
+		LIST_FOREACH(watches, w, d->watches)
+			if (strcmp(w->id, *id) == 0)
+				ours = true;
+		if (ours)
+			continue;
+		copy = strdup(*id);
 
 		if (copy && docker_remove(dk, copy, on_orphan_removed, copy, NULL) < 0)
 			free(copy);
@@ -270,12 +283,14 @@ static void on_orphans(struct docker *dk, int r, const char *error, char *const 
 
 int containers_init(struct daemon *d)
 {
+	return docker_new(d->event, NULL, &d->docker);
+}
+
+int containers_sweep(struct daemon *d)
+{
 	_cleanup_free_ char *label = NULL;
 	int r;
 
-	r = docker_new(d->event, NULL, &d->docker);
-	if (r < 0)
-		return r;
 	if (asprintf(&label, "wormhole.daemon=%s", d->instance) < 0)
 		return -ENOMEM;
 	r = docker_list_by_label(d->docker, label, on_orphans, d, NULL);

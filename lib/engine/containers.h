@@ -22,13 +22,21 @@ struct segment;
 struct container_watch;
 
 /**
- * containers_init() - Create the Docker client (nothing is connected yet) and, if an engine
- * answers, remove the containers an earlier run of this daemon left behind (label
- * wormhole.daemon=<control socket>) after it was killed
+ * containers_init() - Create the Docker client (nothing is connected yet)
  *
  * Return: 0 or -ENOMEM
  */
 int containers_init(struct daemon *d);
+
+/**
+ * containers_sweep() - If an engine answers, remove the containers an earlier run of this daemon
+ * left behind (label wormhole.daemon=<d->instance>, the daemon id) and that no segment of this
+ * run follows. Call it only while holding the daemon id's lock (wormholed/state.c): then the
+ * run that started them provably is gone.
+ *
+ * Return: 0 or -ENOMEM
+ */
+int containers_sweep(struct daemon *d);
 
 /**
  * containers_free() - Cancel the event stream and free the client (pending removals are

@@ -21,6 +21,7 @@ void endpoint_done(struct endpoint *e)
 	free(e->ns_name);
 	free(e->host);
 	free(e->path);
+	free(e->fd_name);
 	free(e->container);
 	free(e->container_id);
 	e->nsfd = safe_close(e->nsfd);

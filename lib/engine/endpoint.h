@@ -22,6 +22,7 @@ struct endpoint {
 	int nsfd;	      /* -1: the daemon's own namespace */
 	char *host;	      /* NULL until defaulted */
 	char *path;	      /* unix sockets */
+	char *fd_name;	      /* a head from fd:NAME (head-fd.c) */
 	uint16_t port;	      /* 0: not set (head: ephemeral) */
 	char *container;      /* for display: the container the namespace belongs to */
 	char *container_id;   /* and its id, to follow it */

@@ -28,19 +28,37 @@ struct head_ops {
 /* The default head: bind and listen on s->head (TCP, unix, UDP), inside its namespace. */
 extern const struct head_ops head_listen_ops;
 
+/* A listener the service manager passed under s->head.fd_name (`url fd:NAME`, head-fd.c). */
+extern const struct head_ops head_fd_ops;
+
+/**
+ * head_listen_adopt() - Serve connections from an already bound socket (for head-fd.c)
+ * @s:		the segment; s->head.proto says how (udp: a datagram relay)
+ * @fd:		the socket, listening unless udp; ownership passes to @s, also on failure
+ * @ret_error:	on failure, a malloc'ed message
+ *
+ * The socket file of a unix listener adopted this way is never unlinked.
+ * Return: 0 or a negative errno
+ */
+int head_listen_adopt(struct segment *s, int fd, char **ret_error);
+
 /* Connections arriving as streams on a peer link ("/data/<segment id>"): nothing is bound; the
  * daemon's peer server hands each stream to head_peer_accept(). */
 extern const struct head_ops head_peer_ops;
 
+struct sockaddr;
 struct stream;
 
 /**
  * head_peer_accept() - A stream arrived on a peer link for @s
  * @st:		ownership passes to the engine on 0 only
  * @from:	the peer's address, for the log (borrowed)
+ * @client, @client_len: the original client's address, when the stream carried it (NULL, 0:
+ *		unknown); it stands for the client in logs and in a PROXY header
  *
  * A UDP segment's streams carry datagrams in frames (dgram-stream.h); each is one session.
  *
  * Return: 0, -ENOENT (@s has no peer head), -ECONNREFUSED (not taking connections now)
  */
-int head_peer_accept(struct segment *s, struct stream *st, const char *from);
+int head_peer_accept(struct segment *s, struct stream *st, const char *from,
+		     const struct sockaddr *client, unsigned client_len);

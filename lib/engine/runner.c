@@ -92,8 +92,10 @@ static int runner_run(struct runner *rn, char **ret_error)
 	for (; rn->i < rn->n; rn->i++) {
 		const struct spec_word *w = &rn->words[rn->i];
 		const struct chain_op *op = s->d->ops[w->type];
-		struct endpoint *target =
-			w->tail || spec_word_is_link(w->type) ? &s->tail : &s->head;
+		struct segment_tail *t = segment_tail_nth(s, w->tail_idx);
+		struct endpoint *target = w->tail || spec_word_is_link(w->type)
+						  ? (w->tail && t ? &t->ep : &s->tail.ep)
+						  : &s->head;
 		void *state = NULL;
 		int r;
 

@@ -28,6 +28,7 @@
 #include "strmap.h"
 #include "tail.h"
 #include "time-util.h"
+#include "tls-sni.h"
 
 const char *segment_state_name(enum segment_state st)
 {
@@ -80,9 +81,95 @@ char *segment_head_url(const struct segment *s, bool with_ns)
 
 char *segment_tail_url(const struct segment *s)
 {
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
 	if (!s->tail_ready)
 		return strdup("(on trigger)");
-	return endpoint_url(&s->tail, true);
+	if (s->route == SEGMENT_ROUTE_ONE)
+		return endpoint_url(&s->tail.ep, true);
+	/* "sni a.example=tcp://127.0.0.1:8443 sni *.b.example=tcp://... default=tcp://..." */
+	f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	for (size_t k = 0; k < s->n_tails; k++) {
+		const struct segment_tail *t = k == 0 ? &s->tail : &s->more_tails[k - 1];
+		_cleanup_free_ char *url = endpoint_url(&t->ep, true);
+
+		if (k > 0)
+			fputc(' ', f);
+		if (t->n_names == 0)
+			fputs("default", f);
+		for (size_t i = 0; i < t->n_names; i++)
+			fprintf(f, "%ssni %s", i ? " " : "", t->names[i]);
+		fprintf(f, "=%s", url ?: "?");
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+struct segment_tail *segment_tail_nth(struct segment *s, size_t k)
+{
+	if (k >= s->n_tails)
+		return NULL;
+	return k == 0 ? &s->tail : &s->more_tails[k - 1];
+}
+
+int segment_tail_add_name(struct segment *s, size_t k, const char *pattern)
+{
+	struct segment_tail *t = segment_tail_nth(s, k);
+	char **names, *copy;
+
+	if (!t)
+		return -ERANGE;
+	copy = strdup(pattern);
+	if (!copy)
+		return -ENOMEM;
+	names = realloc(t->names, (t->n_names + 1) * sizeof(*names));
+	if (!names) {
+		free(copy);
+		return -ENOMEM;
+	}
+	t->names = names;
+	t->names[t->n_names++] = copy;
+	s->route = SEGMENT_ROUTE_SNI;
+	return 0;
+}
+
+struct segment_tail *segment_route_pick(struct segment *s, const char *name)
+{
+	struct segment_tail *best = NULL, *def = NULL;
+	size_t best_score = 0;
+
+	for (size_t k = 0; k < s->n_tails; k++) {
+		struct segment_tail *t = segment_tail_nth(s, k);
+
+		if (t->n_names == 0 && !def)
+			def = t;
+		for (size_t i = 0; name && i < t->n_names; i++) {
+			size_t score = tls_sni_match(t->names[i], name);
+
+			if (score > best_score) {
+				best_score = score;
+				best = t;
+			}
+		}
+	}
+	return best ?: def;
+}
+
+static void segment_tail_done(struct segment_tail *t)
+{
+	endpoint_done(&t->ep);
+	for (size_t i = 0; i < t->n_names; i++)
+		free(t->names[i]);
+	free(t->names);
+	t->names = NULL;
+	t->n_names = 0;
 }
 
 /* ---- registry ----------------------------------------------------------------------------- */
@@ -116,6 +203,8 @@ static int segment_register(struct segment *s)
 		d->segments = s;
 	d->segments_last = s;
 	s->registered = true;
+	if (d->hooks && d->hooks->changed)
+		d->hooks->changed(d);
 	return 0;
 }
 
@@ -138,6 +227,8 @@ static void segment_unregister(struct segment *s)
 		d->segments_last = s->prev;
 	s->prev = s->next = NULL;
 	s->registered = false;
+	if (d->hooks && d->hooks->changed)
+		d->hooks->changed(d);
 }
 
 static int generate_id(struct daemon *d, char **ret)
@@ -162,11 +253,15 @@ static int generate_id(struct daemon *d, char **ret)
 
 static int segment_complete_tail(struct segment *s, char **ret_error)
 {
-	int r = s->tail_ops->complete(s, ret_error);
+	for (size_t k = 0; k < s->n_tails; k++) {
+		struct segment_tail *t = segment_tail_nth(s, k);
+		int r = t->ops->complete(s, t, ret_error);
 
-	if (r >= 0)
-		s->tail_ready = true;
-	return r;
+		if (r < 0)
+			return r;
+	}
+	s->tail_ready = true;
+	return 0;
 }
 
 /* ---- the trigger -------------------------------------------------------------------------- */
@@ -196,10 +291,10 @@ static void trigger_finished(struct segment *s, int r, char *error)
 	}
 	if (r < 0) {
 		/* back to the tail as it was before the trigger, armed for the next connection */
-		endpoint_done(&s->tail);
-		s->tail = s->tail_saved;
+		endpoint_done(&s->tail.ep);
+		s->tail.ep = s->tail_saved;
 		s->tail_saved = ENDPOINT_EMPTY;
-		s->tail_ops = s->tail_ops_armed;
+		s->tail.ops = s->tail_ops_armed;
 		s->tail_ready = false;
 		s->stats.trigger_failures++;
 		/* the reason first, then one line per connection it ends */
@@ -221,6 +316,8 @@ static void trigger_finished(struct segment *s, int r, char *error)
 		segment_set_state(s, SEGMENT_LISTENING);
 	}
 	s->tail_saved = ENDPOINT_EMPTY;
+	if (s->d->hooks && s->d->hooks->changed)
+		s->d->hooks->changed(s->d);
 	{
 		_cleanup_free_ char *tail = segment_tail_url(s);
 		log_info("segment '%s': triggered, tail is %s (in %.3f s)", s->id, tail ?: "?",
@@ -239,8 +336,8 @@ void segment_trigger(struct segment *s)
 	log_info("segment '%s': first connection, running the trigger", s->id);
 	s->stats.trigger_starts++;
 	s->trigger_start_usec = now_usec();
-	s->tail_ops_armed = s->tail_ops;
-	r = endpoint_copy(&s->tail_saved, &s->tail);
+	s->tail_ops_armed = s->tail.ops;
+	r = endpoint_copy(&s->tail_saved, &s->tail.ep);
 	if (r < 0) {
 		trigger_finished(s, r, NULL);
 		return;
@@ -372,11 +469,11 @@ static void segment_scale_down(struct segment *s)
 	segment_set_state(s, SEGMENT_STOPPING);
 	s->stats.idle_stops++;
 	runner_undo(s, true); /* a container removal takes a hold until it is done */
-	endpoint_done(&s->tail);
-	s->tail = s->tail_armed;
+	endpoint_done(&s->tail.ep);
+	s->tail.ep = s->tail_armed;
 	s->tail_armed = ENDPOINT_EMPTY;
 	if (s->tail_ops_armed)
-		s->tail_ops = s->tail_ops_armed;
+		s->tail.ops = s->tail_ops_armed;
 	s->tail_ready = false;
 	if (!s->holds)
 		segment_stop_done(s);
@@ -427,6 +524,19 @@ void segment_set_idle(struct segment *s, uint64_t usec, bool keep)
 
 /* ---- creation and deletion ---------------------------------------------------------------- */
 
+static int on_retrigger(sd_event_source *src, void *userdata)
+{
+	struct segment *s = userdata;
+
+	s->retrigger_src = sd_event_source_disable_unref(s->retrigger_src);
+	if (s->state == SEGMENT_ARMED) {
+		log_info("segment '%s': its trigger had run before the restart, running it again",
+			 s->id);
+		segment_trigger(s);
+	}
+	return 0;
+}
+
 static int create_finish(struct segment *s, char **ret_error)
 {
 	_cleanup_free_ char *head = NULL, *tail = NULL;
@@ -450,6 +560,14 @@ static int create_finish(struct segment *s, char **ret_error)
 	tail = segment_tail_url(s);
 	log_info("segment '%s' created: %s -> %s%s%s", s->id, head ?: "?", tail ?: "?",
 		 s->parent ? ", child of " : "", s->parent ? s->parent->id : "");
+	/* restored: a trigger that had run before the restart runs again now, so the segment is
+	 * as it was (its containers adopted, its children there) before a client arrives */
+	if (s->state == SEGMENT_ARMED && s->d->hooks && s->d->hooks->restore_triggered &&
+	    s->d->hooks->restore_triggered(s->d, s->id) &&
+	    sd_event_add_defer(s->d->event, &s->retrigger_src, on_retrigger, s) < 0)
+		log_warning("segment '%s': cannot run its trigger again now; it runs on the first "
+			    "connection",
+			    s->id);
 	return 0;
 }
 
@@ -497,15 +615,33 @@ int segment_create_with_head(struct daemon *d, const struct head_ops *head_ops, 
 	s->sseg = sseg;
 	s->parent = parent;
 	s->head = ENDPOINT_EMPTY;
-	s->tail = ENDPOINT_EMPTY;
+	s->tail.ep = ENDPOINT_EMPTY;
 	s->tail_saved = ENDPOINT_EMPTY;
 	s->tail_armed = ENDPOINT_EMPTY;
 	s->head_ops = head_ops;
-	s->tail_ops = &tail_socket_ops;
+	s->tail.ops = &tail_socket_ops;
+	s->n_tails = 1;
+	s->peek_usec = SEGMENT_PEEK_USEC;
 	s->state = SEGMENT_CREATING;
 	s->create_cb = cb;
 	s->create_userdata = userdata;
+	/* a restored child keeps the id it had */
+	if (!id && parent && d->hooks && d->hooks->restore_child_id) {
+		id = d->hooks->restore_child_id(d, parent->id);
+		if (id && segment_find(d, id))
+			id = NULL;
+	}
 	r = id ? ((s->id = strdup(id)) ? 0 : -ENOMEM) : generate_id(d, &s->id);
+	if (r >= 0 && sseg->n_tails > 1) { /* a segment that routes: its other tails */
+		s->more_tails = calloc(sseg->n_tails - 1, sizeof(*s->more_tails));
+		if (!s->more_tails)
+			r = -ENOMEM;
+		for (size_t k = 1; r >= 0 && k < sseg->n_tails; k++)
+			s->more_tails[k - 1] = (struct segment_tail){ .ep = ENDPOINT_EMPTY,
+								      .ops = &tail_socket_ops };
+		if (r >= 0)
+			s->n_tails = sseg->n_tails;
+	}
 	if (r >= 0 && head_init)
 		r = endpoint_copy(&s->head, head_init);
 	if (r >= 0 && s->head.container_id) /* a child listening inside its parent's container */
@@ -538,6 +674,7 @@ struct segment *segment_free(struct segment *s)
 	if (!s)
 		return NULL;
 	s->runner = runner_free(s->runner);
+	s->retrigger_src = sd_event_source_disable_unref(s->retrigger_src);
 	if (s->head_ops)
 		s->head_ops->stop(s);
 	conn_free_all(s, "segment deleted");
@@ -559,7 +696,9 @@ struct segment *segment_free(struct segment *s)
 	if (s->state != SEGMENT_CREATING)
 		log_info("segment '%s' deleted", s->id);
 	endpoint_done(&s->head);
-	endpoint_done(&s->tail);
+	for (size_t k = 0; k < s->n_tails; k++)
+		segment_tail_done(segment_tail_nth(s, k));
+	free(s->more_tails);
 	endpoint_done(&s->tail_saved);
 	endpoint_done(&s->tail_armed);
 	spec_free(s->spec);

@@ -55,6 +55,11 @@ struct spec_seg;
 struct tail_ops;
 struct udp_session;
 
+enum segment_balance {
+	SEGMENT_BALANCE_LEAST_LOADED, /* the provider with the fewest open streams (default) */
+	SEGMENT_BALANCE_ROUND_ROBIN,
+};
+
 enum segment_state {
 	SEGMENT_CREATING,
 	SEGMENT_LISTENING,
@@ -103,6 +108,27 @@ struct segment_kept;
  */
 typedef void (*segment_created_fn)(struct segment *s, int r, char *error, void *userdata);
 
+/* One tail of a segment: where a connection may go. Most segments have one (s->tail); a segment
+ * that routes by server name has several, each with its own endpoint, kind and address, and the
+ * names it serves. Later selectors (round-robin) pick among the same tails. */
+struct segment_tail {
+	struct endpoint ep;	    /* where it connects: the tail words act on it */
+	const struct tail_ops *ops; /* how a connection to it is opened (tail.h) */
+	union sockaddr_union sa;    /* the socket tail's address, once completed */
+	socklen_t salen;
+	void *data;   /* a tail kind's own state, set with @ops (tail-peer.c) */
+	char **names; /* `sni NAME`: the server names (or "*.suffix") it serves; NULL: none */
+	size_t n_names;
+};
+
+/* How a connection picks its tail. */
+enum segment_route {
+	SEGMENT_ROUTE_ONE, /* the one tail, at once (no peek: the fast path) */
+	SEGMENT_ROUTE_SNI, /* by the server name in the ClientHello; the unnamed tail is the default */
+};
+
+#define SEGMENT_PEEK_USEC 5000000ULL /* how long a ClientHello may take to arrive (5 s) */
+
 struct applied {
 	const struct chain_op *op;
 	void *state;
@@ -117,7 +143,8 @@ struct segment {
 	bool registered;
 	struct spec *spec; /* owned by the top segment */
 	const struct spec_seg *sseg;
-	struct endpoint head, tail;
+	struct endpoint head;
+	struct segment_tail tail;
 	struct endpoint tail_saved; /* the tail before a trigger run, restored if it fails */
 	enum segment_state state;
 	bool tail_ready;
@@ -132,19 +159,31 @@ struct segment {
 	const struct tail_ops *tail_ops;
 	union sockaddr_union tail_sa; /* the socket tail's address, once completed */
 	socklen_t tail_salen;
-	void *tail_data; /* a tail kind's own state, set with tail_ops (tail-peer.c) */
+	void *tail_data;     /* a tail kind's own state, set with tail_ops (tail-peer.c) */
+	bool proxy_protocol; /* `proxy-protocol`: a PROXY v2 header starts each tail connection */
+	enum segment_balance balance; /* `balance`: how a tail with several providers picks one */
+	/* tail 0 is @tail (its endpoint is what the tail words and the trigger change); a
+	 * segment that routes (`tail sni NAME ...`) has tails 1.. in @more_tails */
+	struct segment_tail *more_tails;
+	size_t n_tails;		  /* 1 + the extra ones */
+	enum segment_route route; /* how a connection picks its tail */
+	uint64_t peek_usec;	  /* SEGMENT_ROUTE_SNI: the ClientHello's time limit */
 
 	struct applied *applied;
 	size_t n_applied;
 	struct runner *runner;		    /* a word list being applied */
 	struct container_watch *head_watch; /* a head inherited inside a container (child) */
 	segment_created_fn create_cb;	    /* an asynchronous creation reports here */
+	sd_event_source *retrigger_src;	    /* a restore runs a trigger that had run */
 	void *create_userdata;
 
 	struct conn *conns; /* all TCP connections, waiting or relaying */
 	struct udp_session **udp_waiting;
 	size_t n_udp_waiting;
 	uint64_t conns_active, conns_total;
+	uint64_t conns_refused;	   /* over the segment's limit or share (conn_admit()) */
+	uint64_t refused_log_usec; /* when a refusal was last logged (one line per 10 s) */
+	uint64_t refused_unlogged; /* refusals since */
 	uint64_t bytes_in_closed, bytes_out_closed;
 
 	/* scale to zero (`idle`) */
@@ -303,3 +342,23 @@ bool segment_stopping(const struct segment *s);
  * connection arrives at an armed segment); waiting connections are served or closed when it ends
  */
 void segment_trigger(struct segment *s);
+
+/**
+ * segment_tail_nth() - Return: tail @k of @s (0 is &s->tail), NULL if @k >= s->n_tails
+ */
+struct segment_tail *segment_tail_nth(struct segment *s, size_t k);
+
+/**
+ * segment_tail_add_name() - Tail @k of @s serves TLS connections for server name @pattern (an
+ * exact name or "*.suffix", tls-sni.h); the segment routes by SNI from now on
+ * Return: 0, -ERANGE (no such tail), -ENOMEM
+ */
+int segment_tail_add_name(struct segment *s, size_t k, const char *pattern);
+
+/**
+ * segment_route_pick() - The tail for a connection to server @name (NULL: none was sent or
+ * the ClientHello was not readable): the tail with the exact name, else with the longest
+ * matching suffix, else the one without names (the default)
+ * Return: the tail (borrowed), NULL when none fits (the connection is closed)
+ */
+struct segment_tail *segment_route_pick(struct segment *s, const char *name);

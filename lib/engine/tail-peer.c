@@ -22,6 +22,7 @@
 #include "cleanup.h"
 #include "dgram-stream.h"
 #include "errmsg.h"
+#include "h2-link.h"
 #include "link-manager.h"
 #include "list.h"
 #include "relay.h"
@@ -58,20 +59,34 @@ static int on_deliver(sd_event_source *src, void *userdata)
 	return 0;
 }
 
-static int peer_complete(struct segment *s, char **ret_error)
+static int peer_complete(struct segment *s, struct segment_tail *t, char **ret_error)
 {
-	if (!s->tail_data)
+	if (!t->data)
 		return errmsg_set_errno(ret_error, -EINVAL, "segment '%s': no peer for the tail",
 					s->id);
 	return 0;
 }
 
-static int peer_open_tail_from(struct segment *s, const struct sockaddr *client, socklen_t len,
-			       tail_opened_fn done, void *userdata, void **ret_handle)
+int tail_peer_open_stream(struct segment *s, struct peer *p, const char *path, struct stream **ret)
 {
-	const struct tail_peer *tp = s->tail_data;
+	const struct sockaddr *c = s->d->opening_client;
+
+	if (c && (c->sa_family == AF_INET || c->sa_family == AF_INET6)) {
+		/* the client travels with the stream: "/data/<id>?from=198.51.100.7:41234" */
+		char from[SOCKADDR_STR_MAX], full[H2_LINK_PATH_MAX];
+
+		sockaddr_format(c, s->d->opening_client_len, from);
+		if ((size_t)snprintf(full, sizeof(full), "%s?from=%s", path, from) < sizeof(full))
+			return peer_open(p, full, ret);
+	}
+	return peer_open(p, path, ret);
+}
+
+static int peer_open_tail(struct segment *s, const struct segment_tail *t, tail_opened_fn done,
+			  void *userdata, void **ret_handle)
+{
+	const struct tail_peer *tp = t->data;
 	struct peer_open_op *o;
-	char from[SOCKADDR_STR_MAX];
 	int r;
 
 	o = calloc(1, sizeof(*o));
@@ -79,12 +94,7 @@ static int peer_open_tail_from(struct segment *s, const struct sockaddr *client,
 		return -ENOMEM;
 	o->done = done;
 	o->userdata = userdata;
-	/* the original client travels along: the peer's head logs it and hands it on */
-	if (client && (client->sa_family == AF_INET || client->sa_family == AF_INET6))
-		sockaddr_format(client, len, from);
-	else
-		from[0] = '\0';
-	r = peer_open_from(tp->peer, tp->path, from[0] ? from : NULL, &o->st);
+	r = tail_peer_open_stream(s, tp->peer, tp->path, &o->st);
 	if (r >= 0)
 		r = sd_event_add_defer(s->d->event, &o->src, on_deliver, o);
 	if (r < 0) {
@@ -93,11 +103,6 @@ static int peer_open_tail_from(struct segment *s, const struct sockaddr *client,
 	}
 	*ret_handle = o;
 	return 0;
-}
-
-static int peer_open_tail(struct segment *s, tail_opened_fn done, void *userdata, void **ret_handle)
-{
-	return peer_open_tail_from(s, NULL, 0, done, userdata, ret_handle);
 }
 
 /* One UDP session's bridge: a socketpair end <-> a peer stream. */
@@ -119,9 +124,9 @@ static void on_dgram_relay_done(struct relay *r, int error, const char *reason, 
 	peer_dgram_free(userdata);
 }
 
-static int peer_open_dgram(struct segment *s)
+static int peer_open_dgram(struct segment *s, const struct segment_tail *t)
 {
-	struct tail_peer *tp = s->tail_data;
+	struct tail_peer *tp = t->data;
 	_cleanup_close_ int mine = -EBADF, theirs = -EBADF;
 	struct stream *st = NULL, *ds = NULL;
 	struct peer_dgram *pd;
@@ -135,7 +140,7 @@ static int peer_open_dgram(struct segment *s)
 	if (!pd)
 		return -ENOMEM;
 	pd->tp = tp;
-	r = peer_open(tp->peer, tp->path, &st);
+	r = tail_peer_open_stream(s, tp->peer, tp->path, &st);
 	if (r >= 0)
 		r = dgram_stream_new(s->d->loop, mine, s->d->udp_idle_usec, &ds);
 	if (r >= 0) {
@@ -163,7 +168,6 @@ const struct tail_ops tail_peer_ops = {
 	.kind = "peer",
 	.complete = peer_complete,
 	.open = peer_open_tail,
-	.open_from = peer_open_tail_from,
 	.cancel = peer_cancel,
 	.open_dgram = peer_open_dgram,
 };

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tail-socket.c - the socket tail: connect to s->tail's address, inside its namespace
+ * tail-socket.c - the socket tail: connect to a tail's address, inside its namespace
  *
  * The address is resolved once, when the tail is completed (at creation, or when the trigger
  * ran); each connection then creates its socket in the tail's namespace and connects without
@@ -46,7 +46,8 @@ static void on_connected(struct connector *cn, int fd, void *userdata)
 	done(ud, fd < 0 ? fd : 0, RELAY_END_FD(fd < 0 ? -EBADF : fd));
 }
 
-static int socket_open(struct segment *s, tail_opened_fn done, void *userdata, void **ret_handle)
+static int socket_open(struct segment *s, const struct segment_tail *t, tail_opened_fn done,
+		       void *userdata, void **ret_handle)
 {
 	struct socket_open *o = malloc(sizeof(*o));
 	int r;
@@ -54,15 +55,15 @@ static int socket_open(struct segment *s, tail_opened_fn done, void *userdata, v
 	if (!o)
 		return -ENOMEM;
 	*o = (struct socket_open){ .nsfd = -EBADF, .done = done, .userdata = userdata };
-	if (s->tail.nsfd >= 0) {
-		o->nsfd = fcntl(s->tail.nsfd, F_DUPFD_CLOEXEC, 3);
+	if (t->ep.nsfd >= 0) {
+		o->nsfd = fcntl(t->ep.nsfd, F_DUPFD_CLOEXEC, 3);
 		if (o->nsfd < 0) {
 			r = -errno;
 			free(o);
 			return r;
 		}
 	}
-	r = connector_new(s->d->loop, o->nsfd, &s->tail_sa.sa, s->tail_salen, SOCK_STREAM,
+	r = connector_new(s->d->loop, o->nsfd, &t->sa.sa, t->salen, SOCK_STREAM,
 			  s->d->connect_timeout_usec, on_connected, o, &o->connector);
 	if (r < 0) {
 		safe_close(o->nsfd);
@@ -73,14 +74,14 @@ static int socket_open(struct segment *s, tail_opened_fn done, void *userdata, v
 	return 0;
 }
 
-static int socket_open_dgram(struct segment *s)
+static int socket_open_dgram(struct segment *s, const struct segment_tail *t)
 {
 	int fd, r;
 
-	fd = netns_socket(s->tail.nsfd, s->tail_sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	fd = netns_socket(t->ep.nsfd, t->sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return fd;
-	if (connect(fd, &s->tail_sa.sa, s->tail_salen) < 0) {
+	if (connect(fd, &t->sa.sa, t->salen) < 0) {
 		r = -errno;
 		safe_close(fd);
 		return r;
@@ -89,9 +90,9 @@ static int socket_open_dgram(struct segment *s)
 }
 
 /* Defaults for the tail, its address, and the check that it is not the head itself. */
-static int socket_complete(struct segment *s, char **ret_error)
+static int socket_complete(struct segment *s, struct segment_tail *st, char **ret_error)
 {
-	struct endpoint *t = &s->tail, *h = &s->head;
+	struct endpoint *t = &st->ep, *h = &s->head;
 	_cleanup_free_ char *url = NULL;
 	int r;
 
@@ -116,10 +117,10 @@ static int socket_complete(struct segment *s, char **ret_error)
 	}
 	url = endpoint_url(t, true);
 	if (t->proto == URL_PROTO_UNIX)
-		r = endpoint_unix_sockaddr(t->path, &s->tail_sa, &s->tail_salen);
+		r = endpoint_unix_sockaddr(t->path, &st->sa, &st->salen);
 	else
-		r = endpoint_resolve(t->host, t->port, endpoint_socktype(t->proto), &s->tail_sa,
-				     &s->tail_salen);
+		r = endpoint_resolve(t->host, t->port, endpoint_socktype(t->proto), &st->sa,
+				     &st->salen);
 	if (r < 0)
 		return errmsg_set_errno(ret_error, r, "segment '%s': tail '%s'", s->id, url ?: "");
 

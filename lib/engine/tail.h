@@ -5,7 +5,7 @@
  * A tail hands back a connected end (struct relay_end, lib/net/stream.h): a socket today
  * (tail-socket.c: a non-blocking connect in the tail's namespace, retried while refused), a stream
  * on a peer link later. The relay takes either kind, so the connection code (conn.c) never knows
- * which one it got. A word selects a tail kind by setting s->tail_ops in its apply().
+ * which one it got. A word selects a tail kind by setting the ops of its tail (s->tail.ops) in its apply().
  *
  * Ownership: open() starts an attempt and returns a handle the caller keeps until @done is called
  * (then the handle is gone) or until it calls cancel(handle) (then @done is never called).
@@ -13,11 +13,10 @@
  */
 #pragma once
 
-#include <sys/socket.h>
-
 #include "stream.h"
 
 struct segment;
+struct segment_tail;
 
 /**
  * tail_opened_fn - outcome of one open
@@ -26,31 +25,38 @@ struct segment;
  */
 typedef void (*tail_opened_fn)(void *userdata, int r, struct relay_end end);
 
+/* Every op acts on one tail @t of segment @s (segment.h: most segments have one, s->tail; a
+ * segment that routes has several, segment_tail_nth()). */
 struct tail_ops {
 	const char *kind; /* "socket", ... for logs */
 	/* the tail's words are done: fill defaults, resolve, refuse a tail that is the head
 	 * itself. 0 or -errno with *ret_error set */
-	int (*complete)(struct segment *s, char **ret_error);
+	int (*complete)(struct segment *s, struct segment_tail *t, char **ret_error);
 	/* open a stream connection: 0 with *ret_handle (done comes later, never from inside), or
 	 * -errno (done is not called) */
-	int (*open)(struct segment *s, tail_opened_fn done, void *userdata, void **ret_handle);
-	/* optional: open() for a connection from @client (NULL when unknown), for tails that
-	 * carry the client's address along (the peer tail); conn.c prefers it to open() */
-	int (*open_from)(struct segment *s, const struct sockaddr *client, socklen_t len,
-			 tail_opened_fn done, void *userdata, void **ret_handle);
+	int (*open)(struct segment *s, const struct segment_tail *t, tail_opened_fn done,
+		    void *userdata, void **ret_handle);
 	void (*cancel)(void *handle);
 	/* a connected datagram socket for one UDP session: fd or -errno; NULL: no UDP */
-	int (*open_dgram)(struct segment *s);
+	int (*open_dgram)(struct segment *s, const struct segment_tail *t);
 };
 
-/* The default tail: a socket to s->tail's address, in its namespace. */
+/* The default tail: a socket to the tail's address, in its namespace. */
 extern const struct tail_ops tail_socket_ops;
 
 struct peer;
 
 /* The peer tail: each connection is a new stream on the link to a peer daemon, for the remote
- * segment there (chains/remote.c sets it up). s->tail_data points to a struct tail_peer. */
+ * segment there (chains/remote.c sets it up). s->tail.data points to a struct tail_peer. */
 extern const struct tail_ops tail_peer_ops;
+
+/**
+ * tail_peer_open_stream() - A stream to @p for @path ("/data/<id>"), carrying the client of the
+ * connection being opened (d->opening_client) so that the far end knows it (PROXY headers, logs)
+ * @ret:	on success only, the caller's
+ * Return: 0 or a negative errno from peer_open()
+ */
+int tail_peer_open_stream(struct segment *s, struct peer *p, const char *path, struct stream **ret);
 
 struct peer_dgram;
 

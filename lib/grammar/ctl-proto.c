@@ -19,8 +19,21 @@
 #include "spec.h"
 
 static const char *const ctl_op_names[_CTL_OP_MAX] = {
-	[CTL_OP_CREATE] = "create", [CTL_OP_DELETE] = "delete",	  [CTL_OP_LIST] = "list",
-	[CTL_OP_PING] = "ping",	    [CTL_OP_VERSION] = "version", [CTL_OP_RENEW] = "renew",
+	[CTL_OP_CREATE] = "create",
+	[CTL_OP_DELETE] = "delete",
+	[CTL_OP_LIST] = "list",
+	[CTL_OP_PING] = "ping",
+	[CTL_OP_VERSION] = "version",
+	[CTL_OP_RENEW] = "renew",
+	[CTL_OP_TUNNEL_CREATE] = "tunnel-create",
+	[CTL_OP_TUNNEL_DELETE] = "tunnel-delete",
+	[CTL_OP_TUNNEL_LIST] = "tunnel-list",
+	[CTL_OP_TUNNEL_PREPARE] = "tunnel-prepare",
+	[CTL_OP_TUNNEL_INSTALL] = "tunnel-install",
+	[CTL_OP_TUNNEL_REKEY] = "tunnel-rekey",
+	[CTL_OP_HELLO] = "hello",
+	[CTL_OP_LINK] = "link",
+	[CTL_OP_UNLINK] = "unlink",
 };
 
 const char *ctl_op_name(enum ctl_op op)
@@ -86,6 +99,50 @@ static int gen_finish(yajl_gen g, char **ret)
 	return 0;
 }
 
+static int gen_tunnel(yajl_gen g, const struct ctl_tunnel *t)
+{
+	int r = 0;
+
+	yajl_gen_map_open(g);
+	if (t->peer)
+		r = r ?: gen_kv(g, "peer", t->peer);
+	if (t->local)
+		r = r ?: gen_kv(g, "local", t->local);
+	if (t->remote)
+		r = r ?: gen_kv(g, "remote", t->remote);
+	if (t->local_ov)
+		r = r ?: gen_kv(g, "local_ov", t->local_ov);
+	if (t->remote_ov)
+		r = r ?: gen_kv(g, "remote_ov", t->remote_ov);
+	if (t->encap)
+		r = r ?: gen_kv(g, "encap", t->encap);
+	if (t->state)
+		r = r ?: gen_kv(g, "state", t->state);
+	r = r ?: gen_ku(g, "reqid", t->reqid);
+	r = r ?: gen_ku(g, "out_spi", t->out_spi);
+	r = r ?: gen_ku(g, "in_spi", t->in_spi);
+	if (t->out_key)
+		r = r ?: gen_kv(g, "out_key", t->out_key);
+	if (t->in_key)
+		r = r ?: gen_kv(g, "in_key", t->in_key);
+	r = r ?: gen_ku(g, "local_port", t->local_port);
+	r = r ?: gen_ku(g, "remote_port", t->remote_port);
+	r = r ?: gen_ku(g, "rekey_sec", t->rekey_sec);
+	r = r ?: gen_ku(g, "out_bytes", t->out_bytes);
+	r = r ?: gen_ku(g, "out_packets", t->out_packets);
+	r = r ?: gen_ku(g, "in_bytes", t->in_bytes);
+	r = r ?: gen_ku(g, "in_packets", t->in_packets);
+	r = r ?: gen_ku(g, "rekeys", t->rekeys);
+	yajl_gen_map_close(g);
+	return r;
+}
+
+static bool op_is_tunnel_peer(enum ctl_op op)
+{
+	return op == CTL_OP_TUNNEL_PREPARE || op == CTL_OP_TUNNEL_INSTALL ||
+	       op == CTL_OP_TUNNEL_REKEY;
+}
+
 int ctl_request_format(const struct ctl_request *req, char **ret)
 {
 	_cleanup_(yajl_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
@@ -103,6 +160,15 @@ int ctl_request_format(const struct ctl_request *req, char **ret)
 		if (!req->id)
 			return -EINVAL;
 		r = gen_kv(g, "id", req->id);
+		if (r < 0)
+			return r;
+	}
+	if (req->op == CTL_OP_HELLO || req->op == CTL_OP_LINK || req->op == CTL_OP_UNLINK) {
+		if (!req->name)
+			return -EINVAL;
+		r = gen_kv(g, "name", req->name);
+		if (r == 0 && req->instance)
+			r = gen_kv(g, "instance", req->instance);
 		if (r < 0)
 			return r;
 	}
@@ -124,6 +190,30 @@ int ctl_request_format(const struct ctl_request *req, char **ret)
 			if (r < 0)
 				return r;
 		}
+	}
+	if (req->op == CTL_OP_TUNNEL_CREATE || (req->op == CTL_OP_TUNNEL_DELETE && !req->tunnel)) {
+		if (!req->host)
+			return -EINVAL;
+		r = gen_kv(g, "host", req->host);
+		if (r == 0 && req->op == CTL_OP_TUNNEL_CREATE)
+			r = gen_str(g, "udp")
+				    ?: (yajl_gen_bool(g, req->udp) == yajl_gen_status_ok ? 0
+											 : -ENOMEM);
+		if (r < 0)
+			return r;
+	}
+	if (op_is_tunnel_peer(req->op) && !req->tunnel)
+		return -EINVAL;
+	if (req->op == CTL_OP_TUNNEL_REKEY) {
+		r = gen_ku(g, "step", req->step);
+		if (r < 0)
+			return r;
+	}
+	if (req->tunnel && (op_is_tunnel_peer(req->op) || req->op == CTL_OP_TUNNEL_DELETE)) {
+		r = gen_str(g, "tunnel");
+		r = r ?: gen_tunnel(g, req->tunnel);
+		if (r < 0)
+			return r;
 	}
 	yajl_gen_map_close(g);
 	return gen_finish(g, ret);
@@ -323,6 +413,76 @@ static int get_u64(yajl_val obj, const char *key, uint64_t *ret, char **reterr)
 	return 0;
 }
 
+static int parse_tunnel(yajl_val o, struct ctl_tunnel *t, char **reterr)
+{
+	int r;
+
+	if (!YAJL_IS_OBJECT(o))
+		return set_err(reterr, "'tunnel' must be an object");
+	r = obj_check_unique(o, "tunnel", reterr);
+	r = r ?: get_str(o, "peer", &t->peer, reterr);
+	r = r ?: get_str(o, "local", &t->local, reterr);
+	r = r ?: get_str(o, "remote", &t->remote, reterr);
+	r = r ?: get_str(o, "local_ov", &t->local_ov, reterr);
+	r = r ?: get_str(o, "remote_ov", &t->remote_ov, reterr);
+	r = r ?: get_str(o, "encap", &t->encap, reterr);
+	r = r ?: get_str(o, "state", &t->state, reterr);
+	r = r ?: get_str(o, "out_key", &t->out_key, reterr);
+	r = r ?: get_str(o, "in_key", &t->in_key, reterr);
+	r = r ?: get_u64(o, "reqid", &t->reqid, reterr);
+	r = r ?: get_u64(o, "out_spi", &t->out_spi, reterr);
+	r = r ?: get_u64(o, "in_spi", &t->in_spi, reterr);
+	r = r ?: get_u64(o, "local_port", &t->local_port, reterr);
+	r = r ?: get_u64(o, "remote_port", &t->remote_port, reterr);
+	r = r ?: get_u64(o, "rekey_sec", &t->rekey_sec, reterr);
+	r = r ?: get_u64(o, "out_bytes", &t->out_bytes, reterr);
+	r = r ?: get_u64(o, "out_packets", &t->out_packets, reterr);
+	r = r ?: get_u64(o, "in_bytes", &t->in_bytes, reterr);
+	r = r ?: get_u64(o, "in_packets", &t->in_packets, reterr);
+	r = r ?: get_u64(o, "rekeys", &t->rekeys, reterr);
+	return r;
+}
+
+static int parse_request_tunnel(yajl_val v, struct ctl_request *req, char **reterr)
+{
+	yajl_val udp, tun;
+	int r;
+
+	if (req->op == CTL_OP_TUNNEL_CREATE || req->op == CTL_OP_TUNNEL_DELETE) {
+		r = get_str(v, "host", &req->host, reterr);
+		if (r < 0)
+			return r;
+	}
+	if (req->op == CTL_OP_TUNNEL_CREATE) {
+		udp = obj_get(v, "udp");
+		if (udp && !YAJL_IS_TRUE(udp) && !YAJL_IS_FALSE(udp))
+			return set_err(reterr, "'udp' must be a boolean");
+		req->udp = udp && YAJL_IS_TRUE(udp);
+	}
+	if (req->op == CTL_OP_TUNNEL_REKEY) {
+		r = get_u64(v, "step", &req->step, reterr);
+		if (r < 0)
+			return r;
+		if (req->step != 1 && req->step != 2)
+			return set_err(reterr, "'step' must be 1 or 2");
+	}
+	tun = obj_get(v, "tunnel");
+	if (tun && (op_is_tunnel_peer(req->op) || req->op == CTL_OP_TUNNEL_DELETE)) {
+		req->tunnel = calloc(1, sizeof(*req->tunnel));
+		if (!req->tunnel)
+			return -ENOMEM;
+		r = parse_tunnel(tun, req->tunnel, reterr);
+		if (r < 0)
+			return r;
+	}
+	if (op_is_tunnel_peer(req->op) && !req->tunnel)
+		return set_err(reterr, "%s needs 'tunnel'", ctl_op_names[req->op]);
+	if ((req->op == CTL_OP_TUNNEL_CREATE || req->op == CTL_OP_TUNNEL_DELETE) && !req->host &&
+	    !req->tunnel)
+		return set_err(reterr, "%s needs 'host'", ctl_op_names[req->op]);
+	return 0;
+}
+
 int ctl_request_parse(const char *line, size_t len, struct ctl_request *ret, char **reterr)
 {
 	_cleanup_(yajl_tree_freep) yajl_val v = NULL;
@@ -348,6 +508,19 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *ret, cha
 			return r;
 		if (!req.id)
 			return set_err(reterr, "%s needs 'id'", ctl_op_names[req.op]);
+	}
+	if (req.op == CTL_OP_HELLO || req.op == CTL_OP_LINK || req.op == CTL_OP_UNLINK) {
+		r = get_str(v, "name", &req.name, reterr);
+		if (r == 0)
+			r = get_str(v, "instance", &req.instance, reterr);
+		if (r < 0) {
+			ctl_request_done(&req);
+			return r;
+		}
+		if (!req.name || !req.name[0]) {
+			ctl_request_done(&req);
+			return set_err(reterr, "%s needs 'name'", ctl_op_names[req.op]);
+		}
 	}
 	if (req.op == CTL_OP_CREATE) {
 		words = obj_get(v, "words");
@@ -375,6 +548,11 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *ret, cha
 			return r;
 		}
 	}
+	r = parse_request_tunnel(v, &req, reterr);
+	if (r < 0) {
+		ctl_request_done(&req);
+		return r;
+	}
 	*ret = req;
 	return 0;
 }
@@ -384,6 +562,12 @@ void ctl_request_done(struct ctl_request *r)
 	free(r->id);
 	strv_free(r->words);
 	free(r->peer_head);
+	free(r->name);
+	free(r->instance);
+	free(r->host);
+	if (r->tunnel)
+		ctl_tunnel_done(r->tunnel);
+	free(r->tunnel);
 	*r = (struct ctl_request){ 0 };
 }
 
@@ -405,6 +589,24 @@ static int gen_segment(yajl_gen g, const struct ctl_segment_info *s)
 	return r;
 }
 
+static int gen_link(yajl_gen g, const struct ctl_link_info *l)
+{
+	int r = 0;
+
+	yajl_gen_map_open(g);
+	r = r ?: gen_kv(g, "name", l->name);
+	r = r ?: gen_kv(g, "address", l->address);
+	r = r ?: gen_kv(g, "direction", l->direction);
+	r = r ?: gen_kv(g, "state", l->state);
+	r = r ?: gen_kv(g, "key", l->key);
+	r = r ?: gen_ku(g, "age", l->age_sec);
+	r = r ?: gen_ku(g, "streams", l->streams);
+	r = r ?: gen_ku(g, "bytes_in", l->bytes_in);
+	r = r ?: gen_ku(g, "bytes_out", l->bytes_out);
+	yajl_gen_map_close(g);
+	return r;
+}
+
 static int gen_segments(yajl_gen g, const struct ctl_segment_info *s, size_t n)
 {
 	int r;
@@ -415,6 +617,23 @@ static int gen_segments(yajl_gen g, const struct ctl_segment_info *s, size_t n)
 	yajl_gen_array_open(g);
 	for (size_t i = 0; i < n; i++) {
 		r = gen_segment(g, &s[i]);
+		if (r < 0)
+			return r;
+	}
+	yajl_gen_array_close(g);
+	return 0;
+}
+
+static int gen_tunnels(yajl_gen g, const struct ctl_tunnel *t, size_t n)
+{
+	int r;
+
+	r = gen_str(g, "tunnels");
+	if (r < 0)
+		return r;
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < n; i++) {
+		r = gen_tunnel(g, &t[i]);
 		if (r < 0)
 			return r;
 	}
@@ -433,6 +652,9 @@ int ctl_reply_format(const struct ctl_reply *rep, char **ret)
 	if (rep->has_segment) {
 		r = gen_str(g, "segment");
 		r = r ?: gen_segment(g, &rep->segment);
+	} else if (rep->has_link) {
+		r = gen_str(g, "link");
+		r = r ?: gen_link(g, &rep->link);
 	} else if (rep->progress) {
 		r = gen_kv(g, "progress", rep->progress);
 	} else {
@@ -451,6 +673,8 @@ int ctl_reply_format(const struct ctl_reply *rep, char **ret)
 			r = r ?: gen_segments(g, rep->segments, rep->n_segments);
 		if (rep->has_count)
 			r = r ?: gen_ku(g, "count", rep->count);
+		if (rep->has_tunnels)
+			r = r ?: gen_tunnels(g, rep->tunnels, rep->n_tunnels);
 	}
 	if (r < 0)
 		return r;
@@ -481,6 +705,25 @@ static int parse_segment(yajl_val o, struct ctl_segment_info *s, char **reterr)
 	return r;
 }
 
+static int parse_link(yajl_val o, struct ctl_link_info *l, char **reterr)
+{
+	int r = 0;
+
+	if (!YAJL_IS_OBJECT(o))
+		return set_err(reterr, "a link must be an object");
+	r = obj_check_unique(o, "link", reterr);
+	r = r ?: get_str(o, "name", &l->name, reterr);
+	r = r ?: get_str(o, "address", &l->address, reterr);
+	r = r ?: get_str(o, "direction", &l->direction, reterr);
+	r = r ?: get_str(o, "state", &l->state, reterr);
+	r = r ?: get_str(o, "key", &l->key, reterr);
+	r = r ?: get_u64(o, "age", &l->age_sec, reterr);
+	r = r ?: get_u64(o, "streams", &l->streams, reterr);
+	r = r ?: get_u64(o, "bytes_in", &l->bytes_in, reterr);
+	r = r ?: get_u64(o, "bytes_out", &l->bytes_out, reterr);
+	return r;
+}
+
 int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **reterr)
 {
 	_cleanup_(yajl_tree_freep) yajl_val v = NULL;
@@ -495,6 +738,15 @@ int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **
 	if (seg) {
 		rep.has_segment = true;
 		r = parse_segment(seg, &rep.segment, reterr);
+		if (r < 0)
+			goto fail;
+		*ret = rep;
+		return 0;
+	}
+	seg = obj_get(v, "link");
+	if (seg) {
+		rep.has_link = true;
+		r = parse_link(seg, &rep.link, reterr);
 		if (r < 0)
 			goto fail;
 		*ret = rep;
@@ -522,6 +774,25 @@ int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **
 		r = get_u64(v, "count", &rep.count, reterr);
 		if (r < 0)
 			goto fail;
+	}
+	segs = obj_get(v, "tunnels");
+	if (segs) {
+		if (!YAJL_IS_ARRAY(segs)) {
+			r = set_err(reterr, "'tunnels' must be an array");
+			goto fail;
+		}
+		rep.has_tunnels = true;
+		rep.tunnels = calloc(segs->u.array.len + 1, sizeof(*rep.tunnels));
+		if (!rep.tunnels) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		for (size_t i = 0; i < segs->u.array.len; i++) {
+			rep.n_tunnels = i + 1;
+			r = parse_tunnel(segs->u.array.values[i], &rep.tunnels[i], reterr);
+			if (r < 0)
+				goto fail;
+		}
 	}
 	segs = obj_get(v, "segments");
 	if (segs) {
@@ -559,6 +830,51 @@ void ctl_segment_info_done(struct ctl_segment_info *s)
 	*s = (struct ctl_segment_info){ 0 };
 }
 
+void ctl_link_info_done(struct ctl_link_info *l)
+{
+	free(l->name);
+	free(l->address);
+	free(l->direction);
+	free(l->state);
+	free(l->key);
+	*l = (struct ctl_link_info){ 0 };
+}
+
+void ctl_tunnel_done(struct ctl_tunnel *t)
+{
+	free(t->peer);
+	free(t->local);
+	free(t->remote);
+	free(t->local_ov);
+	free(t->remote_ov);
+	free(t->encap);
+	free(t->state);
+	if (t->out_key)
+		explicit_bzero(t->out_key, strlen(t->out_key));
+	if (t->in_key)
+		explicit_bzero(t->in_key, strlen(t->in_key));
+	free(t->out_key);
+	free(t->in_key);
+	*t = (struct ctl_tunnel){ 0 };
+}
+
+int ctl_tunnels_format_json(const struct ctl_tunnel *t, size_t n, bool pretty, char **ret)
+{
+	_cleanup_(yajl_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
+	int r;
+
+	if (!g)
+		return -ENOMEM;
+	if (pretty)
+		yajl_gen_config(g, yajl_gen_beautify, 1);
+	yajl_gen_map_open(g);
+	r = gen_tunnels(g, t, n);
+	if (r < 0)
+		return r;
+	yajl_gen_map_close(g);
+	return gen_finish(g, ret);
+}
+
 void ctl_reply_done(struct ctl_reply *r)
 {
 	free(r->error);
@@ -570,6 +886,13 @@ void ctl_reply_done(struct ctl_reply *r)
 		ctl_segment_info_done(&r->segments[i]);
 	free(r->segments);
 	ctl_segment_info_done(&r->segment);
+	for (size_t i = 0; r->links && i < r->n_links; i++)
+		ctl_link_info_done(&r->links[i]);
+	free(r->links);
+	ctl_link_info_done(&r->link);
+	for (size_t i = 0; r->tunnels && i < r->n_tunnels; i++)
+		ctl_tunnel_done(&r->tunnels[i]);
+	free(r->tunnels);
 	*r = (struct ctl_reply){ 0 };
 }
 
@@ -586,6 +909,34 @@ int ctl_segments_format_json(const struct ctl_segment_info *s, size_t n, bool pr
 	r = gen_segments(g, s, n);
 	if (r < 0)
 		return r;
+	yajl_gen_map_close(g);
+	return gen_finish(g, ret);
+}
+
+int ctl_list_format_json(const struct ctl_segment_info *s, size_t n,
+			 const struct ctl_link_info *links, size_t n_links, bool pretty, char **ret)
+{
+	_cleanup_(yajl_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
+	int r;
+
+	if (!g)
+		return -ENOMEM;
+	if (pretty)
+		yajl_gen_config(g, yajl_gen_beautify, 1);
+	yajl_gen_map_open(g);
+	r = gen_segments(g, s, n);
+	if (r < 0)
+		return r;
+	r = gen_str(g, "links");
+	if (r < 0)
+		return r;
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < n_links; i++) {
+		r = gen_link(g, &links[i]);
+		if (r < 0)
+			return r;
+	}
+	yajl_gen_array_close(g);
 	yajl_gen_map_close(g);
 	return gen_finish(g, ret);
 }

@@ -7,13 +7,22 @@
  *            from a peer daemon over the peer link (lib/peer) also:
  *            {"op":"create","words":[...],"peer_head":"tcp://127.0.0.1:9000"}
  *            {"op":"renew","id":"web.1a2b3c"}
+ *            {"op":"hello","name":"homelab","instance":"5f0c..."}  (a daemon that dialed out)
+ *            {"op":"link","name":"gw.example:9999"}  {"op":"unlink","name":"gw.example"}
+ *            tunnels: {"op":"tunnel-create","host":"198.18.0.2","udp":false}
+ *            {"op":"tunnel-delete","host":"198.18.0.2"}  {"op":"tunnel-list"}
+ *            and between daemons only (peer links), each carrying the receiver's half:
+ *            {"op":"tunnel-prepare","tunnel":{...}}  {"op":"tunnel-install","tunnel":{...}}
+ *            {"op":"tunnel-rekey","step":1,"tunnel":{...}}  {"op":"tunnel-delete","tunnel":{...}}
  * Replies:   {"ok":true,"id":"web","url":"tcp://127.0.0.1:9000"}
  *            {"ok":true,"version":"0.1.0"}
  *            {"ok":false,"error":"segment 'web': no such segment"}
+ *            {"ok":true,"tunnels":[{"peer":"198.18.0.2:9999","local_ov":"100.64.1.2",...}]}
  * A long request (a create that pulls an image) may be preceded by progress lines
  * {"progress":"..."}; the final line is the one with "ok". A list is streamed: one line per
  * segment, {"segment":{"id":"web",...}}, then the end line {"ok":true,"count":N} (N lines came);
- * so no line grows with the number of segments. The older single line {"ok":true,"segments":[...]}
+ * so no line grows with the number of segments. Peer links come as lines {"link":{...}} before the
+ * end line (not counted in "count"). The older single line {"ok":true,"segments":[...]}
  * is still parsed (and formatted, for `list --json`).
  * An object with the same key twice is refused at every level the parsers read.
  * This module is the only control-protocol code that touches yajl; trees are freed right after
@@ -37,7 +46,35 @@ enum ctl_op {
 	CTL_OP_PING,
 	CTL_OP_VERSION,
 	CTL_OP_RENEW, /* peer links only: renew the lease of segment id */
+	CTL_OP_HELLO, /* peer links only: the dialing daemon's name (and run instance) */
+	CTL_OP_LINK,  /* keep a link dialed out to peer "name" (host[:port]) */
+	CTL_OP_UNLINK,
+	CTL_OP_TUNNEL_CREATE,
+	CTL_OP_TUNNEL_DELETE, /* with host: both halves; with tunnel (peer links): the receiver's */
+	CTL_OP_TUNNEL_LIST,
+	CTL_OP_TUNNEL_PREPARE, /* peer links only */
+	CTL_OP_TUNNEL_INSTALL, /* peer links only: carries keys */
+	CTL_OP_TUNNEL_REKEY,   /* peer links only: carries keys */
 	_CTL_OP_MAX,
+};
+
+/*
+ * One half of an IPsec tunnel as it travels: addresses as dotted IPv4 text, keys as hex (only in
+ * tunnel-install and tunnel-rekey, which go over the TLS peer link only), counters in lists.
+ * In requests between daemons it is the receiver's half; in replies the replier's.
+ */
+struct ctl_tunnel {
+	char *peer;		    /* the peer daemon, "host:port" (lists) */
+	char *local, *remote;	    /* underlay addresses */
+	char *local_ov, *remote_ov; /* overlay addresses */
+	char *encap;		    /* "esp" or "espinudp" */
+	char *state;		    /* "complete", "partial" (lists) */
+	char *out_key, *in_key;	    /* 40 hex digits each, or NULL */
+	uint64_t reqid, out_spi, in_spi;
+	uint64_t local_port, remote_port; /* espinudp only */
+	uint64_t rekey_sec;
+	uint64_t out_bytes, out_packets, in_bytes, in_packets;
+	uint64_t rekeys; /* lists: rekeys done by this daemon */
 };
 
 struct ctl_request {
@@ -48,6 +85,24 @@ struct ctl_request {
 	 * the peer link, and this URL ("tcp://127.0.0.1:9000") is the creator's tail, which
 	 * the segment's tail defaults from; NULL: an ordinary create */
 	char *peer_head;
+	char *name;	/* hello: the daemon's name; link, unlink: the peer host[:port] */
+	char *instance; /* hello: random per daemon run (a reconnect is not a second claim) */
+	char *host;	/* tunnel-create, tunnel-delete */
+	bool udp;	/* tunnel-create: ESP-in-UDP */
+	uint64_t step;	/* tunnel-rekey: 1 or 2 */
+	struct ctl_tunnel *tunnel; /* tunnel-prepare/-install/-rekey, tunnel-delete from a peer */
+};
+
+struct ctl_link_info {
+	char *name;	   /* the peer's name ("homelab") or its address when it has none */
+	char *address;	   /* "198.18.0.2:9999" */
+	char *direction;   /* "out" (we dialed), "in" */
+	char *state;	   /* "up", "connecting", "backoff" */
+	char *key;	   /* the key it authenticated with (its id), "" for the default key */
+	uint64_t age_sec;  /* since it came up */
+	uint64_t streams;  /* open now */
+	uint64_t bytes_in; /* TLS bytes received on it */
+	uint64_t bytes_out;
 };
 
 struct ctl_segment_info {
@@ -74,8 +129,15 @@ struct ctl_reply {
 	bool has_segments;
 	bool has_segment; /* a list line {"segment":{...}} (ok is meaningless then) */
 	struct ctl_segment_info segment;
+	bool has_link; /* a list line {"link":{...}} */
+	struct ctl_link_info link;
+	struct ctl_link_info *links; /* gathered by the client */
+	size_t n_links;
 	bool has_count; /* the end line of a list: "count" segment lines came before it */
 	uint64_t count;
+	struct ctl_tunnel *tunnels; /* tunnel-create (one), tunnel-list, tunnel-prepare (one) */
+	size_t n_tunnels;
+	bool has_tunnels;
 };
 
 /**
@@ -134,6 +196,30 @@ void ctl_reply_done(struct ctl_reply *r);
  * Return: 0, -ENOMEM
  */
 int ctl_segments_format_json(const struct ctl_segment_info *s, size_t n, bool pretty, char **ret);
+
+/**
+ * ctl_list_format_json() - ctl_segments_format_json() with the links: {"segments":[...],
+ * "links":[...]}. Return: 0, -ENOMEM
+ */
+int ctl_list_format_json(const struct ctl_segment_info *s, size_t n,
+			 const struct ctl_link_info *links, size_t n_links, bool pretty,
+			 char **ret);
+
+/**
+ * ctl_link_info_done() - Free the strings of @l
+ */
+void ctl_link_info_done(struct ctl_link_info *l);
+
+/**
+ * ctl_tunnels_format_json() - The `tunnel-list --json` document: {"tunnels":[...]}
+ * Return: 0, -ENOMEM
+ */
+int ctl_tunnels_format_json(const struct ctl_tunnel *t, size_t n, bool pretty, char **ret);
+
+/**
+ * ctl_tunnel_done() - Free the strings of @t, wiping the keys first
+ */
+void ctl_tunnel_done(struct ctl_tunnel *t);
 
 /**
  * ctl_segment_info_done() - Free the strings of @s

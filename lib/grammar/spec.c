@@ -36,8 +36,10 @@
 
 /* Deeper chains are surely a mistake; the limit also bounds the validator's stack arrays. */
 #define SPEC_SEGMENTS_MAX 64
+/* Tails of one routing segment. */
+#define SPEC_TAILS_MAX 32
 
-#define fail		  ERRMSG_FAIL
+#define fail	       ERRMSG_FAIL
 
 /* Flags of @t; 0 for a type out of range. */
 static unsigned type_flags(enum spec_word_type t)
@@ -190,8 +192,10 @@ static int seg_append(struct spec_seg *s, bool trig, struct spec_word *w)
 
 /* Per segment, what the validator needs to name words. */
 struct seg_meta {
-	unsigned first_pos; /* first word (not id) of the segment, 0 if none */
-	unsigned link_pos;  /* the link word that opened it, 0 for the top */
+	unsigned first_pos;		   /* first word (not id) of the segment, 0 if none */
+	unsigned link_pos;		   /* the link word that opened it, 0 for the top */
+	unsigned n_tail_kw;		   /* `tail` keywords in its head/tail phases */
+	unsigned tail_pos[SPEC_TAILS_MAX]; /* where each stands */
 };
 
 /* What the words of one endpoint (head or tail) say about it; *_pos name the word that said it. */
@@ -202,7 +206,9 @@ struct ep {
 	unsigned ns_pos;
 	bool addr; /* a host, port or path was given */
 	unsigned addr_pos;
-	bool host_remote; /* a host that 127.0.0.1 does not reach */
+	bool host_remote;   /* a host that 127.0.0.1 does not reach */
+	unsigned fd_pos;    /* fd:NAME: an inherited listener (its protocol is known only then) */
+	unsigned other_pos; /* a word besides fd:NAME that shapes this endpoint */
 };
 
 struct seg_info {
@@ -229,6 +235,7 @@ static int ep_apply(struct ep *e, const struct spec_word *w)
 	if (flags & WORD_EP_NS) {
 		e->ns = true;
 		e->ns_pos = w->pos;
+		e->other_pos = w->pos;
 		return 0;
 	}
 	if (!(flags & WORD_EP_URL))
@@ -236,6 +243,12 @@ static int ep_apply(struct ep *e, const struct spec_word *w)
 	r = url_parse(w->arg, &u, NULL);
 	if (r < 0)
 		return r; /* checked already: only -ENOMEM */
+	if (u.fd_name) {
+		e->fd_pos = w->pos;
+		url_done(&u);
+		return 0;
+	}
+	e->other_pos = w->pos;
 	if (u.proto != URL_PROTO_NONE) {
 		e->proto = u.proto;
 		e->proto_pos = w->pos;
@@ -309,6 +322,119 @@ static int check_seg_options(char *const *words, const struct spec *sp, size_t n
 	return 0;
 }
 
+/* A segment that routes by server name (WORD_ROUTE words): settle its tails and check them.
+ * Any other segment has one tail, and every word's tail_idx goes back to 0. */
+static int check_route(char *const *words, struct spec_seg *s, const struct seg_meta *m, size_t k,
+		       char **reterr)
+{
+	const struct spec_word *route = NULL, *names[SPEC_TAILS_MAX] = {};
+	unsigned addr[SPEC_TAILS_MAX] = {}, def = 0;
+	struct ep h = {};
+	int r;
+
+	for (size_t i = 0; i < s->n_init; i++)
+		if (!route && (type_flags(s->init[i].type) & WORD_ROUTE))
+			route = &s->init[i];
+	if (!route) {
+		for (size_t i = 0; i < s->n_init; i++)
+			s->init[i].tail_idx = 0;
+		s->n_tails = 1;
+		return 0;
+	}
+	s->n_tails = m->n_tail_kw;
+	if (s->n_trig > 0)
+		return fail_at(words, route->pos, reterr,
+			       "segment %zu routes by server name and cannot have trigger words "
+			       "(word %u)",
+			       k + 1, s->trig[0].pos);
+	for (size_t i = 0; i < s->n_init; i++) {
+		const struct spec_word *w = &s->init[i];
+		unsigned flags = type_flags(w->type);
+
+		if (flags & WORD_LINK)
+			return fail_at(words, w->pos, reterr,
+				       "segment %zu routes by server name (word %u) and cannot "
+				       "link on",
+				       k + 1, route->pos);
+		if (flags & WORD_ROUTE) {
+			for (size_t j = 0; j < i; j++) {
+				const struct spec_word *o = &s->init[j];
+
+				if (o->type == w->type && strcasecmp(o->arg, w->arg) == 0)
+					return fail_at(words, w->pos, reterr,
+						       "server name '%s' already routes to tail %u "
+						       "(word %u)",
+						       w->arg, o->tail_idx + 1, o->pos);
+			}
+			names[w->tail_idx] = w;
+			continue;
+		}
+		if (!w->tail) {
+			r = ep_apply(&h, w);
+			if (r < 0)
+				return r;
+		} else if (!addr[w->tail_idx]) {
+			addr[w->tail_idx] = w->pos;
+		}
+	}
+	if (m->link_pos > 0) {
+		const struct word_desc *ld = words_find(words[m->link_pos - 1]);
+
+		if (ld && (ld->flags & WORD_PEER))
+			return fail_at(words, route->pos, reterr,
+				       "segment %zu is reached over a peer link (word %u), where "
+				       "the ClientHello cannot be peeked yet",
+				       k + 1, m->link_pos);
+	}
+	if (head_proto(&h) == URL_PROTO_UDP)
+		return fail_at(words, route->pos, reterr,
+			       "server names route TLS streams, and the head of segment %zu is udp",
+			       k + 1);
+	for (unsigned t = 0; t < s->n_tails; t++) {
+		if (!addr[t]) {
+			unsigned pos = names[t] ? names[t]->pos : m->tail_pos[t];
+
+			return fail_at(
+				words, pos, reterr,
+				"tail %u of segment %zu has no address; add e.g. 'url :PORT'",
+				t + 1, k + 1);
+		}
+		if (names[t])
+			continue;
+		if (def)
+			return fail_at(
+				words, addr[t], reterr,
+				"tail %u of segment %zu has no 'sni' and tail %u is the default "
+				"already (one tail without 'sni' at most)",
+				t + 1, k + 1, def);
+		def = t + 1;
+	}
+	return 0;
+}
+
+static int check_routes(char *const *words, struct spec *sp, const struct seg_meta *meta,
+			size_t nseg, char **reterr)
+{
+	struct spec_seg *s = sp->top;
+	int r;
+
+	for (size_t k = 0; k < nseg && s; k++) {
+		struct spec_seg *next = NULL;
+
+		r = check_route(words, s, &meta[k], k, reterr);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < s->n_init; i++)
+			if (s->init[i].child)
+				next = s->init[i].child;
+		for (size_t i = 0; i < s->n_trig; i++)
+			if (s->trig[i].child)
+				next = s->trig[i].child;
+		s = next;
+	}
+	return 0;
+}
+
 static int validate(char *const *words, const struct spec *sp, const struct seg_meta *meta,
 		    size_t nseg, char **reterr)
 {
@@ -377,6 +503,20 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 
 		/* every message stays one grep-able string */
 		/* clang-format off */
+		if (in->t.fd_pos) {
+			return fail_at(words, in->t.fd_pos, reterr,
+				       "fd:NAME is a listener passed by the service manager: a head, not a tail (segment %u)",
+				       seg);
+		}
+		if (in->h.fd_pos && k > 0) {
+			return fail_at(words, in->h.fd_pos, reterr,
+				       "fd:NAME can only be the head of the first segment (segment %u)", seg);
+		}
+		if (in->h.fd_pos && in->h.other_pos) {
+			return fail_at(words, max_pos(in->h.fd_pos, in->h.other_pos), reterr,
+				       "a head from fd:NAME is complete: no other head words (segment %u)",
+				       seg);
+		}
 		if (hp == URL_PROTO_UNIX && in->h.ns) {
 			return fail_at(words, max_pos(in->h.proto_pos, in->h.ns_pos), reterr,
 				       "unix sockets do not live in network namespaces (head of segment %u)",
@@ -397,7 +537,8 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 			tp = head_proto(&info[k + 1].h);
 			tpos = info[k + 1].h.proto_pos;
 		}
-		if ((hp == URL_PROTO_UDP) != (tp == URL_PROTO_UDP)) {
+		/* an inherited listener's protocol is checked when it is adopted */
+		if (!in->h.fd_pos && (hp == URL_PROTO_UDP) != (tp == URL_PROTO_UDP)) {
 			unsigned pos = max_pos(in->h.proto_pos, tpos);
 
 			if (pos == 0)
@@ -479,8 +620,16 @@ int spec_parse(char *const *words, struct spec **ret, char **reterr)
 			meta[nseg - 1].first_pos = pos;
 
 		if (d->flags & WORD_TO_TAIL) {
-			if (phase == PH_HEAD)
-				phase = PH_TAIL; /* after `trigger`, the later words still wait */
+			struct seg_meta *m = &meta[nseg - 1];
+
+			if (phase == PH_TRIG)
+				continue; /* after `trigger`, the later words still wait */
+			if (m->n_tail_kw >= SPEC_TAILS_MAX)
+				return fail(reterr, "word %u '%s': too many tails (at most %d)",
+					    pos, w, SPEC_TAILS_MAX);
+			/* a new tail if the segment routes (check_route() folds them otherwise) */
+			m->tail_pos[m->n_tail_kw++] = pos;
+			phase = PH_TAIL;
 			continue;
 		}
 		if (d->flags & WORD_TO_TRIG) {
@@ -513,6 +662,8 @@ int spec_parse(char *const *words, struct spec **ret, char **reterr)
 		sw = (struct spec_word){ .type = (enum spec_word_type)d->type, .pos = pos };
 		/* links carry no tail flag: their place in init or trig says all */
 		sw.tail = (d->flags & WORD_MOD) && phase != PH_HEAD;
+		if (phase == PH_TAIL)
+			sw.tail_idx = meta[nseg - 1].n_tail_kw - 1;
 		if (arg) {
 			sw.arg = strdup(arg);
 			if (!sw.arg)
@@ -545,6 +696,9 @@ int spec_parse(char *const *words, struct spec **ret, char **reterr)
 		}
 	}
 
+	r = check_routes(words, sp, meta, nseg, reterr);
+	if (r < 0)
+		return r;
 	r = check_seg_options(words, sp, nseg, reterr);
 	if (r < 0)
 		return r;
@@ -576,16 +730,17 @@ int spec_seg_to_words(const struct spec_seg *seg, char ***ret)
 		return -ENOMEM;
 	while (seg) {
 		const struct spec_seg *next = NULL;
-		bool tail = false;
+		long tail = -1; /* the tail the last `tail` opened */
 
 		for (size_t i = 0; i < seg->n_init; i++) {
 			const struct spec_word *w = &seg->init[i];
+			bool in_tail = w->tail || (type_flags(w->type) & WORD_ROUTE);
 
-			if (!spec_word_is_link(w->type) && w->tail && !tail) {
+			if (!spec_word_is_link(w->type) && in_tail && tail != (long)w->tail_idx) {
 				r = strv_push_dup(&l, &n, words_with(WORD_TO_TAIL)->name);
 				if (r < 0)
 					return r;
-				tail = true;
+				tail = w->tail_idx;
 			}
 			r = word_add(&l, &n, w);
 			if (r < 0)

@@ -11,9 +11,16 @@
  * remote, tunnel, udptunnel) end the current segment's words and own the next segment's.
  *
  *   segment    ::= head-phase [ "tail" tail-phase ] [ "trigger" trig-phase ] [ link segment ]
+ *                 | head-phase ( "tail" [ "sni" NAME ]... tail-phase )...     (routing, below)
  *   mod        ::= "url" URL | "docker-ns" CONTAINER | "docker-run" ARGS
  *   link       ::= "child" | "chain" | "remote" HOST | "tunnel" HOST | "udptunnel" HOST
  *   "id" NAME may appear anywhere and names the top segment.
+ *
+ * Routing: a segment with `sni` words has several tails. Each `tail` keyword opens the next one,
+ * labelled by the `sni NAME` words that follow it; the one without `sni` is the default. In any
+ * other segment a repeated `tail` goes on with the one tail, as it always did. A routing
+ * segment has no trigger words and no link (yet), each tail has an address word, one default at
+ * most, and every server name routes to one tail.
  *
  * spec_parse() validates everything that can be checked without touching the system: words,
  * arguments (URL, netns name, container reference, docker-run flags, peer address), and
@@ -35,6 +42,8 @@ struct spec_word {
 	bool tail;		/* modifiers: applies to the tail (after `tail` or `trigger`) */
 	char *arg;		/* NULL for child and chain */
 	unsigned pos;		/* 1-based position of the keyword among the create words */
+	unsigned tail_idx;	/* in a segment that routes: which of its tails (0-based) the word
+				 * after the k-th `tail` belongs to; 0 everywhere else */
 	struct spec_seg *child; /* link words: the segment they create (owned) */
 };
 
@@ -43,6 +52,7 @@ struct spec_seg {
 	size_t n_init;
 	struct spec_word *trig; /* run once, on the first inbound connection */
 	size_t n_trig;
+	size_t n_tails; /* 1, or in a segment that routes (`sni`) one per `tail` keyword */
 };
 
 struct spec {

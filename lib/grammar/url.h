@@ -3,7 +3,9 @@
  * url.h - segment URLs and peer daemon addresses
  *
  * Segment URL (the argument of the `url` word): [tcp|udp://][ns@][host][:port], IPv6 hosts in
- * brackets, or unix:///absolute/path for a stream socket. Parsing follows the original wormhole's
+ * brackets, unix:///absolute/path for a stream socket, or fd:NAME for a listener the service
+ * manager passed under NAME (FileDescriptorName=; 1..255 chars of [A-Za-z0-9._-], not all
+ * digits, since fd:80 stays host "fd", port 80). Parsing follows the original wormhole's
  * ParseUrl table, but strictly: an explicit port must be a decimal number in 1..65535, a netns name
  * must be a valid iproute2 name (no '/', not "." or ".."), and every error stops the parse.
  *
@@ -27,6 +29,7 @@ struct url {
 	char *ns;      /* iproute2 netns name, NULL if not given */
 	char *host;    /* host without brackets, NULL if not given */
 	char *path;    /* unix socket path, NULL unless proto is unix and a path was given */
+	char *fd_name; /* fd:NAME, an inherited listener; nothing else is set then */
 	uint16_t port; /* 0: not given */
 };
 
@@ -65,6 +68,11 @@ const char *url_proto_name(enum url_proto p);
  * Return: true for 1..255 chars of [A-Za-z0-9._-], not "." or ".."
  */
 bool netns_name_valid(const char *name);
+
+/**
+ * fd_name_valid() - Whether @name is acceptable in fd:NAME (see above)
+ */
+bool fd_name_valid(const char *name);
 
 /**
  * peer_addr_parse() - Parse a peer daemon address

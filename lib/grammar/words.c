@@ -17,6 +17,7 @@
 #include "errmsg.h"
 #include "spec.h"
 #include "time-util.h"
+#include "tls-sni.h"
 #include "url.h"
 #include "words.h"
 
@@ -47,14 +48,40 @@ static int words_check_docker_run(const char *arg, char **reterr)
 	return r;
 }
 
+static int words_check_sni(const char *arg, char **reterr)
+{
+	if (!tls_sni_pattern_valid(arg))
+		return ERRMSG_FAIL(reterr, "not a server name (NAME or *.SUFFIX: letters, digits, "
+					   "'-', '_', dots between labels, up to 253)");
+	return 0;
+}
+
+/* HOST[:PORT], or several separated by ',' (providers of one `remote`) */
 static int words_check_peer(const char *arg, char **reterr)
 {
-	struct peer_addr p = {};
-	int r;
+	_cleanup_free_ char *copy = strdup(arg);
+	char *save = NULL;
+	int r, n = 0;
 
-	r = peer_addr_parse(arg, false, &p, reterr);
-	peer_addr_done(&p);
-	return r;
+	if (!copy)
+		return -ENOMEM;
+	for (char *h = strtok_r(copy, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
+		struct peer_addr p = {};
+
+		r = peer_addr_parse(h, false, &p, reterr);
+		peer_addr_done(&p);
+		if (r < 0)
+			return r;
+		n++;
+	}
+	return n > 0 ? 0 : ERRMSG_FAIL(reterr, "no host");
+}
+
+static int words_check_balance(const char *arg, char **reterr)
+{
+	if (strcmp(arg, "round-robin") == 0 || strcmp(arg, "least-loaded") == 0)
+		return 0;
+	return ERRMSG_FAIL(reterr, "'%s': expected round-robin or least-loaded", arg);
 }
 
 int words_idle_parse(const char *arg, uint64_t *ret_usec, bool *ret_keep, char **reterr)

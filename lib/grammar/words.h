@@ -41,13 +41,19 @@
 	X(SPEC, CHAIN,      "chain",      NULL,   WORD_IN_ANY | WORD_LINK | WORD_JOIN,             \
 	  NULL,                   "like child, and this segment's tail becomes the child's head")  \
 	X(SPEC, REMOTE,     "remote",     "HOST", WORD_IN_ANY | WORD_LINK | WORD_JOIN | WORD_PEER, \
-	  words_check_peer,       "the rest of the chain runs on the wormholed at HOST[:PORT]")    \
+	  words_check_peer,       "the rest of the chain runs at HOST[:PORT] (H1,H2: providers)")  \
 	X(SPEC, TUNNEL,     "tunnel",     "HOST", WORD_IN_ANY | WORD_LINK | WORD_JOIN | WORD_PEER, \
 	  words_check_peer,       "like remote, over an IPsec tunnel")                             \
 	X(SPEC, UDPTUNNEL,  "udptunnel",  "HOST", WORD_IN_ANY | WORD_LINK | WORD_JOIN | WORD_PEER, \
 	  words_check_peer,       "like tunnel, over ESP-in-UDP")                                  \
 	X(SPEC, IDLE,       "idle",       "TIME", WORD_IN_ANY | WORD_SEG | WORD_NEEDS_TRIG,        \
 	  words_check_idle,       "undo the trigger after TIME without connections (5m[,keep])")   \
+	X(SPEC, SNI,        "sni",        "NAME", WORD_IN_TAIL | WORD_ROUTE,                       \
+	  words_check_sni,        "this tail serves TLS server name NAME or *.SUFFIX (routing)")    \
+	X(SPEC, BALANCE,    "balance",    "MODE", WORD_IN_ANY | WORD_SEG,                          \
+	  words_check_balance,    "several providers: least-loaded (default) or round-robin")      \
+	X(SPEC, PROXY_PROTOCOL, "proxy-protocol", NULL, WORD_IN_TAIL | WORD_IN_TRIG | WORD_SEG,  \
+	  NULL,                   "send a PROXY v2 header with the client's address to the tail")  \
 	X(KW,   ID,         "id",         "NAME", WORD_IN_ANY | WORD_SPEC_ID,                      \
 	  words_check_id,         "name the top segment ([A-Za-z0-9._-], up to 64)")
 /* clang-format on */
@@ -68,6 +74,7 @@ enum word_flag {
 	WORD_SPEC_ID = 1u << 11, /* keyword: names the top segment; belongs to no segment */
 	WORD_SEG = 1u << 12,	 /* a segment option: runs at creation wherever it stands, once */
 	WORD_NEEDS_TRIG = 1u << 13, /* only in a segment that has trigger words */
+	WORD_ROUTE = 1u << 14,	    /* labels its tail: each `tail` of the segment opens a new tail */
 };
 
 #define WORDS_GEN_ENUM_SPEC(id) SPEC_##id,
@@ -120,7 +127,7 @@ const struct word_desc *words_with(unsigned flags);
 
 /**
  * words_expected() - Return: every word, comma-separated, in table order (static string):
- * "url, docker-ns, docker-run, tail, trigger, child, chain, remote, tunnel, udptunnel, id"
+ * "url, docker-ns, docker-run, tail, trigger, child, chain, remote, tunnel, udptunnel, idle, sni, id"
  */
 const char *words_expected(void);
 

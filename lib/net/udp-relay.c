@@ -303,7 +303,8 @@ static int on_listen_io(sd_event_source *src, int fd, uint32_t revents, void *us
 			continue;
 		s = session_find(u, &from.sa, mh.msg_namelen);
 		if (!s) {
-			if (u->n_sessions >= u->max_sessions)
+			if (u->n_sessions >= u->max_sessions ||
+			    (u->ops->session_admit && !u->ops->session_admit(u, u->userdata)))
 				continue; /* over the limit: drop */
 			s = session_new(u, &from.sa, mh.msg_namelen);
 			if (!s)

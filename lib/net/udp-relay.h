@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -20,6 +21,9 @@ struct udp_relay;
 struct udp_session;
 
 struct udp_relay_ops {
+	/* Optional: may a new client open a session now? false drops its datagram (the owner's
+	 * share of descriptors is used up); the next datagram asks again. */
+	bool (*session_admit)(struct udp_relay *u, void *userdata);
 	/* A new client: call udp_session_attach()/udp_session_fail() now or later. */
 	void (*session_open)(struct udp_relay *u, struct udp_session *s, void *userdata);
 	/* A session ended (idle, error, relay freed): log it. @s is freed after the call. */
@@ -32,7 +36,8 @@ struct udp_relay_ops {
  * @e:		event loop (borrowed)
  * @listen_fd:	bound, non-blocking UDP socket; ownership passes on success only
  * @idle_usec:	session idle timeout
- * @max_sessions: datagrams from new clients beyond this are dropped
+ * @max_sessions: datagrams from new clients beyond this many sessions are dropped (and beyond
+ *		what ops->session_admit allows)
  * @ops, @userdata: callbacks
  * @ret:	the relay on success only
  *

@@ -121,6 +121,7 @@ struct h2_link {
 	bool wrote;  /* on_send_data() wrote a DATA frame during this pull */
 	bool corked; /* TCP_CORK is on (from the second record of a flush to its end) */
 	bool notified;
+	uint64_t bytes_in, bytes_out; /* TLS application bytes, for `list` */
 	char peer[SOCKADDR_STR_MAX];
 };
 
@@ -483,7 +484,10 @@ static void h2s_free(struct stream *st)
 		(void)nghttp2_submit_rst_stream(l->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
 		link_schedule_flush(l);
 		if (!nghttp2_session_find_stream(l->h2, s->id)) {
-			h2s_destroy(s); /* closed already: no close callback will come */
+			/* closed already, or submitted and not sent yet (a reverse-open refused at
+			 * once): nghttp2 may still open and reset it, so it must not find us */
+			(void)nghttp2_session_set_stream_user_data(l->h2, s->id, NULL);
+			h2s_destroy(s);
 			return;
 		}
 	}
@@ -734,9 +738,15 @@ static void rev_input(struct h2_link *l, struct h2s *s, const uint8_t *data, siz
 {
 	char *nl;
 
+	/* many lines may come in one chunk (a burst of opens): only a partial line is bounded */
 	if (s->revlen + len > 4 * H2_LINK_PATH_MAX) {
-		link_fail(l, -EPROTO, "peer sent an overlong reverse-open line");
-		return;
+		const uint8_t *last = memrchr(data, '\n', len);
+		size_t tail = last ? len - (size_t)(last - data) - 1 : s->revlen + len;
+
+		if (tail > 4 * H2_LINK_PATH_MAX) {
+			link_fail(l, -EPROTO, "peer sent an overlong reverse-open line");
+			return;
+		}
 	}
 	{
 		char *b = realloc(s->revline, s->revlen + len + 1);
@@ -937,6 +947,7 @@ static int link_write_out(struct h2_link *l)
 		ERR_clear_error();
 		n = SSL_write(l->ssl, l->out + l->out_off, (int)l->out_len);
 		if (n > 0) {
+			l->bytes_out += (uint64_t)n;
 			l->out_off += (size_t)n;
 			l->out_len -= (size_t)n;
 			continue;
@@ -1151,6 +1162,8 @@ static void link_read(struct h2_link *l)
 
 		ERR_clear_error();
 		n = SSL_read(l->ssl, buf, sizeof(buf));
+		if (n > 0)
+			l->bytes_in += (uint64_t)n;
 		if (n <= 0) {
 			int e = SSL_get_error(l->ssl, n);
 
@@ -1511,6 +1524,17 @@ const char *h2_link_peer(const struct h2_link *l)
 unsigned h2_link_streams(const struct h2_link *l)
 {
 	return l->n_streams - (l->rev ? 1 : 0);
+}
+
+void h2_link_bytes(const struct h2_link *l, uint64_t *ret_in, uint64_t *ret_out)
+{
+	*ret_in = l->bytes_in;
+	*ret_out = l->bytes_out;
+}
+
+SSL *h2_link_ssl(const struct h2_link *l)
+{
+	return l->ssl;
 }
 
 void h2_link_set_userdata(struct h2_link *l, void *userdata)

@@ -125,6 +125,16 @@ const char *h2_link_peer(const struct h2_link *l);
 unsigned h2_link_streams(const struct h2_link *l);
 
 /**
+ * h2_link_bytes() - TLS application bytes received and sent on @l so far
+ */
+void h2_link_bytes(const struct h2_link *l, uint64_t *ret_in, uint64_t *ret_out);
+
+/**
+ * h2_link_ssl() - Return: the link's TLS object (borrowed; for the key identity, tls-psk.h)
+ */
+SSL *h2_link_ssl(const struct h2_link *l);
+
+/**
  * h2_link_set_userdata() - Change what the callbacks get as userdata
  */
 void h2_link_set_userdata(struct h2_link *l, void *userdata);

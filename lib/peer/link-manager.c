@@ -39,6 +39,9 @@
 struct accepted {
 	struct h2_link *link;
 	struct accepted *prev, *next;
+	char *name;	   /* the name its daemon claimed (hello), NULL before */
+	char *instance;	   /* and that daemon's run */
+	uint64_t up_since; /* 0 while the handshake runs */
 };
 
 struct peer_manager {
@@ -50,6 +53,7 @@ struct peer_manager {
 	struct accepted *accepted;
 	sd_event_source *listeners[LISTEN_MAX];
 	unsigned n_listeners;
+	struct peer_keyring *keyring; /* the keys accepted links may use (scoped keys) */
 };
 
 struct peer {
@@ -59,7 +63,9 @@ struct peer {
 	char *name;
 	union sockaddr_union sa;
 	socklen_t salen;
-	struct h2_link *link;
+	struct h2_link *link; /* a named peer's is borrowed from its struct accepted */
+	bool named;	      /* reached through a link it dialed to us, by name: never dialed */
+	uint64_t up_since;
 	unsigned holds;
 	uint64_t backoff, next_dial;
 	sd_event_source *reconnect;
@@ -125,6 +131,7 @@ static void on_link_up(struct h2_link *l, void *userdata)
 	struct peer_manager *m = p->m;
 
 	p->backoff = 0;
+	p->up_since = now_usec();
 	if (!m)
 		return;
 	if (m->ops->link_event)
@@ -148,7 +155,7 @@ static void peer_arm_reconnect(struct peer *p)
 	uint64_t now = now_usec();
 	uint64_t wait = p->next_dial > now ? p->next_dial - now : 0;
 
-	if (!p->m || p->holds == 0)
+	if (!p->m || p->holds == 0 || p->named)
 		return;
 	if (!p->reconnect) {
 		if (sd_event_add_time_relative(p->m->event, &p->reconnect, CLOCK_MONOTONIC, wait,
@@ -170,6 +177,9 @@ static void on_link_down(struct h2_link *l, int error, char *reason, void *userd
 	(void)was_up;
 	if (p->link == l)
 		p->link = NULL;
+	/* what came over it (requests, leases) loses its origin, as for an accepted link */
+	if (m && m->ops->link_gone)
+		m->ops->link_gone(m, l, m->userdata);
 	h2_link_free(l);
 	peer_backoff(p);
 	if (m && m->ops->link_event)
@@ -184,6 +194,8 @@ static int peer_dial(struct peer *p)
 
 	if (!p->m)
 		return -ENOTCONN;
+	if (p->named)
+		return -EHOSTUNREACH; /* it dials us; nothing to dial back */
 	fd = socket(p->sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -210,7 +222,7 @@ static int on_reconnect(sd_event_source *src, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static struct accepted *accepted_find(struct peer_manager *m, struct h2_link *l)
+static struct accepted *accepted_find(struct peer_manager *m, const struct h2_link *l)
 {
 	for (struct accepted *a = m->accepted; a; a = a->next)
 		if (a->link == l)
@@ -231,7 +243,10 @@ static int on_accepted_stream(struct h2_link *l, const char *path, struct stream
 static void on_accepted_up(struct h2_link *l, void *userdata)
 {
 	struct peer_manager *m = userdata;
+	struct accepted *a = accepted_find(m, l);
 
+	if (a)
+		a->up_since = now_usec();
 	if (m->ops->link_event)
 		m->ops->link_event(m, l, h2_link_peer(l), false, true, 0, NULL, m->userdata);
 }
@@ -244,6 +259,9 @@ static void on_accepted_down(struct h2_link *l, int error, char *reason, void *u
 	char peer[SOCKADDR_STR_MAX];
 
 	snprintf(peer, sizeof(peer), "%s", h2_link_peer(l));
+	for (struct peer *p = m->peers; p; p = p->next)
+		if (p->named && p->link == l)
+			p->link = NULL;
 	if (m->ops->link_gone)
 		m->ops->link_gone(m, l, m->userdata);
 	if (a) {
@@ -253,6 +271,8 @@ static void on_accepted_down(struct h2_link *l, int error, char *reason, void *u
 			m->accepted = a->next;
 		if (a->next)
 			a->next->prev = a->prev;
+		free(a->name);
+		free(a->instance);
 		free(a);
 	}
 	h2_link_free(l);
@@ -321,11 +341,16 @@ struct peer_manager *peer_manager_free(struct peer_manager *m)
 		return NULL;
 	for (unsigned i = 0; i < m->n_listeners; i++)
 		m->listeners[i] = sd_event_source_disable_unref(m->listeners[i]);
+	for (struct peer *p = m->peers; p; p = p->next)
+		if (p->named)
+			p->link = NULL; /* borrowed from an accepted link, freed next */
 	while (m->accepted) {
 		struct accepted *a = m->accepted;
 
 		m->accepted = a->next;
 		h2_link_free(a->link);
+		free(a->name);
+		free(a->instance);
 		free(a);
 	}
 	while (m->peers) {
@@ -339,6 +364,7 @@ struct peer_manager *peer_manager_free(struct peer_manager *m)
 	}
 	SSL_CTX_free(m->client_ctx);
 	SSL_CTX_free(m->server_ctx);
+	peer_keyring_free(m->keyring);
 	sd_event_unref(m->event);
 	free(m);
 	return NULL;
@@ -405,6 +431,198 @@ int peer_manager_listen(struct peer_manager *m, const char *addr, char **ret_err
 	return 0;
 }
 
+static struct accepted *accepted_by_name(struct peer_manager *m, const char *name)
+{
+	for (struct accepted *a = m->accepted; a; a = a->next)
+		if (a->name && strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
+static struct peer *peer_new_named(struct peer_manager *m, const char *name)
+{
+	struct peer *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->name = strdup(name);
+	if (!p->name) {
+		free(p);
+		return NULL;
+	}
+	p->m = m;
+	p->refs = 1;
+	p->named = true;
+	p->next = m->peers;
+	if (m->peers)
+		m->peers->prev = p;
+	m->peers = p;
+	return p;
+}
+
+struct peer *peer_manager_get_named(struct peer_manager *m, const char *name)
+{
+	struct accepted *a;
+	struct peer *p;
+
+	for (p = m->peers; p; p = p->next)
+		if (p->named && strcmp(p->name, name) == 0)
+			return peer_ref(p);
+	a = accepted_by_name(m, name);
+	if (!a)
+		return NULL;
+	p = peer_new_named(m, name);
+	if (!p)
+		return NULL;
+	p->link = a->link;
+	p->up_since = a->up_since;
+	return p;
+}
+
+bool peer_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 63 ||
+	    !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')))
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+	       n;
+}
+
+int peer_manager_name_link(struct peer_manager *m, struct h2_link *l, const char *name,
+			   const char *instance, char **ret_error)
+{
+	struct accepted *a = accepted_find(m, l), *old;
+	char *n, *i;
+
+	*ret_error = NULL;
+	if (!a)
+		return ERRMSG_FAIL(ret_error, "only a link dialed to this daemon can be named");
+	if (!peer_name_valid(name))
+		return ERRMSG_FAIL(ret_error,
+				   "'%.64s' is not a valid name (a letter, then letters, digits, "
+				   "'-', '_', '.'; at most 63)",
+				   name);
+	old = accepted_by_name(m, name);
+	if (old && old != a) {
+		if (!instance || !old->instance || strcmp(instance, old->instance) != 0)
+			return ERRMSG_FAIL(ret_error,
+					   "the name '%s' is taken by the daemon linked from %s",
+					   name, h2_link_peer(old->link));
+		/* the same daemon again: its old link is dead and not noticed yet */
+		free(old->name);
+		old->name = NULL;
+	}
+	n = strdup(name);
+	i = instance ? strdup(instance) : NULL;
+	if (!n || (instance && !i)) {
+		free(n);
+		free(i);
+		return -ENOMEM;
+	}
+	free(a->name);
+	free(a->instance);
+	a->name = n;
+	a->instance = i;
+	for (struct peer *p = m->peers; p; p = p->next) {
+		if (!p->named || strcmp(p->name, name) != 0)
+			continue;
+		p->link = l;
+		p->up_since = a->up_since;
+		if (p->holds > 0 && m->ops->peer_up)
+			m->ops->peer_up(m, p, m->userdata);
+	}
+	return 0;
+}
+
+const char *peer_manager_link_name(struct peer_manager *m, const struct h2_link *l)
+{
+	for (struct accepted *a = m->accepted; a; a = a->next)
+		if (a->link == l)
+			return a->name;
+	for (struct peer *p = m->peers; p; p = p->next)
+		if (!p->named && p->link == l)
+			return p->name;
+	return NULL;
+}
+
+void peer_manager_links(struct peer_manager *m, peer_link_fn fn, void *userdata)
+{
+	uint64_t now = now_usec();
+
+	for (struct peer *p = m->peers; p; p = p->next) {
+		struct peer_link_info i = { .name = p->name, .direction = "out" };
+
+		if (p->named)
+			continue; /* shown as the accepted link it rides on */
+		if (!p->link && p->holds == 0)
+			continue; /* a peer nobody uses now */
+		i.address = p->name;
+		i.link = p->link;
+		i.state = p->link ? (h2_link_is_up(p->link) ? "up" : "connecting") : "backoff";
+		if (p->link && h2_link_is_up(p->link)) {
+			i.age_usec = now - p->up_since;
+			i.streams = h2_link_streams(p->link);
+			h2_link_bytes(p->link, &i.bytes_in, &i.bytes_out);
+		}
+		fn(&i, userdata);
+	}
+	for (struct accepted *a = m->accepted; a; a = a->next) {
+		struct peer_link_info i = { .name = a->name ?: h2_link_peer(a->link),
+					    .address = h2_link_peer(a->link),
+					    .direction = "in",
+					    .link = a->link };
+
+		i.state = h2_link_is_up(a->link) ? "up" : "connecting";
+		if (h2_link_is_up(a->link)) {
+			i.age_usec = now - a->up_since;
+			i.streams = h2_link_streams(a->link);
+			h2_link_bytes(a->link, &i.bytes_in, &i.bytes_out);
+		}
+		fn(&i, userdata);
+	}
+}
+
+int peer_manager_set_key_dir(struct peer_manager *m, const struct peer_key *key, const char *dir)
+{
+	struct peer_keyring *kr;
+	int r;
+
+	r = peer_keyring_new(key, dir, &kr);
+	if (r < 0)
+		return r;
+	tls_psk_ctx_set_keyring(m->server_ctx, kr);
+	peer_keyring_free(m->keyring);
+	m->keyring = kr;
+	return 0;
+}
+
+const char *peer_manager_link_key(struct peer_manager *m, const struct h2_link *l,
+				  const struct peer_key **ret_key)
+{
+	const char *id;
+
+	if (!accepted_find(m, l))
+		return NULL; /* a link we dialed: our own key */
+	id = tls_psk_identity(h2_link_ssl(l));
+	if (ret_key)
+		*ret_key = id && m->keyring ? peer_keyring_find(m->keyring, id, strlen(id)) : NULL;
+	return id ?: PEER_KEY_DEFAULT_ID;
+}
+
+size_t peer_manager_key_count(struct peer_manager *m)
+{
+	return m->keyring ? peer_keyring_count(m->keyring) : 1;
+}
+
+struct h2_link *peer_manager_named_link(struct peer_manager *m, const char *name)
+{
+	struct accepted *a = accepted_by_name(m, name);
+
+	return a ? a->link : NULL;
+}
+
 int peer_manager_get(struct peer_manager *m, const char *host, uint16_t port, struct peer **ret,
 		     char **ret_error)
 {
@@ -414,9 +632,18 @@ int peer_manager_get(struct peer_manager *m, const char *host, uint16_t port, st
 	struct peer *p;
 	int r;
 
+	bool by_name = port == 0;
+
 	*ret_error = NULL;
-	if (!port)
+	if (by_name) {
+		/* a daemon that dialed us under this name is reached by it, through its link */
+		p = peer_manager_get_named(m, host);
+		if (p) {
+			*ret = p;
+			return 0;
+		}
 		port = PEER_DEFAULT_PORT;
+	}
 	if (asprintf(&name, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, (unsigned)port) < 0)
 		return -ENOMEM;
 	for (p = m->peers; p; p = p->next)
@@ -427,8 +654,9 @@ int peer_manager_get(struct peer_manager *m, const char *host, uint16_t port, st
 	snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
 	r = getaddrinfo(host, portstr, &hints, &ai);
 	if (r != 0 || !ai) {
-		(void)errmsg_set(ret_error, "cannot resolve peer '%s': %s", host,
-				 r ? gai_strerror(r) : "no address");
+		(void)errmsg_set(ret_error, "cannot resolve peer '%s': %s%s", host,
+				 r ? gai_strerror(r) : "no address",
+				 by_name ? " (and no daemon of that name has a link here)" : "");
 		return -EADDRNOTAVAIL;
 	}
 	p = calloc(1, sizeof(*p));
@@ -469,7 +697,8 @@ struct peer *peer_unref(struct peer *p)
 		if (p->next)
 			p->next->prev = p->prev;
 	}
-	h2_link_free(p->link);
+	if (!p->named)
+		h2_link_free(p->link);
 	sd_event_source_disable_unref(p->reconnect);
 	free(p->name);
 	free(p);
@@ -484,6 +713,16 @@ const char *peer_name(const struct peer *p)
 bool peer_link_up(const struct peer *p)
 {
 	return p->link && h2_link_is_up(p->link);
+}
+
+unsigned peer_streams(const struct peer *p)
+{
+	return p->link && h2_link_is_up(p->link) ? h2_link_streams(p->link) : 0;
+}
+
+bool peer_is_named(const struct peer *p)
+{
+	return p->named;
 }
 
 void peer_hold(struct peer *p, bool hold)
@@ -507,6 +746,8 @@ static int peer_open_internal(struct peer *p, const char *path, bool now, const 
 	if (!p->m)
 		return -ENOTCONN;
 	if (!p->link) {
+		if (p->named)
+			return -EHOSTUNREACH; /* its link is down: it dials again by itself */
 		if (!now && p->next_dial > now_usec())
 			return -EHOSTUNREACH;
 		r = peer_dial(p);

@@ -84,7 +84,8 @@ int peer_manager_listen(struct peer_manager *m, const char *addr, char **ret_err
 
 /**
  * peer_manager_get() - The peer at @host:@port (a name is resolved now, blocking: control path
- * only), new or existing
+ * only), new or existing. With @port 0, a daemon linked to us under the name @host (see
+ * peer_manager_name_link()) comes first.
  * @ret:	a new reference on success only; drop it with peer_unref()
  * @ret_error:	on failure, a malloc'ed message
  * Return: 0, -EADDRNOTAVAIL (cannot resolve), -ENOMEM
@@ -126,6 +127,86 @@ int peer_open_from(struct peer *p, const char *path, const char *client, struct 
  * peer_link_up() - Return: whether @p has a link that is up now
  */
 bool peer_link_up(const struct peer *p);
+
+/**
+ * peer_streams() - Return: the streams open now on @p's link (0 when it is down)
+ */
+unsigned peer_streams(const struct peer *p);
+
+/**
+ * peer_is_named() - Return: whether @p is a daemon known by the name it claimed on a link it
+ * dialed to us (never dialed by us; down while it has no link here)
+ */
+bool peer_is_named(const struct peer *p);
+
+/**
+ * peer_name_valid() - Return: whether @name may be claimed (a letter, then letters, digits,
+ * '-', '_', '.'; at most 63 bytes)
+ */
+bool peer_name_valid(const char *name);
+
+/**
+ * peer_manager_name_link() - The daemon at the other end of @l (a link it dialed to us) calls
+ * itself @name: from now on `remote NAME` reaches it through @l, and held named peers of that
+ * name come up (peer_up). A name is one daemon's: a second daemon (another @instance) claiming
+ * a name whose link is alive is refused; the same @instance again replaces its stale link.
+ * @ret_error:	on failure, a malloc'ed message
+ * Return: 0, -EINVAL (not an accepted link, bad name), -EEXIST (taken), -ENOMEM
+ */
+int peer_manager_name_link(struct peer_manager *m, struct h2_link *l, const char *name,
+			   const char *instance, char **ret_error);
+
+/**
+ * peer_manager_get_named() - The named peer @name, if a daemon of that name has (or had) a
+ * link to us. Return: a new reference, or NULL
+ */
+struct peer *peer_manager_get_named(struct peer_manager *m, const char *name);
+
+/**
+ * peer_manager_link_name() - Return: the name of the peer at the other end of @l (claimed, or
+ * the address we dialed), or NULL (borrowed, valid while the link lives)
+ */
+const char *peer_manager_link_name(struct peer_manager *m, const struct h2_link *l);
+
+struct peer_link_info {
+	const char *name, *address, *direction, *state; /* borrowed for the call */
+	const struct h2_link *link;			/* NULL when down (backoff) */
+	uint64_t age_usec;
+	unsigned streams;
+	uint64_t bytes_in, bytes_out;
+};
+typedef void (*peer_link_fn)(const struct peer_link_info *i, void *userdata);
+
+/**
+ * peer_manager_links() - Call @fn for every link: dialed ones (and held peers in their
+ * backoff), then accepted ones
+ */
+void peer_manager_links(struct peer_manager *m, peer_link_fn fn, void *userdata);
+
+/**
+ * peer_manager_set_key_dir() - Accepted links may use @key (copied) or any key in @dir (scoped
+ * keys, peer-key.h; re-read when the directory changes)
+ * Return: 0, -ENOMEM
+ */
+int peer_manager_set_key_dir(struct peer_manager *m, const struct peer_key *key, const char *dir);
+
+/**
+ * peer_manager_link_key() - The key identity an accepted link @l authenticated with
+ * @ret_key:	(optional) the key now, NULL when it was revoked since (its file removed)
+ * Return: the identity (borrowed), or NULL when @l is a link we dialed (our own key)
+ */
+const char *peer_manager_link_key(struct peer_manager *m, const struct h2_link *l,
+				  const struct peer_key **ret_key);
+
+/**
+ * peer_manager_key_count() - Return: how many keys accepted links may use (the own key too)
+ */
+size_t peer_manager_key_count(struct peer_manager *m);
+
+/**
+ * peer_manager_named_link() - Return: the accepted link whose daemon claimed @name, or NULL
+ */
+struct h2_link *peer_manager_named_link(struct peer_manager *m, const char *name);
 
 typedef void (*peer_reply_fn)(void *userdata, int r, const char *line, size_t len);
 

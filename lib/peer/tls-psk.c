@@ -21,6 +21,13 @@
 #define TLS_PSK_READ_BUFFER (4 * (16384 + 256))
 
 static int key_index = -1;
+static int ring_index = -1;  /* server contexts: the struct peer_keyring (borrowed) */
+static int ident_index = -1; /* each server SSL: the identity it accepted (malloc'ed) */
+
+static void ident_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	OPENSSL_free(ptr);
+}
 
 static void key_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
@@ -32,10 +39,9 @@ static void key_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long 
 	OPENSSL_free(k);
 }
 
-static SSL_SESSION *psk_session(SSL *ssl)
+static SSL_SESSION *psk_session_of(SSL *ssl, const struct peer_key *k)
 {
 	static const unsigned char aes128gcm_sha256[2] = { 0x13, 0x01 };
-	const struct peer_key *k = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), key_index);
 	const SSL_CIPHER *c = SSL_CIPHER_find(ssl, aes128gcm_sha256);
 	SSL_SESSION *s;
 
@@ -51,6 +57,11 @@ static SSL_SESSION *psk_session(SSL *ssl)
 	return s;
 }
 
+static SSL_SESSION *psk_session(SSL *ssl)
+{
+	return psk_session_of(ssl, SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), key_index));
+}
+
 static int on_use_session(SSL *ssl, const EVP_MD *md, const unsigned char **id, size_t *idlen,
 			  SSL_SESSION **sess)
 {
@@ -64,18 +75,39 @@ static int on_use_session(SSL *ssl, const EVP_MD *md, const unsigned char **id, 
 		*sess = NULL;
 		return 1;
 	}
-	*id = (const unsigned char *)TLS_PSK_IDENTITY;
-	*idlen = strlen(TLS_PSK_IDENTITY);
+	{
+		const struct peer_key *k = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), key_index);
+		const char *ident = peer_key_id(k);
+
+		*id = (const unsigned char *)ident;
+		*idlen = strlen(ident);
+	}
 	*sess = s;
 	return 1;
 }
 
 static int on_find_session(SSL *ssl, const unsigned char *id, size_t idlen, SSL_SESSION **sess)
 {
+	struct peer_keyring *kr = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ring_index);
+	const struct peer_key *k;
+	char *copy;
+
 	*sess = NULL;
-	if (idlen != strlen(TLS_PSK_IDENTITY) || memcmp(id, TLS_PSK_IDENTITY, idlen) != 0)
-		return 1; /* unknown identity: no session, the handshake fails */
-	*sess = psk_session(ssl);
+	if (!kr) {
+		k = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), key_index);
+		if (!k || idlen != strlen(peer_key_id(k)) || memcmp(id, peer_key_id(k), idlen) != 0)
+			return 1; /* unknown identity: no session, the handshake fails */
+	} else {
+		k = peer_keyring_find(kr, (const char *)id, idlen);
+		if (!k)
+			return 1;
+	}
+	copy = OPENSSL_strndup((const char *)id, idlen);
+	if (!copy || !SSL_set_ex_data(ssl, ident_index, copy)) {
+		OPENSSL_free(copy);
+		return 0;
+	}
+	*sess = psk_session_of(ssl, k);
 	return *sess ? 1 : 0;
 }
 
@@ -86,7 +118,9 @@ int tls_psk_ctx_new(const struct peer_key *key, bool server, SSL_CTX **ret)
 
 	if (key_index < 0) {
 		key_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, key_free);
-		if (key_index < 0)
+		ring_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+		ident_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, ident_free);
+		if (key_index < 0 || ring_index < 0 || ident_index < 0)
 			return -ENOMEM;
 	}
 	ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
@@ -142,4 +176,14 @@ const char *tls_psk_error(char *buf, size_t len)
 	if (!buf[0])
 		snprintf(buf, len, "connection closed during the handshake");
 	return buf;
+}
+
+void tls_psk_ctx_set_keyring(SSL_CTX *ctx, struct peer_keyring *kr)
+{
+	(void)SSL_CTX_set_ex_data(ctx, ring_index, kr);
+}
+
+const char *tls_psk_identity(SSL *ssl)
+{
+	return ident_index >= 0 ? SSL_get_ex_data(ssl, ident_index) : NULL;
 }

@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 
 struct peer_key;
+struct peer_keyring;
 
 #define TLS_PSK_IDENTITY "wormhole"
 
@@ -34,3 +35,14 @@ int tls_psk_ctx_new(const struct peer_key *key, bool server, SSL_CTX **ret);
  * Return: @buf
  */
 const char *tls_psk_error(char *buf, size_t len);
+
+/**
+ * tls_psk_ctx_set_keyring() - A server context accepts every key of @kr (borrowed, outlives
+ * @ctx), each by its identity, instead of only its own key
+ */
+void tls_psk_ctx_set_keyring(SSL_CTX *ctx, struct peer_keyring *kr);
+
+/**
+ * tls_psk_identity() - Return: the key identity a server-side @ssl accepted (borrowed), or NULL
+ */
+const char *tls_psk_identity(SSL *ssl);

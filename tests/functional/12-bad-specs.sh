@@ -102,16 +102,17 @@ runtime() {
 info "runtime failures"
 bg_in "$ns_host" socat TCP4-LISTEN:9500,bind=127.0.0.1,reuseaddr EXEC:cat
 wait_tcp_listen "$ns_host" 9500
-runtime "head .tcp://127.0.0.1:9500.: Address already in use" url :9500 tail url :9501
+# the message names the process that holds the port (found through /proc)
+runtime "head .tcp://127.0.0.1:9500.: port 9500 is already in use by pid [0-9]+ \(socat\)" url :9500 tail url :9501
 runtime "network namespace .wh-nosuch-$$.*No such file or directory" url "wh-nosuch-$$@:9600" tail url :9601
 # the first segment binds 9700, the second fails on 9500: the first must be undone
-runtime "head .tcp://127.0.0.1:9500.: Address already in use" url :9700 chain url :9500 tail url :9501
+runtime "head .tcp://127.0.0.1:9500.: port 9500 is already in use" url :9700 chain url :9500 tail url :9501
 if tcp_listening "$ns_host" 9700; then
 	fail "a failed chain left a listener on 9700"
 fi
 echo "ok: nothing left on 9700" >&2
 # a failed create must not have consumed the id: "keep2" can still be created afterwards
-runtime "head .tcp://127.0.0.1:9500.: Address already in use" id keep2 url :9500 tail url :9501
+runtime "head .tcp://127.0.0.1:9500.: port 9500 is already in use" id keep2 url :9500 tail url :9501
 out=$(wh_create id keep2 url :9800 tail url :9801)
 assert_eq "create after failures" "keep2 tcp://127.0.0.1:9800" "$out"
 echo "PASS"

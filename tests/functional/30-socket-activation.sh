@@ -47,10 +47,12 @@ wait_for "notify socket $notify_sock" 50 test -S "$notify_sock"
 
 log=$(wh_log sa)
 wh_daemons+=(sa) # its log is printed if the test fails
-pretty "host" "NOTIFY_SOCKET=$notify_sock systemd-socket-activate -l $sa_sock --fdname=control -E NOTIFY_SOCKET wormholed 2>$log &"
+# its own state and chain directories: never the machine's /var/lib/wormhole
+mkdir -p "$wh_tmp/state-sa" "$wh_tmp/chains-sa"
+pretty "host" "NOTIFY_SOCKET=$notify_sock systemd-socket-activate -l $sa_sock --fdname=control -E NOTIFY_SOCKET wormholed --state $wh_tmp/state-sa --chains $wh_tmp/chains-sa 2>$log &"
 ip netns exec "$ns_host" env NOTIFY_SOCKET="$notify_sock" \
 	systemd-socket-activate -l "$sa_sock" --fdname=control -E NOTIFY_SOCKET "$WORMHOLED" \
-	>"$log" 2>&1 &
+	--state "$wh_tmp/state-sa" --chains "$wh_tmp/chains-sa" >"$log" 2>&1 &
 pid=$!
 wh_pids+=("$pid")
 wait_for "socket $sa_sock bound by systemd-socket-activate" 50 test -S "$sa_sock"

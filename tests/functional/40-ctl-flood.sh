@@ -42,7 +42,9 @@ read -r median worst < <("$PYTHON" -c "import statistics as s; v=[float(x) for x
 echo "RSS before ${before} kB, during the flood ${after} kB; pings: median ${median} ms, slowest ${worst} ms" >&2
 "$PYTHON" -c "import sys; sys.exit(not ($median < 100 and $worst < 1000))" ||
 	fail "pings during the flood: median $median ms, slowest $worst ms"
-[[ $((after - before)) -lt 65536 ]] || fail "RSS grew by $((after - before)) kB"
+# WH_RSS_FACTOR: the ASan build (functional-asan) needs about twice the memory for the same work
+bound=$((65536 * ${WH_RSS_FACTOR:-1}))
+[[ $((after - before)) -lt $bound ]] || fail "RSS grew by $((after - before)) kB (bound $bound kB)"
 alive "$flood" || fail "the flooding client ended early"
 
 info "the client that never reads is dropped"

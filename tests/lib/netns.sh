@@ -31,6 +31,9 @@ if [[ -z ${PYTHON:-} ]]; then
 	fi
 fi
 
+# what an ASan/UBSan report looks like (tests/lib/runner.sh looks for it in every test's log too)
+WH_SANITIZER_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer'
+
 ns_host="wh-test-$$"
 wh_tmp=""
 wh_pids=()
@@ -162,14 +165,17 @@ stop_pid() {
 }
 
 wh_cleanup() {
-	local rc=$? pid ns name i
+	local rc=$? pid ns name i n
 	set +e
 	trap - EXIT
 	for ((i = ${#wh_pids[@]} - 1; i >= 0; i--)); do
 		kill "${wh_pids[i]}" 2>/dev/null
 	done
 	for pid in "${wh_pids[@]}"; do
-		for ((i = 0; i < 40; i++)); do
+		# a daemon gets 10 s: an ASan build checks for leaks at exit
+		n=40
+		[[ " ${wh_daemon_pid[*]:-} " == *" $pid "* ]] && n=200
+		for ((i = 0; i < n; i++)); do
 			alive "$pid" || break
 			sleep 0.05
 		done
@@ -181,6 +187,13 @@ wh_cleanup() {
 			kill -KILL "$pid" 2>/dev/null
 		done
 		ip netns del "$ns" 2>/dev/null
+	done
+	# a sanitizer report in any daemon's log fails the test (the functional-asan CI step)
+	for name in "${wh_daemons[@]}"; do
+		if grep -Eq "$WH_SANITIZER_RE" "$wh_tmp/$name.log" 2>/dev/null; then
+			echo "FAIL: a sanitizer report in the log of wormholed '$name'" >&2
+			[[ $rc -eq 0 || $rc -eq 77 ]] && rc=1
+		fi
 	done
 	if [[ $rc -ne 0 && $rc -ne 77 ]]; then
 		for name in "${wh_daemons[@]}"; do
@@ -204,17 +217,21 @@ wh_log() {
 }
 
 # wh_start_daemon NAME [ARGS...]: start wormholed NAME in the host namespace, wait for `ping`.
-# Logs (stdout and stderr) go to $(wh_log NAME). WH_VERBOSE=1 adds -v.
+# Logs (stdout and stderr) go to $(wh_log NAME). WH_VERBOSE=1 adds -v. WH_DAEMON_PREFIX: words put
+# before the binary (e.g. "prlimit --nofile=1024:1024").
 wh_start_daemon() {
 	local name=$1 sock log pid i
 	shift
 	sock=$(wh_sock "$name")
 	log=$(wh_log "$name")
-	local args=(-H "unix://$sock")
+	# each daemon its own state directory (identity, lock, state file) and no chain files
+	local args=(-H "unix://$sock" --state "$wh_tmp/state-$name" --chains "$wh_tmp/chains-$name")
 	[[ ${WH_VERBOSE:-0} == 1 ]] && args+=(-v)
 	args+=("$@")
-	pretty "host" "wormholed ${args[*]} 2>$log &"
-	ip netns exec "$ns_host" "$WORMHOLED" "${args[@]}" >"$log" 2>&1 &
+	local prefix=()
+	read -r -a prefix <<<"${WH_DAEMON_PREFIX:-}"
+	pretty "host" "${prefix[*]}${prefix[*]:+ }wormholed ${args[*]} 2>$log &"
+	ip netns exec "$ns_host" "${prefix[@]}" "$WORMHOLED" "${args[@]}" >"$log" 2>&1 &
 	pid=$!
 	wh_pids+=("$pid")
 	wh_daemons+=("$name")

@@ -48,7 +48,8 @@ start_peer_daemon() {
 	shift 2
 	sock=$(wh_sock "$name")
 	log=$(wh_log "$name")
-	local args=(-H "unix://$sock" -K "$wh_key" "$@")
+	mkdir -p "$wh_tmp/state-$name" "$wh_tmp/chains-$name" # never the machine's /var/lib/wormhole
+	local args=(-H "unix://$sock" -K "$wh_key" --state "$wh_tmp/state-$name" --chains "$wh_tmp/chains-$name" "$@")
 	[[ ${WH_VERBOSE:-0} == 1 ]] && args+=(-v)
 	pretty "$ns" "wormholed ${args[*]} 2>$log &"
 	ip netns exec "$ns" "$WORMHOLED" "${args[@]}" >"$log" 2>&1 &

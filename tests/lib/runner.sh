@@ -4,7 +4,7 @@
 # tests/lib/runner.sh - the loop both functional runners share (tests/functional/run.sh and
 # tests/functional/docker/run.sh): run_scripts runs each script of the array `scripts` with its
 # output in $logdir/NAME.log, prints PASS / FAIL / SKIP (with the script's "SKIP: <why>") and a
-# summary, and exits 1 if any failed, 77 if every one was skipped, else 0 (removing $logdir unless
+# summary (a test whose output holds an ASan/UBSan report fails), and exits 1 if any failed, 77 if every one was skipped, else 0 (removing $logdir unless
 # WH_TEST_LOGDIR chose it). A skip is never counted as a pass.
 
 # shellcheck disable=SC2154 # scripts and logdir are the caller's
@@ -18,6 +18,12 @@ run_scripts() {
 		t0=$(date +%s)
 		rc=0
 		timeout 180 bash "$s" >"$log" 2>&1 </dev/null || rc=$?
+		# a sanitizer report anywhere in the output (a daemon's log, the CLI, a tool) fails it
+		if [[ $rc -ne 124 ]] &&
+			grep -Eq 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$log"; then
+			echo "FAIL: a sanitizer report in the output" >>"$log"
+			rc=1
+		fi
 		dt=$(($(date +%s) - t0))
 		case $rc in
 		0)

@@ -367,10 +367,10 @@ static void test_unknown_and_missing(void **state)
 	bad_exact(
 		"url :3306 tial docker-ns db",
 		"word 3 'tial': unknown word (expected url, docker-ns, docker-run, tail, trigger, "
-		"child, chain, remote, tunnel, udptunnel, idle, id)");
+		"child, chain, remote, tunnel, udptunnel, idle, sni, balance, proxy-protocol, id)");
 	bad_exact("URL :80",
 		  "word 1 'URL': unknown word (expected url, docker-ns, docker-run, tail, "
-		  "trigger, child, chain, remote, tunnel, udptunnel, idle, id)");
+		  "trigger, child, chain, remote, tunnel, udptunnel, idle, sni, balance, proxy-protocol, id)");
 	bad("url :80 tail url :81 ''", "word 6 '': unknown word");
 	bad_exact("url :9000 tail url", "word 4 'url': missing argument (url URL)");
 	bad_exact("url :9000 tail docker-ns",
@@ -512,6 +512,22 @@ static void test_unix_ns(void **state)
 	    "socket");
 }
 
+static void test_fd_head(void **state)
+{
+	ok("url fd:mysql tail url :3306", NULL);
+	ok("url fd:dns tail url udp://:53", NULL);
+	bad_exact("url :80 tail url fd:x",
+		  "word 4 'url': fd:NAME is a listener passed by the service manager: a head, "
+		  "not a tail (segment 1)");
+	bad("url fd:web url :81 tail url :82",
+	    "word 3 'url': a head from fd:NAME is complete: no other head words");
+	bad("url fd:web docker-ns db tail url :82", "word 3 'docker-ns': a head from fd:NAME");
+	bad("url :1 tail url :2 chain url fd:web tail url :3",
+	    "word 7 'url': fd:NAME can only be the head of the first segment");
+	bad("url fd:web", "segment 1: the tail is the head itself");
+	bad("url fd:a/b tail url :1", "invalid descriptor name");
+}
+
 static void test_too_many_segments(void **state)
 {
 	char buf[64 * 6 + 64] = "url :1";
@@ -627,6 +643,60 @@ static void test_idle(void **state)
 		  "word 6 'idle': missing argument (idle TIME)");
 }
 
+/* Routing by server name: each `tail` of a segment with `sni` words is a tail of its own. */
+static void test_sni(void **state)
+{
+	const char *in = "url 0.0.0.0:443 tail sni a.example url :8443 tail sni '*.b.example' "
+			 "sni c.example url :9443 tail url :7443";
+	_cleanup_(strv_freep) char **v = mkv(in);
+	_cleanup_(spec_freep) struct spec *sp = NULL;
+	static const unsigned idx[] = { 0, 0, 0, 1, 1, 1, 2 };
+
+	ok(in, "I(url=0.0.0.0:443 sni=a.example url^=:8443 sni=*.b.example sni=c.example "
+	       "url^=:9443 url^=:7443)");
+	assert_int_equal(spec_parse(v, &sp, NULL), 0);
+	assert_int_equal(sp->top->n_tails, 3);
+	assert_int_equal(sp->top->n_init, ELEMENTSOF(idx));
+	for (size_t i = 0; i < ELEMENTSOF(idx); i++)
+		assert_int_equal(sp->top->init[i].tail_idx, idx[i]);
+	check_words(in, "url 0.0.0.0:443 tail sni a.example url :8443 tail sni *.b.example sni "
+			"c.example url :9443 tail url :7443");
+	/* without `sni`, a repeated `tail` goes on with the one tail, as it always did */
+	check_words("url :80 tail url :81 tail docker-ns db", "url :80 tail url :81 docker-ns db");
+	/* no default tail is fine: unknown names are closed */
+	ok("url :443 tail sni a.example url :8443", "I(url=:443 sni=a.example url^=:8443)");
+	ok("url :443 tail url :7443 tail sni a.example url :8443",
+	   "I(url=:443 url^=:7443 sni=a.example url^=:8443)");
+
+	bad_exact("url :443 tail sni a.example url :8443 tail url :1 tail url :2",
+		  "word 12 'url': tail 3 of segment 1 has no 'sni' and tail 2 is the default "
+		  "already (one tail without 'sni' at most)");
+	bad_exact("url :443 tail sni a.example url :8443 tail sni A.example url :9443",
+		  "word 9 'sni': server name 'A.example' already routes to tail 1 (word 4)");
+	bad_exact("url :443 tail sni a.example tail url :1",
+		  "word 4 'sni': tail 1 of segment 1 has no address; add e.g. 'url :PORT'");
+	bad_exact("url :443 tail sni a.example url :1 tail",
+		  "word 8 'tail': tail 2 of segment 1 has no address; add e.g. 'url :PORT'");
+	bad_exact("url udp://:443 tail sni a.example url :1",
+		  "word 4 'sni': server names route TLS streams, and the head of segment 1 is udp");
+	bad_exact("url :443 tail sni a.example url :1 trigger docker-run img",
+		  "word 4 'sni': segment 1 routes by server name and cannot have trigger words "
+		  "(word 9)");
+	bad_exact("url :443 tail sni a.example url :1 child url :2",
+		  "word 8 'child': segment 1 routes by server name (word 4) and cannot link on");
+	bad_exact("url :443 remote peer-host tail sni a.example url :1",
+		  "word 6 'sni': segment 2 is reached over a peer link (word 3), where the "
+		  "ClientHello cannot be peeked yet");
+	ok("url :80 chain url :443 tail sni a.example url :1",
+	   "I(url=:80 chain{I(url=:443 sni=a.example url^=:1)})");
+	bad_exact("url :443 sni a.example tail url :1",
+		  "word 3 'sni': not allowed in the head words of segment 1");
+	bad("url :443 tail sni 'a b' url :1", "not a server name");
+	bad("url :443 tail sni '*' url :1", "not a server name");
+	bad("url :443 tail sni a..example url :1", "not a server name");
+	bad_exact("url :443 tail sni", "word 4 'sni': missing argument (sni NAME)");
+}
+
 static void test_helpers(void **state)
 {
 	assert_string_equal(spec_word_name(SPEC_URL), "url");
@@ -686,11 +756,13 @@ int main(void)
 		cmocka_unit_test(test_self),
 		cmocka_unit_test(test_udp_mix),
 		cmocka_unit_test(test_unix_ns),
+		cmocka_unit_test(test_fd_head),
 		cmocka_unit_test(test_too_many_segments),
 		cmocka_unit_test(test_positions),
 		cmocka_unit_test(test_to_words),
 		cmocka_unit_test(test_to_words_remote_child),
 		cmocka_unit_test(test_idle),
+		cmocka_unit_test(test_sni),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_null_reterr),
 	};

@@ -384,6 +384,32 @@ static void test_peer_more(void **state)
 	check_peer_error("[::1", false, "unterminated");
 }
 
+static void test_fd_name(void **state)
+{
+	struct url u = {};
+
+	assert_int_equal(url_parse("fd:mysql", &u, NULL), 0);
+	assert_string_equal(u.fd_name, "mysql");
+	assert_null(u.host);
+	assert_int_equal(u.proto, URL_PROTO_NONE);
+	url_done(&u);
+	assert_null(u.fd_name);
+	/* all digits: still host "fd", port 80 */
+	assert_int_equal(url_parse("fd:80", &u, NULL), 0);
+	assert_null(u.fd_name);
+	assert_string_equal(u.host, "fd");
+	assert_int_equal(u.port, 80);
+	url_done(&u);
+	check_url_error("fd:a/b", "invalid descriptor name 'a/b'");
+	check_url_error("fd:..", "invalid descriptor name");
+	check_url_error("fd:a:b", "invalid descriptor name");
+	assert_true(fd_name_valid("proxy-web"));
+	assert_true(fd_name_valid("a1"));
+	assert_false(fd_name_valid("123"));
+	assert_false(fd_name_valid(""));
+	assert_false(fd_name_valid(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_done_zeroed),
 		cmocka_unit_test(test_peer_original_examples),
 		cmocka_unit_test(test_peer_more),
+		cmocka_unit_test(test_fd_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,7 +80,11 @@ static void test_flags_consistent(void **state)
 		if (kw)
 			assert_false(f & (WORD_MOD | WORD_LINK));
 		else
-			assert_true(f & (WORD_MOD | WORD_LINK | WORD_SEG));
+			assert_true(f & (WORD_MOD | WORD_LINK | WORD_SEG | WORD_ROUTE));
+		/* a routing label names its tail: only after `tail`, no modifier, no link */
+		if (f & WORD_ROUTE)
+			assert_true((f & WORD_IN_ANY) == WORD_IN_TAIL &&
+				    !(f & (WORD_MOD | WORD_LINK | WORD_SEG)));
 		/* a segment option is neither a modifier nor a link; needing a trigger is one */
 		if (f & WORD_SEG)
 			assert_false(f & (WORD_MOD | WORD_LINK));
@@ -124,7 +128,7 @@ static void test_expected_lists_every_word(void **state)
 	/* the text of the README and the tests, in table order */
 	assert_string_equal(list,
 			    "url, docker-ns, docker-run, tail, trigger, child, chain, remote, "
-			    "tunnel, udptunnel, idle, id");
+			    "tunnel, udptunnel, idle, sni, balance, proxy-protocol, id");
 	for (size_t i = 0; i < WORDS_N; i++)
 		len += strlen(words_table[i].name) + 2;
 	built = calloc(1, len + 1);

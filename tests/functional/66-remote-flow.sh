@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# 53-remote-flow: per-stream flow control on one peer link. Two segments on A lead to B over
+# 66-remote-flow: per-stream flow control on one peer link. Two segments on A lead to B over
 # the same link: :9001 to a source that writes without end, :9000 to an echo server. One client
 # connects to :9001 and never reads (the slow reader); then 200 clients at once, on :9000, each
 # do 20 round trips of 1 KiB and echo 256 KiB. They must all finish, about as fast as 200

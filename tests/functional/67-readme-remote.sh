@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# 54-readme-remote: the README's two-namespace `remote` example (section "Peers"), run exactly
+# 67-readme-remote: the README's two-namespace `remote` example (section "Peers"), run exactly
 # as printed: the indented block after "Two namespaces standing in for two machines" is taken
 # from README.md and run by bash from a directory whose build/ is this build. It must print the
 # create line and "hello" back from B, and list the segment. The block uses fixed names

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# 52-remote-udp: UDP over `remote`. On A, `url udp://:5300 remote B tail url :5301`; a UDP echo
+# 65-remote-udp: UDP over `remote`. On A, `url udp://:5300 remote B tail url :5301`; a UDP echo
 # server on B's :5301. Each datagram travels as a length-prefixed frame on a peer stream (one
 # stream per UDP session) and leaves B as a datagram again. Three clients at once (three
 # sessions), datagrams of 1 byte to 65507 bytes (the largest UDP payload over IPv4) come back
