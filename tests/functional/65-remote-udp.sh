@@ -7,7 +7,7 @@
 # sessions), datagrams of 1 byte to 65507 bytes (the largest UDP payload over IPv4) come back
 # whole and exact; then, with --udp-idle 2 on both daemons, every session ends on both hosts
 # and its peer stream with it. B is named: A knows it as 'peer-b' (/etc/netns/NS/hosts, which
-# `ip netns exec` puts in place of /etc/hosts), resolved off the event loop; an unknown name
+# `ip netns exec` puts in place of /etc/hosts), resolved at create time; an unknown name
 # fails the create with a clear error.
 #
 #   A (wh-a-$$) 198.18.0.1                                   B (wh-b-$$) 198.18.0.2
