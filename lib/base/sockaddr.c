@@ -1,64 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sockaddr.c - printing, parsing (IP only), comparing and hashing socket addresses
+ * sockaddr.c - printing, comparing and hashing socket addresses
  *
  * Used by log lines ("client [::1]:40312") and by the UDP session table, which is keyed by the
  * client's address: the hash covers exactly the fields sockaddr_equal() compares.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "sockaddr.h"
-
-int sockaddr_parse_ip(const char *text, union sockaddr_union *ret, socklen_t *ret_len)
-{
-	union sockaddr_union sa = { 0 };
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *colon, *h = text;
-	unsigned long port;
-	size_t hl;
-	char *end;
-
-	if (!text)
-		return -EINVAL;
-	colon = strrchr(text, ':');
-	if (!colon || colon == text)
-		return -EINVAL;
-	hl = (size_t)(colon - text);
-	if (text[0] == '[') {
-		if (hl < 3 || text[hl - 1] != ']')
-			return -EINVAL;
-		h++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || port > 65535)
-		return -EINVAL;
-	if (text[0] != '[' && inet_pton(AF_INET, host, &sa.in.sin_addr) == 1) {
-		sa.in.sin_family = AF_INET;
-		sa.in.sin_port = htons((uint16_t)port);
-		*ret = sa;
-		*ret_len = sizeof(sa.in);
-		return 0;
-	}
-	if (text[0] == '[' && inet_pton(AF_INET6, host, &sa.in6.sin6_addr) == 1) {
-		sa.in6.sin6_family = AF_INET6;
-		sa.in6.sin6_port = htons((uint16_t)port);
-		*ret = sa;
-		*ret_len = sizeof(sa.in6);
-		return 0;
-	}
-	return -EINVAL;
-}
 
 char *sockaddr_format(const struct sockaddr *sa, socklen_t salen, char buf[static SOCKADDR_STR_MAX])
 {

@@ -37,15 +37,6 @@ char *sockaddr_format(const struct sockaddr *sa, socklen_t salen,
 		      char buf[static SOCKADDR_STR_MAX]);
 
 /**
- * sockaddr_parse_ip() - The reverse of sockaddr_format() for IPv4 and IPv6: "1.2.3.4:40",
- * "[::1]:40" (no scope, no names)
- * @ret, @ret_len:	written on success only
- *
- * Return: 0 or -EINVAL
- */
-int sockaddr_parse_ip(const char *text, union sockaddr_union *ret, socklen_t *ret_len);
-
-/**
  * sockaddr_equal() - Whether two addresses name the same peer
  *
  * IPv4/IPv6 compare family, address, port (and scope id for IPv6); unix compares the path bytes.

@@ -44,7 +44,7 @@
 #include "tls-psk.h"
 
 #define IO_CHUNK	(64u * 1024u)
-#define OUT_BATCH	(16u * 1024u) /* small frames gathered into one TLS record */
+#define OUT_BATCH	(16u * 1024u)  /* small frames gathered into one TLS record */
 #define SEND_BUF_MAX	(512u * 1024u) /* per stream, while bytes are in flight */
 #define LINK_WINDOW	(64u * 1024u * 1024u)
 #define READS_PER_EVENT 16
@@ -75,7 +75,6 @@ struct h2s {
 	int32_t id;	/* -1 until the HTTP/2 stream exists */
 	uint32_t token; /* reverse opens: what the client will ask for */
 	char *path;
-	char *client;	/* the original client's address ("wormhole-client"), or NULL */
 	bool incoming;	/* the peer opened it (we answer with a response) */
 	bool rev;	/* the internal /rev stream */
 	bool owned;	/* a consumer holds it (stream_free not called yet) */
@@ -302,7 +301,6 @@ static void h2s_destroy(struct h2s *s)
 	bq_clear(l, &s->sq);
 	bq_clear(l, &s->rq);
 	free(s->path);
-	free(s->client);
 	free(s->revline);
 	free(s);
 }
@@ -569,8 +567,7 @@ static ssize_t on_data_read(nghttp2_session *session, int32_t stream_id, uint8_t
 
 static uint8_t hn_status[] = ":status", hv_200[] = "200", hn_method[] = ":method",
 	       hv_post[] = "POST", hn_scheme[] = ":scheme", hv_https[] = "https",
-	       hn_authority[] = ":authority", hv_wormhole[] = "wormhole", hn_path[] = ":path",
-	       hn_client[] = H2_LINK_CLIENT_HEADER;
+	       hn_authority[] = ":authority", hv_wormhole[] = "wormhole", hn_path[] = ":path";
 #define NV(n, v, vlen)                                          \
 	{                                                       \
 		n, v, sizeof(n) - 1, vlen, NGHTTP2_NV_FLAG_NONE \
@@ -593,11 +590,9 @@ static int h2s_submit(struct h2_link *l, struct h2s *s)
 			NV(hn_scheme, hv_https, 5),
 			NV(hn_authority, hv_wormhole, 8),
 			NV(hn_path, (uint8_t *)s->path, strlen(s->path)),
-			NV(hn_client, (uint8_t *)s->client, s->client ? strlen(s->client) : 0),
 		};
 
-		id = nghttp2_submit_request(l->h2, NULL, nv, ELEMENTSOF(nv) - (s->client ? 0 : 1),
-					    &prd, s);
+		id = nghttp2_submit_request(l->h2, NULL, nv, ELEMENTSOF(nv), &prd, s);
 		if (id < 0)
 			return id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE ? -EMFILE : -EIO;
 		s->id = id;
@@ -610,11 +605,10 @@ static int h2s_submit(struct h2_link *l, struct h2s *s)
 /* Server end: ask the client to open a stream for @s (through /rev). */
 static int h2s_ask_reverse(struct h2_link *l, struct h2s *s)
 {
-	char line[H2_LINK_PATH_MAX + H2_LINK_CLIENT_MAX + 32];
+	char line[H2_LINK_PATH_MAX + 32];
 	int n;
 
-	n = snprintf(line, sizeof(line), "%" PRIu32 " %s%s%s\n", s->token, s->path,
-		     s->client ? " " : "", s->client ?: "");
+	n = snprintf(line, sizeof(line), "%" PRIu32 " %s\n", s->token, s->path);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return -EINVAL;
 	if (bq_append(l, &l->rev->sq, line, (size_t)n) < 0)
@@ -671,13 +665,6 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
 	s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
-	if (s && namelen == sizeof(hn_client) - 1 && memcmp(name, hn_client, namelen) == 0) {
-		/* for the log and the head's connection; checked where it is parsed */
-		if (valuelen >= H2_LINK_CLIENT_MAX || s->client || memchr(value, 0, valuelen))
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-		s->client = strndup((const char *)value, valuelen);
-		return s->client ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	}
 	if (!s || namelen != 5 || memcmp(name, ":path", 5) != 0)
 		return 0;
 	if (valuelen > H2_LINK_PATH_MAX || s->path)
@@ -688,48 +675,31 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 
 static void rev_line(struct h2_link *l, const char *line)
 {
-	char path[H2_LINK_PATH_MAX + 16], want[H2_LINK_PATH_MAX + 1];
-	const char *client = NULL, *sp;
+	char path[H2_LINK_PATH_MAX + 16];
 	unsigned long token;
 	char *end;
 	struct h2s *s;
 	int r;
 
-	/* "<token> <path>[ <client>]" */
 	errno = 0;
 	token = strtoul(line, &end, 10);
-	sp = *end == ' ' ? strchr(end + 1, ' ') : NULL;
-	if (sp)
-		client = sp + 1;
-	else
-		sp = end + 1 + strlen(end + 1);
-	if (errno || *end != ' ' || token == 0 || token > UINT32_MAX || sp == end + 1 ||
-	    (size_t)(sp - end - 1) > H2_LINK_PATH_MAX ||
-	    (client && (strlen(client) >= H2_LINK_CLIENT_MAX || strchr(client, ' ')))) {
+	if (errno || *end != ' ' || token == 0 || token > UINT32_MAX || strlen(end + 1) == 0 ||
+	    strlen(end + 1) > H2_LINK_PATH_MAX) {
 		link_fail(l, -EPROTO, "peer sent a bad reverse-open line");
 		return;
 	}
-	memcpy(want, end + 1, (size_t)(sp - end - 1));
-	want[sp - end - 1] = '\0';
 	/* the stream we open is "/rev/<token>"; our consumer sees it under the path asked for */
 	snprintf(path, sizeof(path), "/rev/%lu", token);
 	s = h2s_new(l, path);
 	if (!s)
 		return;
-	if (client) {
-		s->client = strdup(client);
-		if (!s->client) {
-			h2s_destroy(s);
-			return;
-		}
-	}
 	r = h2s_submit(l, s);
 	if (r < 0) {
 		h2s_destroy(s);
 		return;
 	}
 	s->owned = true;
-	if (l->ops->stream(l, want, &s->st, l->userdata) < 0) {
+	if (l->ops->stream(l, end + 1, &s->st, l->userdata) < 0) {
 		s->st.ops->free(&s->st); /* resets it */
 	}
 }
@@ -1457,31 +1427,17 @@ struct h2_link *h2_link_free(struct h2_link *l)
 
 int h2_link_open(struct h2_link *l, const char *path, struct stream **ret)
 {
-	return h2_link_open_from(l, path, NULL, ret);
-}
-
-int h2_link_open_from(struct h2_link *l, const char *path, const char *client, struct stream **ret)
-{
 	struct h2s *s;
 	int r = 0;
 
 	if (!path || path[0] != '/' || strlen(path) > H2_LINK_PATH_MAX || strchr(path, ' ') ||
 	    strchr(path, '\n'))
 		return -EINVAL;
-	if (client && (strlen(client) >= H2_LINK_CLIENT_MAX || strpbrk(client, " \n")))
-		return -EINVAL;
 	if (l->state == LINK_DEAD)
 		return -ENOTCONN;
 	s = h2s_new(l, path);
 	if (!s)
 		return -ENOMEM;
-	if (client) {
-		s->client = strdup(client);
-		if (!s->client) {
-			h2s_destroy(s);
-			return -ENOMEM;
-		}
-	}
 	s->owned = true;
 	if (!l->dialer) {
 		s->token = l->next_token++;
@@ -1502,13 +1458,6 @@ int h2_link_open_from(struct h2_link *l, const char *path, const char *client, s
 	}
 	*ret = &s->st;
 	return 0;
-}
-
-const char *h2_link_stream_client(const struct stream *st)
-{
-	if (!st || st->ops != &h2s_ops)
-		return NULL;
-	return ((const struct h2s *)st)->client;
 }
 
 bool h2_link_is_up(const struct h2_link *l)

@@ -13,7 +13,7 @@
  *
  * Either end may open streams. HTTP/2 lets only the client open them, so the server end asks
  * the client to: the client keeps one internal stream, "/rev", on which the server writes
- * "<token> <path>[ <client>]\n"; the client then opens "/rev/<token>" and hands the new stream to its own
+ * "<token> <path>\n"; the client then opens "/rev/<token>" and hands the new stream to its own
  * stream callback under <path>. The server's stream exists at once and buffers what is written
  * to it until the request arrives (one extra round trip, no extra handshake).
  *
@@ -43,8 +43,6 @@ struct stream;
 #define H2_LINK_DEAD_USEC      (4ULL * 1000000ULL)
 #define H2_LINK_STREAM_WINDOW  (512u * 1024u)
 #define H2_LINK_PATH_MAX       256
-#define H2_LINK_CLIENT_MAX     72 /* SOCKADDR_STR_MAX of an IPv6 address with scope, and room */
-#define H2_LINK_CLIENT_HEADER  "wormhole-client"
 
 struct h2_link_ops {
 	/* the handshake is done: streams flow (those opened before are sent now) */
@@ -89,25 +87,6 @@ struct h2_link *h2_link_free(struct h2_link *l);
  * link. Return: 0, -EINVAL (path), -ENOMEM, -ENOTCONN (the link ended)
  */
 int h2_link_open(struct h2_link *l, const char *path, struct stream **ret);
-
-/**
- * h2_link_open_from() - h2_link_open() for a connection from @client
- * @client:	the original client's address as text ("198.18.0.1:41234", "[fd57::1]:80"), or
- *		NULL; it travels in the request's "wormhole-client" header (or, for a stream the
- *		server end opens, on its reverse-open line) and the peer reads it with
- *		h2_link_stream_client(). Copied; shorter than H2_LINK_CLIENT_MAX, no spaces
- *
- * Return: as h2_link_open()
- */
-int h2_link_open_from(struct h2_link *l, const char *path, const char *client, struct stream **ret);
-
-/**
- * h2_link_stream_client() - The client address the opener of @st sent along
- *
- * Return: the text as sent (unchecked: the peer is authenticated, but parse it before use), or
- * NULL when none was sent or @st is not a peer-link stream. Valid while @st lives
- */
-const char *h2_link_stream_client(const struct stream *st);
 
 /**
  * h2_link_is_up() - Return: whether the handshake is done and the link has not ended

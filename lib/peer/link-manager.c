@@ -738,8 +738,7 @@ void peer_hold(struct peer *p, bool hold)
 		(void)sd_event_source_set_enabled(p->reconnect, SD_EVENT_OFF);
 }
 
-static int peer_open_internal(struct peer *p, const char *path, bool now, const char *client,
-			      struct stream **ret)
+static int peer_open_internal(struct peer *p, const char *path, bool now, struct stream **ret)
 {
 	int r;
 
@@ -754,17 +753,12 @@ static int peer_open_internal(struct peer *p, const char *path, bool now, const 
 		if (r < 0)
 			return r;
 	}
-	return h2_link_open_from(p->link, path, client, ret);
+	return h2_link_open(p->link, path, ret);
 }
 
 int peer_open(struct peer *p, const char *path, struct stream **ret)
 {
-	return peer_open_internal(p, path, false, NULL, ret);
-}
-
-int peer_open_from(struct peer *p, const char *path, const char *client, struct stream **ret)
-{
-	return peer_open_internal(p, path, false, client, ret);
+	return peer_open_internal(p, path, false, ret);
 }
 
 /* ---- requests ----------------------------------------------------------------------------- */
@@ -861,7 +855,7 @@ int peer_request(struct peer *p, const char *line, peer_reply_fn cb, void *userd
 	rq->cb = cb;
 	rq->userdata = userdata;
 	/* a request is the control path: it dials even during a backoff (one attempt per request) */
-	r = peer_open_internal(p, "/ctl", true, NULL, &rq->st);
+	r = peer_open_internal(p, "/ctl", true, &rq->st);
 	if (r < 0)
 		goto fail;
 	rq->st->wake = on_request_wake;

@@ -119,11 +119,6 @@ void peer_hold(struct peer *p, bool hold);
 int peer_open(struct peer *p, const char *path, struct stream **ret);
 
 /**
- * peer_open_from() - peer_open() for a connection from @client (text, see h2_link_open_from())
- */
-int peer_open_from(struct peer *p, const char *path, const char *client, struct stream **ret);
-
-/**
  * peer_link_up() - Return: whether @p has a link that is up now
  */
 bool peer_link_up(const struct peer *p);
