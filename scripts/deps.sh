@@ -23,6 +23,8 @@ build_pkgs=(
 	busybox-static # scripts/run.sh: the demo backend (busybox httpd)
 	curl           # scripts/run.sh prints a curl line; tests/lib/dockerd.sh pings with it
 	systemd        # systemd.pc (unit directory), systemd-analyze, systemd-socket-activate
+	scdoc          # man/*.scd -> the man pages
+	bash-completion # bash-completion.pc: where completions/wormhole.bash is installed
 )
 test_pkgs=(
 	socat iproute2 python3 procps util-linux # functional tests (tests/lib/netns.sh)

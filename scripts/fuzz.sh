@@ -57,11 +57,11 @@ if [[ -z $CC ]] || ! probe; then
 	}
 fi
 
-srcs=("$repo"/lib/base/*.c "$repo"/lib/grammar/*.c)
+srcs=("$repo"/lib/base/*.c "$repo"/lib/grammar/*.c "$repo"/lib/docker/docker-json.c)
 cflags=(-g -O1 -std=gnu17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
-	-I"$repo"/lib/base -I"$repo"/lib/grammar -I/usr/include/yajl)
-libs=(-lyajl $(pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd))
+	-I"$repo"/lib/base -I"$repo"/lib/grammar -I"$repo"/lib/docker -I/usr/include/yajl)
+libs=(-lyajl -lcurl $(pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd))
 
 status=0
 summary=()

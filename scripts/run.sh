@@ -105,6 +105,16 @@ Segment 'demo': 127.0.0.1:$front -> 127.0.0.1:$back (busybox httpd). Try, in ano
     $wormhole create url :9000 tail url :$back     # another segment
     $wormhole delete demo
 
+README.md's examples use the bare names wormhole and wormholed; this build is not installed.
+Put it on PATH for a shell:
+
+    export PATH=$build/wormhole-cli:$build/wormholed:\$PATH
+
+or install it (/usr/local/bin/wormhole, /usr/local/sbin/wormholed, the systemd units, man
+pages and bash completion):
+
+    meson install -C $build
+
 Ctrl-C here stops everything.
 
 EOF

@@ -14,6 +14,9 @@
 #   cppcheck     cppcheck --error-exitcode=1 on lib/ chains/ wormholed/ wormhole-cli/
 #   clang-tidy   clang-tidy with .clang-tidy on the same files
 #   units        systemd-analyze verify of the installed units: any output is a failure
+#   install      a Debian-style build (--prefix=/usr, man pages required) in build-ci-install,
+#                `meson install --destdir` into a temporary directory: the binaries, units, man
+#                pages and bash completion must be where Debian expects them
 #   vm           tests/vm/run.sh: tunnels with real ESP traffic in a qemu VM (Debian's kernel; the
 #                kernel .deb and the initramfs base are cached in /var/tmp/wormhole-vm)
 #   functional   tests/functional/run.sh against build-ci's binaries (root: network namespaces);
@@ -44,7 +47,7 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 2
 fi
 
-all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units vm functional
+all_steps=(deps configure build unit asan valgrind cppcheck clang-tidy units install vm functional
 	functional-asan soak integration docker)
 read -r -a want <<<"${WH_CI_STEPS:-${all_steps[*]}}"
 names=() results=() times=()
@@ -171,6 +174,41 @@ do_units() {
 	[[ $rc -eq 0 && -z $out ]]
 }
 
+do_install() {
+	local d rc=0 f
+	local expect=(usr/bin/wormhole usr/sbin/wormholed
+		lib/systemd/system/wormholed.service lib/systemd/system/wormholed.socket
+		usr/share/man/man1/wormhole.1 usr/share/man/man8/wormholed.8
+		usr/share/man/man5/wormhole-chains.5
+		usr/share/bash-completion/completions/wormhole
+		usr/share/doc/wormhole/examples/wormhole-mysql.socket)
+	setup_dir "$repo/build-ci-install" --prefix=/usr -Dtests=disabled -Dman=enabled &&
+		ninja -C "$repo/build-ci-install" || return 1
+	d=$(mktemp -d /tmp/wh-ci-install.XXXXXX)
+	meson install -C "$repo/build-ci-install" --destdir "$d" --quiet || rc=1
+	for f in "${expect[@]}"; do
+		if [[ -s $d/$f ]]; then
+			echo "ok: /$f"
+		else
+			echo "missing: /$f"
+			rc=1
+		fi
+	done
+	# the man pages are roff that man renders without a warning; the completion is bash
+	for f in "$d"/usr/share/man/man*/*; do
+		[[ -f $f ]] || continue
+		out=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l "$f" 2>&1 >/dev/null)
+		[[ -z $out ]] || {
+			echo "$f: $out"
+			rc=1
+		}
+	done
+	bash -n "$d/usr/share/bash-completion/completions/wormhole" || rc=1
+	"$d/usr/bin/wormhole" --version || rc=1
+	rm -rf "$d"
+	return $rc
+}
+
 do_vm() {
 	bash "$repo/tests/vm/run.sh" "$build"
 }
@@ -231,6 +269,7 @@ step valgrind 0 do_valgrind
 step cppcheck 0 do_cppcheck
 step clang-tidy 0 do_clang_tidy
 step units 0 do_units
+step install 0 do_install
 step vm 0 do_vm
 step functional 0 do_functional
 step functional-asan 0 do_functional_asan

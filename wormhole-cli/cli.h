@@ -45,12 +45,26 @@ bool cli_peer_is_up(const struct cli_peer *cp);
  */
 int cli_call(const struct ctl_request *req, struct ctl_reply *ret);
 
+struct ctl_segment_info;
+
+/**
+ * cli_print_segments() - The segment table of `list` and `show` on stdout
+ * @legend:	print the header line
+ */
+void cli_print_segments(const struct ctl_segment_info *segs, size_t n, bool legend);
+
+/**
+ * cli_human_bytes() - @v as "512B", "1.5K", "3.2M", ... into @buf
+ */
+void cli_human_bytes(uint64_t v, char *buf, size_t len);
+
 int cmd_create(int argc, char *argv[]);
 int cmd_delete(int argc, char *argv[]);
 int cmd_keygen(int argc, char *argv[]);
 int cmd_link(int argc, char *argv[]); /* also unlink */
 int cmd_list(int argc, char *argv[]);
 int cmd_ping(int argc, char *argv[]);
+int cmd_show(int argc, char *argv[]);
 int cmd_version(int argc, char *argv[]);
 int cmd_tunnel_create(int argc, char *argv[]);
 int cmd_tunnel_delete(int argc, char *argv[]);

@@ -12,7 +12,7 @@
 #include "cli.h"
 #include "ctl-proto.h"
 
-static void human(uint64_t v, char *buf, size_t len)
+void cli_human_bytes(uint64_t v, char *buf, size_t len)
 {
 	static const char units[] = "BKMGTP";
 	double d = (double)v;
@@ -27,6 +27,34 @@ static void human(uint64_t v, char *buf, size_t len)
 		u++;
 	}
 	snprintf(buf, len, "%.1f%c", d, units[u]);
+}
+
+void cli_print_segments(const struct ctl_segment_info *segs, size_t n, bool legend)
+{
+	int wid = 2, wh = 4, wt = 4;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct ctl_segment_info *s = &segs[i];
+		int l = (int)strlen(s->id) + (s->parent ? 2 : 0);
+
+		wid = l > wid ? l : wid;
+		wh = (int)strlen(s->head ?: "") > wh ? (int)strlen(s->head ?: "") : wh;
+		wt = (int)strlen(s->tail ?: "") > wt ? (int)strlen(s->tail ?: "") : wt;
+	}
+	if (legend)
+		printf("%-*s  %-*s  %-*s  %-10s  %6s  %6s  %8s  %8s\n", wid, "ID", wh, "HEAD", wt,
+		       "TAIL", "STATE", "CONNS", "TOTAL", "IN", "OUT");
+	for (size_t i = 0; i < n; i++) {
+		const struct ctl_segment_info *s = &segs[i];
+		char in[16], out[16], id[128];
+
+		cli_human_bytes(s->bytes_in, in, sizeof(in));
+		cli_human_bytes(s->bytes_out, out, sizeof(out));
+		snprintf(id, sizeof(id), "%s%s", s->parent ? "└ " : "", s->id);
+		printf("%-*s  %-*s  %-*s  %-10s  %6" PRIu64 "  %6" PRIu64 "  %8s  %8s\n",
+		       wid + (s->parent ? 2 : 0), id, wh, s->head ?: "", wt, s->tail ?: "",
+		       s->state ?: "", s->conns_active, s->conns_total, in, out);
+	}
 }
 
 int cmd_list(int argc, char *argv[])
@@ -67,30 +95,7 @@ int cmd_list(int argc, char *argv[])
 		for (size_t i = 0; i < rep.n_segments; i++)
 			printf("%s\n", rep.segments[i].id);
 	} else {
-		int wid = 2, wh = 4, wt = 4;
-
-		for (size_t i = 0; i < rep.n_segments; i++) {
-			const struct ctl_segment_info *s = &rep.segments[i];
-			int l = (int)strlen(s->id) + (s->parent ? 2 : 0);
-
-			wid = l > wid ? l : wid;
-			wh = (int)strlen(s->head ?: "") > wh ? (int)strlen(s->head ?: "") : wh;
-			wt = (int)strlen(s->tail ?: "") > wt ? (int)strlen(s->tail ?: "") : wt;
-		}
-		if (legend)
-			printf("%-*s  %-*s  %-*s  %-10s  %6s  %6s  %8s  %8s\n", wid, "ID", wh,
-			       "HEAD", wt, "TAIL", "STATE", "CONNS", "TOTAL", "IN", "OUT");
-		for (size_t i = 0; i < rep.n_segments; i++) {
-			const struct ctl_segment_info *s = &rep.segments[i];
-			char in[16], out[16], id[128];
-
-			human(s->bytes_in, in, sizeof(in));
-			human(s->bytes_out, out, sizeof(out));
-			snprintf(id, sizeof(id), "%s%s", s->parent ? "└ " : "", s->id);
-			printf("%-*s  %-*s  %-*s  %-10s  %6" PRIu64 "  %6" PRIu64 "  %8s  %8s\n",
-			       wid + (s->parent ? 2 : 0), id, wh, s->head ?: "", wt, s->tail ?: "",
-			       s->state ?: "", s->conns_active, s->conns_total, in, out);
-		}
+		cli_print_segments(rep.segments, rep.n_segments, legend);
 		if (rep.n_links > 0) {
 			int wn = 4, wa = 7;
 
@@ -112,8 +117,8 @@ int cmd_list(int argc, char *argv[])
 				const struct ctl_link_info *l = &rep.links[i];
 				char in[16], out[16], age[24];
 
-				human(l->bytes_in, in, sizeof(in));
-				human(l->bytes_out, out, sizeof(out));
+				cli_human_bytes(l->bytes_in, in, sizeof(in));
+				cli_human_bytes(l->bytes_out, out, sizeof(out));
 				snprintf(age, sizeof(age), "%" PRIu64 "s", l->age_sec);
 				printf("%-*s  %-*s  %-4s  %-10s  %-12s  %8s  %7" PRIu64
 				       "  %8s  %8s\n",

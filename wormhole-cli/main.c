@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,26 +27,48 @@
 
 const char *cli_ctl_path = WORMHOLE_CTL_SOCKET;
 
+/* @usage: the arguments, for `wormhole COMMAND --help` (answered here, without the daemon);
+ * NULL: the command answers --help itself (create lists the words of the chain language) */
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char *argv[]);
 	const char *help;
+	const char *usage;
 } commands[] = {
-	{ "create", cmd_create,
-	  "Create a segment chain from WORDS (see `wormhole create --help`)" },
-	{ "delete", cmd_delete, "Delete a segment, its connections and its children" },
-	{ "list", cmd_list, "Show segments, their connections, and the peer links (--json)" },
-	{ "link", cmd_link, "Keep a link dialed out to HOST[:PORT] (from behind NAT)" },
-	{ "unlink", cmd_link, "Stop keeping the link to HOST[:PORT]" },
-	{ "ping", cmd_ping, "Round trip to the daemon (or to HOST's daemon: ping HOST), in ms" },
+	{ "create", cmd_create, "Create a segment chain from WORDS (see `wormhole create --help`)",
+	  NULL },
+	{ "delete", cmd_delete, "Delete a segment, its connections and its children", "ID" },
+	{ "list", cmd_list, "Show segments, their connections, and the peer links (--json)",
+	  "[--json[=pretty]] [-q|--quiet] [--no-legend]\n"
+	  "  --json[=pretty]  a JSON document {\"segments\":[...],\"links\":[...]} with exact "
+	  "byte\n"
+	  "                   counts\n"
+	  "  -q, --quiet      segment ids only, one a line\n"
+	  "  --no-legend      no header lines" },
+	{ "show", cmd_show, "One segment, its children and their connections", "ID" },
+	{ "link", cmd_link, "Keep a link dialed out to HOST[:PORT] (from behind NAT)",
+	  "HOST[:PORT]" },
+	{ "unlink", cmd_link, "Stop keeping the link to HOST[:PORT]", "HOST[:PORT]" },
+	{ "ping", cmd_ping, "Round trip to the daemon (or to HOST's daemon: ping HOST), in ms",
+	  "[HOST[:PORT]]\n"
+	  "Prints the round trip in milliseconds: a bare number (\"0.142000\") when stdout is\n"
+	  "not a terminal, so scripts can read it; \"0.142 ms\" on a terminal." },
 	{ "keygen", cmd_keygen,
-	  "Write a new peer key: keygen [--allow RULES [--id ID]] [PATH], mode 0600" },
+	  "Write a new peer key: keygen [--allow RULES [--id ID]] [PATH], mode 0600",
+	  "[--allow RULES [--id ID]] [PATH]\n"
+	  "Writes a new random peer key to PATH (default " WORMHOLE_KEYFILE "), mode 0600,\n"
+	  "and prints PATH; refuses to overwrite an existing file. --allow scopes the key\n"
+	  "(see README, scoped keys)." },
 	{ "tunnel-create", cmd_tunnel_create,
 	  "IPsec tunnel to HOST's daemon: tunnel-create [--udp] HOST; prints the overlay "
-	  "addresses" },
-	{ "tunnel-delete", cmd_tunnel_delete, "Remove the tunnel to HOST (both halves)" },
-	{ "tunnel-list", cmd_tunnel_list, "Show tunnels, SPIs and kernel counters (--json)" },
-	{ "version", cmd_version, "Print the CLI's and the daemon's versions" },
+	  "addresses",
+	  "[--udp] HOST[:PORT]\n"
+	  "  --udp  ESP in UDP (through NAT) instead of plain ESP" },
+	{ "tunnel-delete", cmd_tunnel_delete, "Remove the tunnel to HOST (both halves)",
+	  "HOST[:PORT]" },
+	{ "tunnel-list", cmd_tunnel_list, "Show tunnels, SPIs and kernel counters (--json)",
+	  "[--json]" },
+	{ "version", cmd_version, "Print the CLI's and the daemon's versions", "" },
 };
 
 static void usage(FILE *f)
@@ -165,6 +189,13 @@ int cli_call(const struct ctl_request *req, struct ctl_reply *ret)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&un, sizeof(un)) < 0) {
 		r = -errno;
+		if ((r == -EACCES || r == -EPERM) && geteuid() != 0) {
+			fprintf(stderr,
+				"wormhole: wormhole needs root: the control socket unix://%s is "
+				"root's only (run it as root)\n",
+				cli_ctl_path);
+			return r;
+		}
 		fprintf(stderr, "wormhole: cannot reach wormholed at unix://%s: %s%s\n",
 			cli_ctl_path, strerror(-r),
 			r == -ENOENT || r == -ECONNREFUSED ? " (is wormholed running?)" : "");
@@ -274,6 +305,69 @@ out_free_segs:
 	return r;
 }
 
+/* "Usage: wormhole NAME ARGS", the one-line help, then the usage's further lines */
+static void print_command_help(size_t k)
+{
+	const char *u = commands[k].usage, *nl = strchr(u, '\n');
+	int first = nl ? (int)(nl - u) : (int)strlen(u);
+
+	printf("Usage: wormhole %s%s%.*s\n\n%s\n%s%s", commands[k].name, first ? " " : "", first, u,
+	       commands[k].help, nl ? nl + 1 : "", nl ? "\n" : "");
+}
+
+/* -h or --help anywhere after the command: chain words and ids never start with '-' */
+static bool wants_help(int argc, char *argv[])
+{
+	for (int k = 1; k < argc; k++)
+		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0)
+			return true;
+	return false;
+}
+
+/* Edit distance with transpositions ("lsit" is 1 from "list"), for words under 32 bytes */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), m[33][33];
+
+	if (la > 32 || lb > 32)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= la; i++)
+		m[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		m[0][j] = j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = m[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			best = m[i - 1][j] + 1 < best ? m[i - 1][j] + 1 : best;
+			best = m[i][j - 1] + 1 < best ? m[i][j - 1] + 1 : best;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    m[i - 2][j - 2] + 1 < best)
+				best = m[i - 2][j - 2] + 1;
+			m[i][j] = best;
+		}
+	return m[la][lb];
+}
+
+/* The command @s most likely meant: a close spelling, or the first one it begins */
+static const char *nearest_command(const char *s)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX, len = strlen(s);
+
+	for (size_t k = 0; k < ELEMENTSOF(commands); k++) {
+		size_t d = edit_distance(s, commands[k].name);
+
+		if (len >= 3 && strncmp(commands[k].name, s, len) == 0)
+			d = 1;
+		if (d < best_d) {
+			best_d = d;
+			best = commands[k].name;
+		}
+	}
+	return best_d <= (len > 8 ? 3U : len > 5 ? 2U : 1U) ? best : NULL;
+}
+
 int main(int argc, char *argv[])
 {
 	int i = 1;
@@ -345,11 +439,21 @@ int main(int argc, char *argv[])
 	}
 	for (size_t k = 0; k < ELEMENTSOF(commands); k++)
 		if (strcmp(argv[i], commands[k].name) == 0) {
+			int ret;
+
+			if (wants_help(argc - i, argv + i)) {
+				if (!commands[k].usage) {
+					char *h[] = { argv[i], (char *)(uintptr_t) "--help", NULL };
+
+					return commands[k].fn(2, h);
+				}
+				print_command_help(k);
+				return EXIT_OK;
+			}
 			/* freed here, not in an atexit handler: OpenSSL's own exit handler,
 			 * registered at its first use, would run first and drop the callback
 			 * that frees (and wipes) the key held by the TLS context */
-			int ret = commands[k].fn(argc - i, argv + i);
-
+			ret = commands[k].fn(argc - i, argv + i);
 			peer_cleanup();
 			return ret;
 		}
@@ -358,6 +462,12 @@ int main(int argc, char *argv[])
 		return EXIT_OK;
 	}
 	fprintf(stderr, "wormhole: unknown command '%s'\n", argv[i]);
-	usage(stderr);
+	{
+		const char *near = nearest_command(argv[i]);
+
+		if (near)
+			fprintf(stderr, "Did you mean 'wormhole %s'?\n", near);
+		fprintf(stderr, "Try 'wormhole --help'.\n");
+	}
 	return EXIT_USAGE;
 }

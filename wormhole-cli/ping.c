@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ping.c - `wormhole ping` (round trip to the daemon in ms, as the original printed it) and
- * `wormhole version`
+ * ping.c - `wormhole ping` (round trip to the daemon in milliseconds: a bare number as the
+ * original printed it, "0.142 ms" when stdout is a terminal) and `wormhole version`
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "cli.h"
@@ -47,10 +48,16 @@ int cmd_ping(int argc, char *argv[])
 		return EXIT_FAIL;
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	ret = rep.ok ? EXIT_OK : EXIT_FAIL;
-	if (rep.ok)
-		printf("%f\n",
-		       (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6);
-	else
+	if (rep.ok) {
+		double ms =
+			(double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+
+		/* a script reads the bare number (as the original printed it); a person gets units */
+		if (isatty(STDOUT_FILENO))
+			printf("%.3f ms\n", ms);
+		else
+			printf("%f\n", ms);
+	} else
 		fprintf(stderr, "wormhole: ping: %s\n", rep.error ?: "failed");
 	ctl_reply_done(&rep);
 	return ret;

@@ -8,6 +8,7 @@
  * a counter of pending ones decides when the daemon is ready.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +30,9 @@
 #include "strv.h"
 #include "systemd.h"
 
-#define SAVE_DELAY_USEC	  (200 * 1000ULL)
-#define STATUS_EVERY_USEC (10 * 1000 * 1000ULL)
+#define SAVE_DELAY_USEC	   (200 * 1000ULL)
+#define STATUS_EVERY_USEC  (10 * 1000 * 1000ULL)
+#define COUNTERS_SAVE_USEC (30 * 1000 * 1000ULL) /* counters that moved are saved this often */
 
 static struct wh_state *state;
 static struct daemon *daemon_;
@@ -39,6 +41,7 @@ static bool booting, stopping;
 static char **file_ids; /* top segments from chain files: their files are their state */
 static size_t n_file_ids;
 static sd_event_source *save_src, *status_src;
+static uint64_t counters_saved, counters_check_usec; /* state_counters_sum() at the last save */
 
 /* ---- hooks -------------------------------------------------------------------------------- */
 
@@ -179,6 +182,7 @@ static int on_save(sd_event_source *src, uint64_t usec, void *userdata)
 		return 0;
 	}
 	*j = (struct save_job){ .st = state, .efd = sd_event_source_get_io_fd(save_done_src) };
+	counters_saved = state_counters_sum(daemon_);
 	r = state_serialize(daemon_, keep_in_state, &j->buf, &j->len);
 	if (r >= 0) {
 		r = -pthread_attr_init(&attr);
@@ -238,6 +242,13 @@ static const struct daemon_hooks hooks = {
 static int on_status(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	sysd_notify_status(daemon_);
+	/* counters move without a segment changing: save them now and then, not on each byte */
+	counters_check_usec += STATUS_EVERY_USEC;
+	if (counters_check_usec >= COUNTERS_SAVE_USEC) {
+		counters_check_usec = 0;
+		if (!booting && state_counters_sum(daemon_) != counters_saved)
+			hook_changed(daemon_);
+	}
 	(void)sd_event_source_set_time_relative(src, STATUS_EVERY_USEC);
 	return 0;
 }
@@ -247,6 +258,12 @@ static void boot_done(void)
 	unsigned n = 0;
 
 	booting = false;
+	if (state) {
+		unsigned back = state_restore_counters(state, daemon_);
+
+		if (back)
+			log_info("counters of %u segment%s restored", back, back == 1 ? "" : "s");
+	}
 	state_forget_restore(state);
 	sysd_drop_unused_stored();
 	/* the restore may have moved a port or dropped what could not be created */
@@ -394,8 +411,39 @@ int boot_start(struct daemon *d, struct wh_state *st, const char *chains_dir)
 	return r < 0 ? r : 0;
 }
 
+/* The last save, at stop, on the loop (nothing else runs now): the counters since the last one
+ * would be lost otherwise. A save still running on its thread is waited for (bounded), as both
+ * write the same temporary file. */
+static void save_final(void)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!state || booting || !daemon_)
+		return;
+	if (save_running) {
+		struct pollfd p = { .fd = sd_event_source_get_io_fd(save_done_src),
+				    .events = POLLIN };
+
+		if (poll(&p, 1, 5000) <= 0) {
+			log_warning("a state file write is still running at stop; the last "
+				    "counters are not saved");
+			return;
+		}
+		(void)on_save_done(save_done_src, p.fd, POLLIN, NULL);
+	}
+	r = state_serialize(daemon_, keep_in_state, &buf, &len);
+	if (r >= 0)
+		r = state_write(state, buf, len);
+	if (r < 0)
+		log_warning_errno(r, "cannot save the counters at stop, ignoring");
+}
+
 void boot_stopping(void)
 {
+	if (!stopping)
+		save_final(); /* once: a second call comes after the segments are gone */
 	stopping = true;
 	save_src = sd_event_source_disable_unref(save_src);
 	status_src = sd_event_source_disable_unref(status_src);

@@ -30,6 +30,7 @@
 #include "chains.h"
 #include "cleanup.h"
 #include "config.h"
+#include "control-show.h"
 #include "control.h"
 #include "ctl-proto.h"
 #include "head.h"
@@ -428,23 +429,6 @@ static int handle_delete(struct ctl_client *c, struct ctl_request *req)
 	return client_queue(c, &(struct ctl_reply){ .ok = true });
 }
 
-static int segment_info(const struct segment *s, struct ctl_segment_info *i)
-{
-	*i = (struct ctl_segment_info){
-		.conns_active = s->conns_active,
-		.conns_total = s->conns_total,
-	};
-	segment_bytes(s, &i->bytes_in, &i->bytes_out);
-	i->id = strdup(s->id);
-	i->parent = s->parent ? strdup(s->parent->id) : NULL;
-	i->head = segment_head_url(s, true);
-	i->tail = segment_tail_url(s);
-	i->state = segment_state_text(s);
-	if (!i->id || (s->parent && !i->parent) || !i->head || !i->tail || !i->state)
-		return -ENOMEM;
-	return 0;
-}
-
 /*
  * An open-addressing table of segment pointers (a power of two, at most half full), for the two
  * linear passes of a list: parent lookups while ordering, and which segments still exist while
@@ -640,7 +624,7 @@ static int list_fill(struct ctl_client *c)
 			l->pos++;
 			continue;
 		}
-		r = segment_info(s, &rep.segment);
+		r = control_segment_info(s, &rep.segment);
 		if (r >= 0)
 			r = client_queue(c, &rep);
 		ctl_segment_info_done(&rep.segment);
@@ -727,6 +711,19 @@ static int handle_tunnel(struct ctl_client *c, struct ctl_request *req)
 	return r < 0 ? r : 0;
 }
 
+static int handle_show(struct ctl_client *c, struct ctl_request *req)
+{
+	struct ctl_reply rep = { 0 };
+	int r;
+
+	r = control_show(c->ctl->d, req->id, &rep);
+	if (r < 0)
+		return r;
+	r = client_queue(c, &rep);
+	ctl_reply_done(&rep);
+	return r;
+}
+
 static int handle_ping(struct ctl_client *c, struct ctl_request *req)
 {
 	return client_queue(c, &(struct ctl_reply){ .ok = true });
@@ -787,6 +784,7 @@ static const struct {
 	{ CTL_OP_TUNNEL_PREPARE, handle_tunnel },
 	{ CTL_OP_TUNNEL_INSTALL, handle_tunnel },
 	{ CTL_OP_TUNNEL_REKEY, handle_tunnel },
+	{ CTL_OP_SHOW, handle_show },
 	{ CTL_OP_HELLO, handle_hello },
 	{ CTL_OP_LINK, handle_link },
 	{ CTL_OP_UNLINK, handle_link },

@@ -31,7 +31,8 @@
 #include "spec.h"
 #include "strv.h"
 
-#define PUBLISH_LABEL "wormhole.publish"
+#define PUBLISH_LABEL	     "wormhole.publish"
+#define PUBLISH_REMOTE_LABEL "wormhole.publish.remote"
 
 struct pub {
 	struct labels *l;
@@ -173,13 +174,16 @@ static void pub_next(struct pub *p)
 static void pub_start(struct labels *l, const struct docker_container_info *info)
 {
 	_cleanup_free_ char *err = NULL;
-	const char *value = NULL;
+	const char *value = NULL, *remote = NULL;
 	struct pub *p;
 	int r;
 
 	for (char **kv = info->labels; kv && *kv; kv++)
 		if (strncmp(*kv, PUBLISH_LABEL "=", strlen(PUBLISH_LABEL) + 1) == 0)
 			value = *kv + strlen(PUBLISH_LABEL) + 1;
+		else if (strncmp(*kv, PUBLISH_REMOTE_LABEL "=", strlen(PUBLISH_REMOTE_LABEL) + 1) ==
+			 0)
+			remote = *kv + strlen(PUBLISH_REMOTE_LABEL) + 1;
 	if (!value || pub_find(l, info->id))
 		return;
 	p = calloc(1, sizeof(*p));
@@ -191,6 +195,12 @@ static void pub_start(struct labels *l, const struct docker_container_info *info
 	LIST_PREPEND(pubs, l->pubs, p);
 	if (!p->cid || !p->name)
 		goto oom;
+	/* what is meant for another host is never published on this one instead */
+	if (remote) {
+		pub_refused(p, PUBLISH_REMOTE_LABEL,
+			    "publishing through a peer is not supported yet");
+		return;
+	}
 	r = publish_label_parse(value, p->name, &p->items, &p->n_items, &err);
 	if (r == -ENOMEM)
 		goto oom;

@@ -54,6 +54,7 @@ struct options {
 	char *state_dir;
 	char *chains_dir;
 	uint64_t connect_timeout_usec;
+	bool connect_timeout_set;
 	uint64_t udp_idle_usec;
 	uint64_t idle_timeout_usec;
 	unsigned max_conns;
@@ -80,7 +81,9 @@ static void help(void)
 	       "\n"
 	       "  -H, --host unix://PATH      control socket (default unix://%s)\n"
 	       "      --connect-timeout SEC   how long a connection waits for its tail to accept\n"
-	       "                              (retried while refused; default 30)\n"
+	       "                              (default 30); given, every tail is retried while\n"
+	       "                              it refuses, not only container tails and tails\n"
+	       "                              behind a trigger\n"
 	       "      --max-conns N           concurrent connections per segment, on top of its "
 	       "fair\n"
 	       "                              share of the descriptors (default: the share only)\n"
@@ -216,6 +219,7 @@ static int parse_args(int argc, char *argv[], struct options *o)
 			break;
 		}
 		case ARG_CONNECT_TIMEOUT:
+			o->connect_timeout_set = true;
 			if (parse_seconds(optarg, &o->connect_timeout_usec) < 0) {
 				fprintf(stderr,
 					"wormholed: --connect-timeout '%s': not a positive "
@@ -559,6 +563,7 @@ int main(int argc, char *argv[])
 	(void)sd_event_set_watchdog(d.event, 1);
 	d.ops = chain_ops;
 	d.connect_timeout_usec = o.connect_timeout_usec;
+	d.connect_timeout_set = o.connect_timeout_set;
 	d.udp_idle_usec = o.udp_idle_usec;
 	d.idle_timeout_usec = o.idle_timeout_usec;
 	d.max_conns = o.max_conns;

@@ -11,8 +11,11 @@
  * clear error at start. Only GET /metrics is served (anything else: 404 or 405).
  *
  * The figures come from each segment's counters (segment.h, struct segment_stats) and its live
- * connections; they start at zero with the segment (they survive neither a delete nor a daemon
- * restart yet).
+ * connections; they start at zero with the segment, end with its delete, and survive a daemon
+ * restart with it (the state file keeps them, wormholed/state.c). Per peer link (label `peer`,
+ * and `side`: dialed by us or accepted), what lib/peer's link manager knows
+ * (peer_manager_links()): up or down, streams open and opened, bytes each way, the last
+ * keepalive round trip, reconnects.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +30,7 @@
 #include <systemd/sd-event.h>
 
 #include "cleanup.h"
+#include "link-manager.h"
 #include "log.h"
 #include "metrics.h"
 #include "segment.h"
@@ -50,6 +54,85 @@ static void header(FILE *f, const char *name, const char *type, const char *help
 
 /* Segment ids are [A-Za-z0-9._-]: nothing to escape in a label value. */
 #define FOREACH_SEGMENT(d, s) for (const struct segment *s = (d)->segments; s; s = s->next)
+
+enum link_family {
+	LINK_UP,
+	LINK_STREAMS_OPEN,
+	LINK_STREAMS_TOTAL,
+	LINK_BYTES,
+	LINK_RTT,
+	LINK_RECONNECTS,
+	_LINK_FAMILY_MAX,
+};
+
+static const struct {
+	const char *name, *type, *help;
+} link_families[_LINK_FAMILY_MAX] = {
+	[LINK_UP] = { "wormhole_peer_link_up", "gauge", "1 if the link to/from the peer is up." },
+	[LINK_STREAMS_OPEN] = { "wormhole_peer_link_streams_open", "gauge",
+				"Streams open on the link now (connections and requests)." },
+	[LINK_STREAMS_TOTAL] = { "wormhole_peer_link_streams_total", "counter",
+				 "Streams opened on the link, either side." },
+	[LINK_BYTES] = { "wormhole_peer_link_bytes_total", "counter",
+			 "Stream payload over the link: in = received, out = sent." },
+	[LINK_RTT] = { "wormhole_peer_link_rtt_seconds", "gauge",
+		       "Round trip of the last keepalive PING (absent until one was answered)." },
+	[LINK_RECONNECTS] = { "wormhole_peer_link_reconnects_total", "counter",
+			      "Times a dialed link came up again after the first." },
+};
+
+struct link_pass {
+	FILE *f;
+	enum link_family fam;
+};
+
+static void on_link(const struct peer_link_info *i, void *userdata)
+{
+	const struct link_pass *lp = userdata;
+	const char *name = link_families[lp->fam].name;
+	char labels[300];
+
+	snprintf(labels, sizeof(labels), "peer=\"%s\",side=\"%s\"", i->name,
+		 i->dialed ? "dialed" : "accepted");
+	switch (lp->fam) {
+	case LINK_UP:
+		fprintf(lp->f, "%s{%s} %d\n", name, labels, strcmp(i->state, "up") == 0 ? 1 : 0);
+		break;
+	case LINK_STREAMS_OPEN:
+		fprintf(lp->f, "%s{%s} %u\n", name, labels, i->streams);
+		break;
+	case LINK_STREAMS_TOTAL:
+		fprintf(lp->f, "%s{%s} %" PRIu64 "\n", name, labels, i->total.streams_total);
+		break;
+	case LINK_BYTES:
+		fprintf(lp->f, "%s{%s,direction=\"in\"} %" PRIu64 "\n", name, labels,
+			i->total.bytes_in);
+		fprintf(lp->f, "%s{%s,direction=\"out\"} %" PRIu64 "\n", name, labels,
+			i->total.bytes_out);
+		break;
+	case LINK_RTT:
+		if (i->total.rtt_usec)
+			fprintf(lp->f, "%s{%s} %.6f\n", name, labels,
+				(double)i->total.rtt_usec / 1e6);
+		break;
+	case LINK_RECONNECTS:
+		fprintf(lp->f, "%s{%s} %" PRIu64 "\n", name, labels, i->reconnects);
+		break;
+	default:
+		break;
+	}
+}
+
+static void render_links(FILE *f, struct peer_manager *m)
+{
+	for (int fam = 0; fam < _LINK_FAMILY_MAX; fam++) {
+		struct link_pass lp = { .f = f, .fam = fam };
+
+		header(f, link_families[fam].name, link_families[fam].type,
+		       link_families[fam].help);
+		peer_manager_links(m, on_link, &lp);
+	}
+}
 
 int metrics_render(struct daemon *d, char **ret, size_t *ret_len)
 {
@@ -150,6 +233,8 @@ int metrics_render(struct daemon *d, char **ret, size_t *ret_len)
 	FOREACH_SEGMENT(d, s)
 	fprintf(f, "wormhole_segment_idle_stops_total{segment=\"%s\"} %" PRIu64 "\n", s->id,
 		s->stats.idle_stops);
+	if (d->peers)
+		render_links(f, d->peers);
 	if (fclose(f) != 0 || !text) {
 		free(text);
 		return -ENOMEM;

@@ -7,7 +7,10 @@
  * owner is gone. segments.json is one JSON object:
  *   {"version":1,"segments":[{"id":"web","words":["url",":80","tail","url",":8080"],
  *     "chain":[{"id":"web","port":80,"triggered":false}, ...]}]}
- * written to a temporary file, fsync()ed and renamed over the old one, so a crash leaves either
+ * and a "counters" array, one object per registered segment (chain-file ones too):
+ *   {"id":"web","conns":12,"in":3400,"out":560,"trigger_starts":1,...,"failures":{"refused":0,..}}
+ * added to the same segment's live counters once the restore is done (state_restore_counters()).
+ * The file is written to a temporary file, fsync()ed and renamed over the old one, so a crash leaves either
  * the old or the new file, never half of one.
  */
 #include <errno.h>
@@ -37,6 +40,13 @@
 #define STATE_FILE_TMP "segments.json.tmp"
 #define STATE_MAX      (64u << 20)
 
+/* What a segment had counted, by id (see state_restore_counters()) */
+struct saved_counters {
+	char *id;
+	uint64_t conns, in, out;
+	struct segment_stats stats;
+};
+
 struct wh_state {
 	char *dir;
 	int dirfd;
@@ -44,6 +54,8 @@ struct wh_state {
 	char id[17];
 	struct state_entry *entries;
 	size_t n_entries;
+	struct saved_counters *counters;
+	size_t n_counters;
 	bool restoring;
 };
 
@@ -250,6 +262,11 @@ static void entries_free(struct wh_state *st)
 	free(st->entries);
 	st->entries = NULL;
 	st->n_entries = 0;
+	for (size_t i = 0; i < st->n_counters; i++)
+		free(st->counters[i].id);
+	free(st->counters);
+	st->counters = NULL;
+	st->n_counters = 0;
 }
 
 struct wh_state *state_free(struct wh_state *st)
@@ -330,6 +347,87 @@ static int entry_parse(yajl_val o, struct state_entry *e)
 	return 0;
 }
 
+/* A counter that is absent reads as 0; one that is there must be a non-negative integer. */
+static int get_count(yajl_val o, const char *key, uint64_t *ret)
+{
+	yajl_val v = obj_get(o, key);
+
+	if (!v) {
+		*ret = 0;
+		return 0;
+	}
+	if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0)
+		return -EINVAL;
+	*ret = (uint64_t)YAJL_GET_INTEGER(v);
+	return 0;
+}
+
+static int counters_parse(yajl_val o, struct saved_counters *c)
+{
+	yajl_val id = obj_get(o, "id"), sum = obj_get(o, "trigger_sum"),
+		 buckets = obj_get(o, "trigger_buckets"), fails = obj_get(o, "failures");
+	struct segment_stats *x = &c->stats;
+	int r = 0;
+
+	if (!YAJL_IS_STRING(id) || !spec_id_valid(id->u.string))
+		return -EINVAL;
+	r |= get_count(o, "conns", &c->conns);
+	r |= get_count(o, "in", &c->in);
+	r |= get_count(o, "out", &c->out);
+	r |= get_count(o, "trigger_starts", &x->trigger_starts);
+	r |= get_count(o, "trigger_failures", &x->trigger_failures);
+	r |= get_count(o, "trigger_count", &x->trigger_count);
+	r |= get_count(o, "container_starts", &x->container_starts);
+	r |= get_count(o, "container_stops", &x->container_stops);
+	r |= get_count(o, "idle_stops", &x->idle_stops);
+	if (r < 0)
+		return -EINVAL;
+	if (sum && YAJL_IS_NUMBER(sum) && YAJL_GET_DOUBLE(sum) >= 0)
+		x->trigger_sum = YAJL_GET_DOUBLE(sum);
+	/* the buckets only when their bounds are the ones we have; else the count and sum stay */
+	if (YAJL_IS_ARRAY(buckets) && buckets->u.array.len == SEGMENT_TRIGGER_BUCKETS)
+		for (size_t i = 0; i < SEGMENT_TRIGGER_BUCKETS; i++) {
+			yajl_val b = buckets->u.array.values[i];
+
+			if (YAJL_IS_INTEGER(b) && YAJL_GET_INTEGER(b) >= 0)
+				x->trigger_bucket[i] = (uint64_t)YAJL_GET_INTEGER(b);
+		}
+	for (int f = 0; YAJL_IS_OBJECT(fails) && f < _SEGMENT_FAIL_MAX; f++)
+		if (get_count(fails, segment_fail_name(f), &x->connect_failures[f]) < 0)
+			return -EINVAL;
+	c->id = strdup(id->u.string);
+	return c->id ? 0 : -ENOMEM;
+}
+
+/* Counters are an addition to the file: malformed ones are dropped, the segments still load. */
+static int parse_counters(struct wh_state *st, yajl_val cnt)
+{
+	if (!cnt)
+		return 0;
+	if (!YAJL_IS_ARRAY(cnt)) {
+		log_warning("state file: 'counters' is not an array, ignoring it");
+		return 0;
+	}
+	st->counters = calloc(cnt->u.array.len + 1, sizeof(*st->counters));
+	if (!st->counters)
+		return -ENOMEM;
+	for (size_t i = 0; i < cnt->u.array.len; i++) {
+		struct saved_counters *c = &st->counters[st->n_counters];
+		int r = counters_parse(cnt->u.array.values[i], c);
+
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			free(c->id);
+			*c = (struct saved_counters){ 0 };
+			log_warning("state file: counters %zu are malformed, ignoring them", i + 1);
+			continue;
+		}
+		st->n_counters++;
+	}
+	return 0;
+}
+
 static int parse_state(struct wh_state *st, const char *text, char *err, size_t errlen)
 {
 	_cleanup_(yajl_tree_freep) yajl_val root = yajl_tree_parse(text, err, errlen);
@@ -354,7 +452,7 @@ static int parse_state(struct wh_state *st, const char *text, char *err, size_t 
 			return r;
 		}
 	}
-	return 0;
+	return parse_counters(st, obj_get(root, "counters"));
 }
 
 int state_load(struct wh_state *st, const struct state_entry **ret, size_t *ret_n)
@@ -444,6 +542,53 @@ const char *state_child_id(const struct wh_state *st, const char *parent_id)
 	return NULL;
 }
 
+unsigned state_restore_counters(const struct wh_state *st, struct daemon *d)
+{
+	unsigned n = 0;
+
+	if (!st->restoring)
+		return 0;
+	for (size_t i = 0; i < st->n_counters; i++) {
+		const struct saved_counters *c = &st->counters[i];
+		struct segment *s = segment_find(d, c->id);
+		struct segment_stats *x;
+
+		if (!s)
+			continue;
+		x = &s->stats;
+		s->conns_total += c->conns;
+		s->bytes_in_closed += c->in;
+		s->bytes_out_closed += c->out;
+		for (int f = 0; f < _SEGMENT_FAIL_MAX; f++)
+			x->connect_failures[f] += c->stats.connect_failures[f];
+		x->trigger_starts += c->stats.trigger_starts;
+		x->trigger_failures += c->stats.trigger_failures;
+		for (size_t b = 0; b < SEGMENT_TRIGGER_BUCKETS; b++)
+			x->trigger_bucket[b] += c->stats.trigger_bucket[b];
+		x->trigger_count += c->stats.trigger_count;
+		x->trigger_sum += c->stats.trigger_sum;
+		x->container_starts += c->stats.container_starts;
+		x->container_stops += c->stats.container_stops;
+		x->idle_stops += c->stats.idle_stops;
+		n++;
+	}
+	return n;
+}
+
+uint64_t state_counters_sum(const struct daemon *d)
+{
+	uint64_t sum = 0;
+
+	for (const struct segment *s = d->segments; s; s = s->next) {
+		uint64_t in, out;
+
+		segment_bytes(s, &in, &out);
+		sum += s->conns_total + in + out + s->stats.trigger_starts +
+		       s->stats.container_starts + s->stats.container_stops;
+	}
+	return sum;
+}
+
 void state_forget_restore(struct wh_state *st)
 {
 	st->restoring = false;
@@ -464,6 +609,45 @@ static void gen_str(yajl_gen g, const char *s)
 static void strmap_freep(struct strmap **m)
 {
 	*m = strmap_free(*m);
+}
+
+static void gen_count(yajl_gen g, const char *key, uint64_t v)
+{
+	gen_str(g, key);
+	yajl_gen_integer(g, (long long)(v > INT64_MAX ? INT64_MAX : v));
+}
+
+static void gen_counters(yajl_gen g, const struct segment *s)
+{
+	const struct segment_stats *x = &s->stats;
+	uint64_t in, out;
+
+	segment_bytes(s, &in, &out);
+	yajl_gen_map_open(g);
+	gen_str(g, "id");
+	gen_str(g, s->id);
+	gen_count(g, "conns", s->conns_total);
+	gen_count(g, "in", in);
+	gen_count(g, "out", out);
+	gen_count(g, "trigger_starts", x->trigger_starts);
+	gen_count(g, "trigger_failures", x->trigger_failures);
+	gen_count(g, "trigger_count", x->trigger_count);
+	gen_str(g, "trigger_sum");
+	yajl_gen_double(g, x->trigger_sum);
+	gen_str(g, "trigger_buckets");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < SEGMENT_TRIGGER_BUCKETS; i++)
+		yajl_gen_integer(g, (long long)x->trigger_bucket[i]);
+	yajl_gen_array_close(g);
+	gen_str(g, "failures");
+	yajl_gen_map_open(g);
+	for (int f = 0; f < _SEGMENT_FAIL_MAX; f++)
+		gen_count(g, segment_fail_name(f), x->connect_failures[f]);
+	yajl_gen_map_close(g);
+	gen_count(g, "container_starts", x->container_starts);
+	gen_count(g, "container_stops", x->container_stops);
+	gen_count(g, "idle_stops", x->idle_stops);
+	yajl_gen_map_close(g);
 }
 
 int state_serialize(struct daemon *d, bool (*keep)(const struct segment *s), char **ret,
@@ -524,6 +708,12 @@ int state_serialize(struct daemon *d, bool (*keep)(const struct segment *s), cha
 		yajl_gen_array_close(g);
 		yajl_gen_map_close(g);
 	}
+	yajl_gen_array_close(g);
+	gen_str(g, "counters");
+	yajl_gen_array_open(g);
+	for (const struct segment *s = d->segments; s; s = s->next)
+		if (s->registered)
+			gen_counters(g, s);
 	yajl_gen_array_close(g);
 	yajl_gen_map_close(g);
 	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)

@@ -6,6 +6,10 @@
  *   lock           flock()ed by the live daemon for its whole life (it holds its pid, for messages)
  *   daemon-id      16 hex digits made at the first start; containers carry wormhole.daemon=<id>
  *   segments.json  the segments created at run time, rewritten (atomically) after every change
+ * segments.json also keeps every segment's counters by id (connections, bytes each way, the
+ * struct segment_stats figures; chain-file segments too): a segment that comes back with the
+ * same id continues from them, so metrics are not reset by an upgrade. They are saved with
+ * every change, every 30 s while they move, and at stop.
  * A second daemon with the same directory finds the lock taken and refuses to run, so a daemon
  * id is held by at most one live daemon, and containers labelled with our id whose daemon is
  * gone are provably ours to adopt or remove once we hold the lock.
@@ -80,6 +84,20 @@ const struct state_head *state_find_head(const struct wh_state *st, const char *
  * state_child_id() - The id the child of @parent_id had in the restored state, or NULL
  */
 const char *state_child_id(const struct wh_state *st, const char *parent_id);
+
+/**
+ * state_restore_counters() - Add the counters saved for each segment of @d that is being
+ * restored (same id) to its live ones; call once the restore is done, before
+ * state_forget_restore(). A segment with no saved counters is left alone.
+ * Return: how many segments got counters back
+ */
+unsigned state_restore_counters(const struct wh_state *st, struct daemon *d);
+
+/**
+ * state_counters_sum() - A figure that changes whenever any counter of @d moves (the sum of
+ * connections and bytes): the saver compares it to know whether a save is due
+ */
+uint64_t state_counters_sum(const struct daemon *d);
 
 /**
  * state_serialize() - The state file's text: every registered top segment of @d for which

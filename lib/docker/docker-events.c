@@ -125,73 +125,32 @@ static const struct docker_op_kind events_kind = {
 
 static void events_connect(struct docker_op *op);
 
-/* The "exitCode" attribute of a die event: a decimal int, else -EINVAL. */
-static int exit_code_parse(const char *s, int *ret)
-{
-	long v;
-	char *end;
-
-	if (!((s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9')))
-		return -EINVAL;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < INT_MIN || v > INT_MAX)
-		return -EINVAL;
-	*ret = (int)v;
-	return 0;
-}
-
 static int events_line(struct docker_op *op, char *line)
 {
 	struct events_op *e = events_of(op);
-	yajl_val v = yajl_tree_parse(line, NULL, 0);
-	const char *type, *action, *id, *name, *code;
+	struct docker_event_line ev = { 0 };
 	struct ev_item *it;
-	int64_t t;
+	int r;
 
-	if (!v)
-		return 0; /* not JSON: skip it, the stream goes on */
-	type = docker_json_str(v, "Type", NULL);
-	action = docker_json_str(v, "Action", NULL);
-	if (!action)
-		action = docker_json_str(v, "status", NULL);
-	id = docker_json_str(v, "Actor", "ID");
-	if (!id)
-		id = docker_json_str(v, "id", NULL);
-	t = docker_json_int(v, "timeNano", NULL);
-	if ((type && strcmp(type, "container") != 0) || !action || !id ||
-	    (t > 0 && t <= e->last_nano)) {
-		/* not ours, or replayed by since= after a reconnect */
-		yajl_tree_free(v);
+	r = docker_event_line_parse(line, &ev);
+	if (r <= 0)
+		return r; /* not JSON or not a container event: skip it, the stream goes on */
+	if (ev.time_nano > 0 && ev.time_nano <= e->last_nano) {
+		docker_event_line_done(&ev); /* replayed by since= after a reconnect */
 		return 0;
 	}
-	if (t > 0)
-		e->last_nano = t;
+	if (ev.time_nano > 0)
+		e->last_nano = ev.time_nano;
 	it = calloc(1, sizeof(*it));
 	if (!it) {
-		yajl_tree_free(v);
+		docker_event_line_done(&ev);
 		return -ENOMEM;
 	}
-	{
-		const char *np[] = { "Actor", "Attributes", "name", NULL };
-		const char *cp[] = { "Actor", "Attributes", "exitCode", NULL };
-		yajl_val nv = yajl_tree_get(v, np, yajl_t_string);
-		yajl_val cv = yajl_tree_get(v, cp, yajl_t_string);
-
-		name = nv ? YAJL_GET_STRING(nv) : NULL;
-		code = cv ? YAJL_GET_STRING(cv) : NULL;
-	}
-	it->action = strdup(action);
-	it->id = strdup(id);
-	it->name = name ? strdup(name) : NULL;
-	if (!code || exit_code_parse(code, &it->exit_code) < 0)
-		it->exit_code = 0; /* absent or not a number: unknown, as for other actions */
-	it->time_nano = t;
-	yajl_tree_free(v);
-	if (!it->action || !it->id || (name && !it->name)) {
-		ev_item_free(it);
-		return -ENOMEM;
-	}
+	it->action = TAKE_PTR(ev.action);
+	it->id = TAKE_PTR(ev.id);
+	it->name = TAKE_PTR(ev.name);
+	it->exit_code = ev.exit_code;
+	it->time_nano = ev.time_nano;
 	LIST_APPEND(items, e->items, it);
 	(void)sd_event_source_set_enabled(op->defer, SD_EVENT_ONESHOT);
 	return 0;

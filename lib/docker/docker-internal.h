@@ -149,5 +149,17 @@ int docker_http_error(long status, const char *body, char **ret_msg);
 int docker_info_parse(const char *body, struct docker_container_info *ret);
 void docker_info_done(struct docker_container_info *i);
 
+/* One line of the event stream, parsed (docker-json.c; pure, fuzzed by tests/fuzz/fuzz-docker) */
+struct docker_event_line {
+	char *action, *id, *name; /* name: NULL when absent */
+	int exit_code;		  /* of a die event; 0 when absent or not a number */
+	int64_t time_nano;	  /* 0 when absent */
+};
+
+/* Return: 1 a container event (*ret filled; release with docker_event_line_done()), 0 not JSON
+ * or not a container event, -ENOMEM */
+int docker_event_line_parse(const char *line, struct docker_event_line *ret);
+void docker_event_line_done(struct docker_event_line *e);
+
 /* {"KEY":["VALUE"]} URL-escaped; NULL without memory */
 char *docker_filter_one(const char *key, const char *value);

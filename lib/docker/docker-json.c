@@ -9,6 +9,7 @@
  * docker_container_info. The yajl trees never leave this file's functions and their callers.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,7 @@ int docker_info_parse(const char *body, struct docker_container_info *ret)
 
 	v = yajl_tree_parse(body, NULL, 0);
 	id = docker_json_str(v, "Id", NULL);
-	if (!id) {
+	if (!id || !*id) { /* an empty id would match every container in a prefix lookup */
 		yajl_tree_free(v);
 		return -EBADMSG;
 	}
@@ -173,4 +174,71 @@ char *docker_filter_one(const char *key, const char *value)
 	if (json)
 		r = docker_url_escape(json);
 	return r;
+}
+
+/* The "exitCode" attribute of a die event: a decimal int, else -EINVAL. */
+static int exit_code_parse(const char *s, int *ret)
+{
+	long v;
+	char *end;
+
+	if (!((s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9')))
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < INT_MIN || v > INT_MAX)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
+void docker_event_line_done(struct docker_event_line *e)
+{
+	free(e->action);
+	free(e->id);
+	free(e->name);
+	*e = (struct docker_event_line){ 0 };
+}
+
+int docker_event_line_parse(const char *line, struct docker_event_line *ret)
+{
+	yajl_val v = yajl_tree_parse(line, NULL, 0);
+	const char *type, *action, *id, *name, *code;
+	struct docker_event_line e = { 0 };
+
+	if (!v)
+		return 0;
+	type = docker_json_str(v, "Type", NULL);
+	action = docker_json_str(v, "Action", NULL);
+	if (!action)
+		action = docker_json_str(v, "status", NULL);
+	id = docker_json_str(v, "Actor", "ID");
+	if (!id)
+		id = docker_json_str(v, "id", NULL);
+	if ((type && strcmp(type, "container") != 0) || !action || !id) {
+		yajl_tree_free(v);
+		return 0;
+	}
+	e.time_nano = docker_json_int(v, "timeNano", NULL);
+	{
+		const char *np[] = { "Actor", "Attributes", "name", NULL };
+		const char *cp[] = { "Actor", "Attributes", "exitCode", NULL };
+		yajl_val nv = yajl_tree_get(v, np, yajl_t_string);
+		yajl_val cv = yajl_tree_get(v, cp, yajl_t_string);
+
+		name = nv ? YAJL_GET_STRING(nv) : NULL;
+		code = cv ? YAJL_GET_STRING(cv) : NULL;
+	}
+	e.action = strdup(action);
+	e.id = strdup(id);
+	e.name = name ? strdup(name) : NULL;
+	if (!code || exit_code_parse(code, &e.exit_code) < 0)
+		e.exit_code = 0; /* absent or not a number: unknown, as for other actions */
+	yajl_tree_free(v);
+	if (!e.action || !e.id || (name && !e.name)) {
+		docker_event_line_done(&e);
+		return -ENOMEM;
+	}
+	*ret = e;
+	return 1;
 }

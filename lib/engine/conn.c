@@ -567,6 +567,43 @@ void conn_bytes_live(const struct segment *s, uint64_t *in, uint64_t *out)
 	}
 }
 
+int conn_foreach(const struct segment *s, int (*fn)(const struct conn_info *ci, void *userdata),
+		 void *userdata)
+{
+	const struct conn *c, *last = NULL;
+	_cleanup_free_ char *seg_tail = NULL;
+	int r;
+
+	/* the list is newest first (LIST_PREPEND): walk it from its end */
+	LIST_FOREACH(conns, c, s->conns)
+		last = c;
+	for (c = last; c; c = c->conns_prev) {
+		_cleanup_free_ char *tail = c->tail ? endpoint_url(&c->tail->ep, true) : NULL;
+		char client[SOCKADDR_STR_MAX];
+		struct conn_info ci = {
+			.id = c->id,
+			.state = conn_state_name(c->state),
+			.client = sockaddr_format(&c->client_sa.sa, c->client_len, client),
+			.start_usec = c->start_usec,
+		};
+
+		if (!tail && !seg_tail) {
+			seg_tail = segment_tail_url(s);
+			if (!seg_tail)
+				return -ENOMEM;
+		}
+		if (c->tail && !tail)
+			return -ENOMEM;
+		ci.tail = tail ?: seg_tail;
+		if (c->relay)
+			relay_bytes(c->relay, &ci.bytes_in, &ci.bytes_out);
+		r = fn(&ci, userdata);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 unsigned conn_count_waiting(const struct segment *s)
 {
 	const struct conn *c;

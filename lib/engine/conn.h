@@ -68,5 +68,23 @@ void conn_free_all(struct segment *s, const char *reason);
  */
 void conn_bytes_live(const struct segment *s, uint64_t *in, uint64_t *out);
 
+/* One TCP connection as `wormhole show` lists it (strings valid during the callback only). */
+struct conn_info {
+	uint64_t id;
+	const char *state;   /* "waiting", "connecting", "relaying", ... */
+	const char *client;  /* "127.0.0.1:40022" */
+	const char *tail;    /* the tail it goes to, "tcp://docker:db@172.17.0.2:3306" */
+	uint64_t start_usec; /* CLOCK_MONOTONIC, when it was accepted */
+	uint64_t bytes_in, bytes_out;
+};
+
+/**
+ * conn_foreach() - Call @fn for each TCP connection of @s, oldest first (UDP sessions are not
+ * listed); stops at the first negative return of @fn
+ * Return: 0, what @fn returned, or -ENOMEM
+ */
+int conn_foreach(const struct segment *s, int (*fn)(const struct conn_info *ci, void *userdata),
+		 void *userdata);
+
 /* What a UDP head's relay calls for its sessions (userdata: the segment). */
 extern const struct udp_relay_ops conn_udp_ops;

@@ -41,8 +41,11 @@ int endpoint_copy(struct endpoint *dst, const struct endpoint *src)
 {
 	struct endpoint e = { .proto = src->proto, .port = src->port, .nsfd = -EBADF };
 
+	/* the container too: a child's head inside its parent's container lists as docker:NAME@ */
 	if (strdup_or_null(src->ns_name, &e.ns_name) < 0 ||
-	    strdup_or_null(src->host, &e.host) < 0 || strdup_or_null(src->path, &e.path) < 0) {
+	    strdup_or_null(src->host, &e.host) < 0 || strdup_or_null(src->path, &e.path) < 0 ||
+	    strdup_or_null(src->container, &e.container) < 0 ||
+	    strdup_or_null(src->container_id, &e.container_id) < 0) {
 		endpoint_done(&e);
 		return -ENOMEM;
 	}

@@ -56,7 +56,7 @@ int endpoint_socktype(enum url_proto p);
 /**
  * endpoint_resolve() - @host (numeric, or a name through getaddrinfo: control path only) and
  * @port to a socket address
- * Return: 0, -EADDRNOTAVAIL, -EAFNOSUPPORT, -errno
+ * Return: 0, -EADDRNOTAVAIL (the name did not resolve), -EAFNOSUPPORT, -errno
  */
 int endpoint_resolve(const char *host, uint16_t port, int socktype, union sockaddr_union *ret,
 		     socklen_t *ret_len);

@@ -67,6 +67,7 @@ struct daemon {
 	struct segment *segments_last;
 	struct strmap *by_id; /* the registry by id (segment.c) */
 	uint64_t connect_timeout_usec;
+	bool connect_timeout_set; /* --connect-timeout given: every tail retries while refused */
 	uint64_t udp_idle_usec;
 	uint64_t idle_timeout_usec; /* a TCP connection quiet both ways this long ends; 0: never */
 

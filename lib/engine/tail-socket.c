@@ -4,7 +4,10 @@
  *
  * The address is resolved once, when the tail is completed (at creation, or when the trigger
  * ran); each connection then creates its socket in the tail's namespace and connects without
- * blocking, retried while the target refuses (lib/net/connector). The namespace fd is duplicated
+ * blocking (lib/net/connector). A refusal is retried (until --connect-timeout) only where something
+ * may still be starting: a segment with a trigger, a tail inside a container (docker-ns,
+ * docker-run), or any tail when the daemon was given --connect-timeout; a plain tail that refuses
+ * fails the connection at once instead of keeping the client waiting. The namespace fd is duplicated
  * per open: a container restart replaces the endpoint's while a connect may still be retrying.
  */
 #include <errno.h>
@@ -18,6 +21,7 @@
 #include "errmsg.h"
 #include "netns.h"
 #include "segment.h"
+#include "spec.h"
 #include "tail.h"
 
 struct socket_open {
@@ -46,6 +50,13 @@ static void on_connected(struct connector *cn, int fd, void *userdata)
 	done(ud, fd < 0 ? fd : 0, RELAY_END_FD(fd < 0 ? -EBADF : fd));
 }
 
+/* Whether a refusal from @t may mean "not up yet" rather than "down" (see the top). */
+static bool socket_retry(const struct segment *s, const struct segment_tail *t)
+{
+	return s->d->connect_timeout_set || (s->sseg && s->sseg->n_trig > 0) || t->ep.container ||
+	       t->ep.container_id;
+}
+
 static int socket_open(struct segment *s, const struct segment_tail *t, tail_opened_fn done,
 		       void *userdata, void **ret_handle)
 {
@@ -63,8 +74,9 @@ static int socket_open(struct segment *s, const struct segment_tail *t, tail_ope
 			return r;
 		}
 	}
-	r = connector_new(s->d->loop, o->nsfd, &t->sa.sa, t->salen, SOCK_STREAM,
-			  s->d->connect_timeout_usec, on_connected, o, &o->connector);
+	r = connector_new_flags(
+		s->d->loop, o->nsfd, &t->sa.sa, t->salen, SOCK_STREAM, s->d->connect_timeout_usec,
+		socket_retry(s, t) ? 0 : CONNECTOR_NO_RETRY, on_connected, o, &o->connector);
 	if (r < 0) {
 		safe_close(o->nsfd);
 		free(o);
@@ -121,6 +133,12 @@ static int socket_complete(struct segment *s, struct segment_tail *st, char **re
 	else
 		r = endpoint_resolve(t->host, t->port, endpoint_socktype(t->proto), &st->sa,
 				     &st->salen);
+	if (r == -EADDRNOTAVAIL) { /* endpoint_resolve(): the name did not resolve */
+		(void)errmsg_set(ret_error,
+				 "segment '%s': tail '%s': the name '%s' did not resolve", s->id,
+				 url ?: "", t->host);
+		return r;
+	}
 	if (r < 0)
 		return errmsg_set_errno(ret_error, r, "segment '%s': tail '%s'", s->id, url ?: "");
 

@@ -31,6 +31,7 @@ static const char *const ctl_op_names[_CTL_OP_MAX] = {
 	[CTL_OP_TUNNEL_PREPARE] = "tunnel-prepare",
 	[CTL_OP_TUNNEL_INSTALL] = "tunnel-install",
 	[CTL_OP_TUNNEL_REKEY] = "tunnel-rekey",
+	[CTL_OP_SHOW] = "show",
 	[CTL_OP_HELLO] = "hello",
 	[CTL_OP_LINK] = "link",
 	[CTL_OP_UNLINK] = "unlink",
@@ -156,7 +157,7 @@ int ctl_request_format(const struct ctl_request *req, char **ret)
 	r = gen_kv(g, "op", ctl_op_name(req->op));
 	if (r < 0)
 		return r;
-	if (req->op == CTL_OP_DELETE || req->op == CTL_OP_RENEW) {
+	if (req->op == CTL_OP_DELETE || req->op == CTL_OP_RENEW || req->op == CTL_OP_SHOW) {
 		if (!req->id)
 			return -EINVAL;
 		r = gen_kv(g, "id", req->id);
@@ -502,7 +503,7 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *ret, cha
 	if (req.op == _CTL_OP_MAX)
 		return set_err(reterr, "unknown op '%.64s'", YAJL_GET_STRING(op));
 
-	if (req.op == CTL_OP_DELETE || req.op == CTL_OP_RENEW) {
+	if (req.op == CTL_OP_DELETE || req.op == CTL_OP_RENEW || req.op == CTL_OP_SHOW) {
 		r = get_str(v, "id", &req.id, reterr);
 		if (r < 0)
 			return r;
@@ -624,6 +625,30 @@ static int gen_segments(yajl_gen g, const struct ctl_segment_info *s, size_t n)
 	return 0;
 }
 
+static int gen_conns(yajl_gen g, const struct ctl_conn_info *c, size_t n, uint64_t more)
+{
+	int r;
+
+	r = gen_str(g, "conns");
+	if (r < 0)
+		return r;
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		yajl_gen_map_open(g);
+		r = r ?: gen_kv(g, "segment", c[i].segment);
+		r = r ?: gen_ku(g, "id", c[i].id);
+		r = r ?: gen_kv(g, "client", c[i].client);
+		r = r ?: gen_kv(g, "tail", c[i].tail);
+		r = r ?: gen_kv(g, "state", c[i].state);
+		r = r ?: gen_ku(g, "age_ms", c[i].age_ms);
+		r = r ?: gen_ku(g, "bytes_in", c[i].bytes_in);
+		r = r ?: gen_ku(g, "bytes_out", c[i].bytes_out);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+	return r ?: gen_ku(g, "conns_more", more);
+}
+
 static int gen_tunnels(yajl_gen g, const struct ctl_tunnel *t, size_t n)
 {
 	int r;
@@ -675,6 +700,8 @@ int ctl_reply_format(const struct ctl_reply *rep, char **ret)
 			r = r ?: gen_ku(g, "count", rep->count);
 		if (rep->has_tunnels)
 			r = r ?: gen_tunnels(g, rep->tunnels, rep->n_tunnels);
+		if (rep->has_conns)
+			r = r ?: gen_conns(g, rep->conns, rep->n_conns, rep->conns_more);
 	}
 	if (r < 0)
 		return r;
@@ -703,6 +730,46 @@ static int parse_segment(yajl_val o, struct ctl_segment_info *s, char **reterr)
 	if (r == 0 && !s->id)
 		r = set_err(reterr, "a segment needs an 'id'");
 	return r;
+}
+
+static int parse_conn(yajl_val o, struct ctl_conn_info *c, char **reterr)
+{
+	int r;
+
+	if (!YAJL_IS_OBJECT(o))
+		return set_err(reterr, "a connection must be an object");
+	r = obj_check_unique(o, "connection", reterr);
+	r = r ?: get_str(o, "segment", &c->segment, reterr);
+	r = r ?: get_u64(o, "id", &c->id, reterr);
+	r = r ?: get_str(o, "client", &c->client, reterr);
+	r = r ?: get_str(o, "tail", &c->tail, reterr);
+	r = r ?: get_str(o, "state", &c->state, reterr);
+	r = r ?: get_u64(o, "age_ms", &c->age_ms, reterr);
+	r = r ?: get_u64(o, "bytes_in", &c->bytes_in, reterr);
+	r = r ?: get_u64(o, "bytes_out", &c->bytes_out, reterr);
+	return r;
+}
+
+static int parse_conns(yajl_val v, struct ctl_reply *rep, char **reterr)
+{
+	yajl_val a = obj_get(v, "conns");
+	int r;
+
+	if (!a)
+		return 0;
+	if (!YAJL_IS_ARRAY(a))
+		return set_err(reterr, "'conns' must be an array");
+	rep->has_conns = true;
+	rep->conns = calloc(a->u.array.len + 1, sizeof(*rep->conns));
+	if (!rep->conns)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->u.array.len; i++) {
+		rep->n_conns = i + 1;
+		r = parse_conn(a->u.array.values[i], &rep->conns[i], reterr);
+		if (r < 0)
+			return r;
+	}
+	return get_u64(v, "conns_more", &rep->conns_more, reterr);
 }
 
 static int parse_link(yajl_val o, struct ctl_link_info *l, char **reterr)
@@ -775,6 +842,9 @@ int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **
 		if (r < 0)
 			goto fail;
 	}
+	r = parse_conns(v, &rep, reterr);
+	if (r < 0)
+		goto fail;
 	segs = obj_get(v, "tunnels");
 	if (segs) {
 		if (!YAJL_IS_ARRAY(segs)) {
@@ -828,6 +898,15 @@ void ctl_segment_info_done(struct ctl_segment_info *s)
 	free(s->tail);
 	free(s->state);
 	*s = (struct ctl_segment_info){ 0 };
+}
+
+void ctl_conn_info_done(struct ctl_conn_info *c)
+{
+	free(c->segment);
+	free(c->client);
+	free(c->tail);
+	free(c->state);
+	*c = (struct ctl_conn_info){ 0 };
 }
 
 void ctl_link_info_done(struct ctl_link_info *l)
@@ -893,6 +972,9 @@ void ctl_reply_done(struct ctl_reply *r)
 	for (size_t i = 0; r->tunnels && i < r->n_tunnels; i++)
 		ctl_tunnel_done(&r->tunnels[i]);
 	free(r->tunnels);
+	for (size_t i = 0; r->conns && i < r->n_conns; i++)
+		ctl_conn_info_done(&r->conns[i]);
+	free(r->conns);
 	*r = (struct ctl_reply){ 0 };
 }
 

@@ -4,6 +4,7 @@
  *
  * Requests:  {"op":"create","words":["url",":9000","tail","url",":9001"]}
  *            {"op":"delete","id":"web"}  {"op":"list"}  {"op":"ping"}  {"op":"version"}
+ *            {"op":"show","id":"web"}
  *            from a peer daemon over the peer link (lib/peer) also:
  *            {"op":"create","words":[...],"peer_head":"tcp://127.0.0.1:9000"}
  *            {"op":"renew","id":"web.1a2b3c"}
@@ -18,6 +19,11 @@
  *            {"ok":true,"version":"0.1.0"}
  *            {"ok":false,"error":"segment 'web': no such segment"}
  *            {"ok":true,"tunnels":[{"peer":"198.18.0.2:9999","local_ov":"100.64.1.2",...}]}
+ *            show: {"ok":true,"segments":[the segment, then its descendants],
+ *                   "conns":[{"segment":"web","id":12,"client":"127.0.0.1:40022",
+ *                             "tail":"tcp://127.0.0.1:9001","state":"relaying","age_ms":3200,
+ *                             "bytes_in":10,"bytes_out":10}],"conns_more":0}
+ *            (at most CTL_SHOW_CONNS connections; conns_more counts the rest)
  * A long request (a create that pulls an image) may be preceded by progress lines
  * {"progress":"..."}; the final line is the one with "ok". A list is streamed: one line per
  * segment, {"segment":{"id":"web",...}}, then the end line {"ok":true,"count":N} (N lines came);
@@ -55,6 +61,7 @@ enum ctl_op {
 	CTL_OP_TUNNEL_PREPARE, /* peer links only */
 	CTL_OP_TUNNEL_INSTALL, /* peer links only: carries keys */
 	CTL_OP_TUNNEL_REKEY,   /* peer links only: carries keys */
+	CTL_OP_SHOW,	       /* a segment, its descendants and their connections */
 	_CTL_OP_MAX,
 };
 
@@ -77,9 +84,22 @@ struct ctl_tunnel {
 	uint64_t rekeys; /* lists: rekeys done by this daemon */
 };
 
+#define CTL_SHOW_CONNS 1000 /* connections in one show reply; about 200 bytes each */
+
+/* One connection of a show reply. */
+struct ctl_conn_info {
+	char *segment; /* the segment it belongs to */
+	uint64_t id;
+	char *client; /* "127.0.0.1:40022" */
+	char *tail;   /* "tcp://127.0.0.1:9001" */
+	char *state;  /* "waiting", "connecting", "relaying" */
+	uint64_t age_ms;
+	uint64_t bytes_in, bytes_out;
+};
+
 struct ctl_request {
 	enum ctl_op op;
-	char *id;     /* delete, renew */
+	char *id;     /* delete, renew, show */
 	char **words; /* create: NULL-terminated */
 	/* create, from a peer daemon only: the new segment's head is the streams arriving on
 	 * the peer link, and this URL ("tcp://127.0.0.1:9000") is the creator's tail, which
@@ -138,6 +158,10 @@ struct ctl_reply {
 	struct ctl_tunnel *tunnels; /* tunnel-create (one), tunnel-list, tunnel-prepare (one) */
 	size_t n_tunnels;
 	bool has_tunnels;
+	struct ctl_conn_info *conns; /* show */
+	size_t n_conns;
+	bool has_conns;
+	uint64_t conns_more; /* show: connections left out (over CTL_SHOW_CONNS) */
 };
 
 /**
@@ -220,6 +244,11 @@ int ctl_tunnels_format_json(const struct ctl_tunnel *t, size_t n, bool pretty, c
  * ctl_tunnel_done() - Free the strings of @t, wiping the keys first
  */
 void ctl_tunnel_done(struct ctl_tunnel *t);
+
+/**
+ * ctl_conn_info_done() - Free the strings of @c
+ */
+void ctl_conn_info_done(struct ctl_conn_info *c);
 
 /**
  * ctl_segment_info_done() - Free the strings of @s

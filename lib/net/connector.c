@@ -46,6 +46,7 @@ struct connector {
 	bool has_result;  /* result is set and not delivered yet */
 	bool starting;	  /* inside connector_new(): report from the loop */
 	bool in_progress; /* fd is connecting, registered in the ioloop */
+	bool no_retry;	  /* CONNECTOR_NO_RETRY: a refusal ends it with -ECONNREFUSED */
 	socklen_t salen;
 	union sockaddr_union sa;
 	uint64_t deadline; /* CLOCK_MONOTONIC usec */
@@ -120,6 +121,10 @@ static void connector_refused(struct connector *c)
 
 	c->in_progress = false;
 	c->fd = ioloop_close(c->loop, c->fd);
+	if (c->no_retry) {
+		connector_finish(c, -ECONNREFUSED);
+		return;
+	}
 	if (now >= c->deadline) {
 		connector_finish(c, -ETIMEDOUT);
 		return;
@@ -215,6 +220,14 @@ int connector_new(struct ioloop *l, int nsfd, const struct sockaddr *sa, socklen
 		  int socktype, uint64_t timeout_usec, connector_done_fn done, void *userdata,
 		  struct connector **ret)
 {
+	return connector_new_flags(l, nsfd, sa, salen, socktype, timeout_usec, 0, done, userdata,
+				   ret);
+}
+
+int connector_new_flags(struct ioloop *l, int nsfd, const struct sockaddr *sa, socklen_t salen,
+			int socktype, uint64_t timeout_usec, unsigned flags, connector_done_fn done,
+			void *userdata, struct connector **ret)
+{
 	struct connector *c;
 	uint64_t now;
 	int r;
@@ -234,6 +247,7 @@ int connector_new(struct ioloop *l, int nsfd, const struct sockaddr *sa, socklen
 	c->fd = -EBADF;
 	c->nsfd = nsfd;
 	c->socktype = socktype;
+	c->no_retry = flags & CONNECTOR_NO_RETRY;
 	c->salen = salen;
 	memcpy(&c->sa, sa, salen);
 	c->delay = CONNECTOR_DELAY_MIN;

@@ -43,6 +43,16 @@ int connector_new(struct ioloop *l, int nsfd, const struct sockaddr *sa, socklen
 		  int socktype, uint64_t timeout_usec, connector_done_fn done, void *userdata,
 		  struct connector **ret);
 
+#define CONNECTOR_NO_RETRY 1u /* a refusal ends at once with -ECONNREFUSED (nothing is starting) */
+
+/**
+ * connector_new_flags() - connector_new() with @flags (CONNECTOR_NO_RETRY); @timeout_usec then
+ * still bounds a connect that hangs (no answer at all)
+ */
+int connector_new_flags(struct ioloop *l, int nsfd, const struct sockaddr *sa, socklen_t salen,
+			int socktype, uint64_t timeout_usec, unsigned flags, connector_done_fn done,
+			void *userdata, struct connector **ret);
+
 /**
  * connector_free() - Cancel and free (NULL is fine). Return: NULL
  */

@@ -103,7 +103,9 @@ struct h2_link {
 	uint64_t started, last_rx;
 	uint8_t *out; /* frames copied out of nghttp2 (all but DATA), or a DATA frame TLS refused */
 	size_t out_off, out_len, out_cap;
-	struct blk *pool;    /* free blocks */
+	struct blk *pool;   /* free blocks */
+	uint64_t ping_sent; /* when the PING now out left, for the round trip */
+	struct h2_link_stats stats;
 	struct h2s *streams; /* every stream object still tied to the link */
 	struct h2s *rev;     /* client: the /rev stream we opened; server: the one we got */
 	char *down_reason;
@@ -520,6 +522,7 @@ static struct h2s *h2s_new(struct h2_link *l, const char *path)
 		}
 	}
 	h2s_link_add(l, s);
+	l->stats.streams_total++; /* the internal /rev stream is taken off where it is made */
 	return s;
 }
 
@@ -752,6 +755,7 @@ static int on_request(struct h2_link *l, struct h2s *s)
 	if (!l->dialer && strcmp(s->path, "/rev") == 0 && !l->rev) {
 		s->rev = true;
 		l->rev = s;
+		l->stats.streams_total--;
 		r = h2s_submit(l, s);
 		if (r >= 0)
 			link_send_pending(l);
@@ -812,8 +816,12 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 		}
 		break;
 	case NGHTTP2_PING:
-		if (frame->hd.flags & NGHTTP2_FLAG_ACK)
+		if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && l->ping_out) {
 			l->ping_out = false;
+			l->stats.rtt_usec = now_usec() - l->ping_sent;
+			if (l->stats.rtt_usec == 0)
+				l->stats.rtt_usec = 1; /* 0 means "not measured" */
+		}
 		break;
 	default:
 		break;
@@ -832,6 +840,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
 	struct h2_link *l = user_data;
 	struct h2s *s = nghttp2_session_get_stream_user_data(session, stream_id);
 
+	if (!s || !s->rev)
+		l->stats.bytes_in += len; /* stream payload: the /rev control lines are not */
 	if (!s || !s->owned) {
 		if (s && s->rev && l->dialer) {
 			rev_input(l, s, data, len);
@@ -987,6 +997,8 @@ static int on_send_data(nghttp2_session *session, nghttp2_frame *frame, const ui
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	}
 	bq_consume(l, &s->sq, length);
+	if (!s->rev)
+		l->stats.bytes_out += length;
 	l->wrote = true;
 	if (s->write_blocked) {
 		s->write_blocked = false;
@@ -1113,6 +1125,7 @@ static int link_start_h2(struct h2_link *l)
 		if (!l->rev)
 			return -ENOMEM;
 		l->rev->rev = true;
+		l->stats.streams_total--;
 		r = h2s_submit(l, l->rev);
 		if (r < 0)
 			return r;
@@ -1272,6 +1285,7 @@ static int on_timer(sd_event_source *src, uint64_t usec, void *userdata)
 		if (now - l->last_rx >= H2_LINK_PING_USEC && !l->ping_out) {
 			(void)nghttp2_submit_ping(l->h2, NGHTTP2_FLAG_NONE, NULL);
 			l->ping_out = true;
+			l->ping_sent = now;
 			link_schedule_flush(l);
 		} else if (now - l->last_rx >= H2_LINK_PING_USEC * 2) {
 			l->ping_out = false; /* ask again */
@@ -1468,6 +1482,11 @@ bool h2_link_is_up(const struct h2_link *l)
 const char *h2_link_peer(const struct h2_link *l)
 {
 	return l->peer;
+}
+
+void h2_link_get_stats(const struct h2_link *l, struct h2_link_stats *ret)
+{
+	*ret = l->stats;
 }
 
 unsigned h2_link_streams(const struct h2_link *l)

@@ -103,6 +103,19 @@ const char *h2_link_peer(const struct h2_link *l);
  */
 unsigned h2_link_streams(const struct h2_link *l);
 
+/* What a link counted since it was made (h2_link_get_stats()); the internal /rev stream and
+ * its lines are not counted. */
+struct h2_link_stats {
+	uint64_t streams_total;	      /* streams opened, either side */
+	uint64_t bytes_in, bytes_out; /* DATA payload received / sent, all streams */
+	uint64_t rtt_usec;	      /* the last keepalive PING's round trip; 0: none yet */
+};
+
+/**
+ * h2_link_get_stats() - Copy @l's counters into @ret (read-only; any time, any state)
+ */
+void h2_link_get_stats(const struct h2_link *l, struct h2_link_stats *ret);
+
 /**
  * h2_link_bytes() - TLS application bytes received and sent on @l so far
  */

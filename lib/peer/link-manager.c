@@ -69,6 +69,8 @@ struct peer {
 	unsigned holds;
 	uint64_t backoff, next_dial;
 	sd_event_source *reconnect;
+	uint64_t ups;		   /* links that came up: reconnects = ups - 1 */
+	struct h2_link_stats gone; /* what its ended links counted (rtt: the last one's) */
 };
 
 struct peer_request {
@@ -131,6 +133,7 @@ static void on_link_up(struct h2_link *l, void *userdata)
 	struct peer_manager *m = p->m;
 
 	p->backoff = 0;
+	p->ups++;
 	p->up_since = now_usec();
 	if (!m)
 		return;
@@ -175,8 +178,17 @@ static void on_link_down(struct h2_link *l, int error, char *reason, void *userd
 	bool was_up = p->backoff == 0 && p->next_dial == 0;
 
 	(void)was_up;
-	if (p->link == l)
+	if (p->link == l) {
+		struct h2_link_stats x;
+
+		h2_link_get_stats(l, &x);
+		p->gone.streams_total += x.streams_total;
+		p->gone.bytes_in += x.bytes_in;
+		p->gone.bytes_out += x.bytes_out;
+		if (x.rtt_usec)
+			p->gone.rtt_usec = x.rtt_usec;
 		p->link = NULL;
+	}
 	/* what came over it (requests, leases) loses its origin, as for an accepted link */
 	if (m && m->ops->link_gone)
 		m->ops->link_gone(m, l, m->userdata);
@@ -561,6 +573,19 @@ void peer_manager_links(struct peer_manager *m, peer_link_fn fn, void *userdata)
 		i.address = p->name;
 		i.link = p->link;
 		i.state = p->link ? (h2_link_is_up(p->link) ? "up" : "connecting") : "backoff";
+		i.dialed = true;
+		i.reconnects = p->ups > 1 ? p->ups - 1 : 0;
+		i.total = p->gone;
+		if (p->link) {
+			struct h2_link_stats x;
+
+			h2_link_get_stats(p->link, &x);
+			i.total.streams_total += x.streams_total;
+			i.total.bytes_in += x.bytes_in;
+			i.total.bytes_out += x.bytes_out;
+			if (x.rtt_usec)
+				i.total.rtt_usec = x.rtt_usec;
+		}
 		if (p->link && h2_link_is_up(p->link)) {
 			i.age_usec = now - p->up_since;
 			i.streams = h2_link_streams(p->link);
@@ -575,6 +600,7 @@ void peer_manager_links(struct peer_manager *m, peer_link_fn fn, void *userdata)
 					    .link = a->link };
 
 		i.state = h2_link_is_up(a->link) ? "up" : "connecting";
+		h2_link_get_stats(a->link, &i.total);
 		if (h2_link_is_up(a->link)) {
 			i.age_usec = now - a->up_since;
 			i.streams = h2_link_streams(a->link);

@@ -34,6 +34,8 @@
 
 #include <systemd/sd-event.h>
 
+#include "h2-link.h"
+
 struct h2_link;
 struct peer;
 struct peer_key;
@@ -169,6 +171,12 @@ struct peer_link_info {
 	uint64_t age_usec;
 	unsigned streams;
 	uint64_t bytes_in, bytes_out;
+	/* for metrics: stream payload, streams opened and the last keepalive round trip
+	 * (h2-link.h), summed over every link a dialed peer had; reconnects: links of a dialed
+	 * peer that came up after its first */
+	bool dialed;
+	struct h2_link_stats total;
+	uint64_t reconnects;
 };
 typedef void (*peer_link_fn)(const struct peer_link_info *i, void *userdata);
 

@@ -1,23 +1,26 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# 13-connect-retry: the tail refuses at first (nothing listens on 9001); a client connects and
-# sends a line; the backend starts 1.5 s later, within the connect timeout (default 30 s), and the
-# client still gets its echo over the same connection. Then a second daemon with
-# --connect-timeout 1 and no backend at all: its client is closed after about 1 s (0.7..4 s),
-# with no data, and the daemon logs a line for the segment saying why.
+# 13-connect-retry: a daemon given --connect-timeout 30 retries every refused tail: the tail
+# refuses at first (nothing listens on 9001); a client connects and sends a line; the backend
+# starts 1.5 s later, within the connect timeout, and the client still gets its echo over the same
+# connection. Then a second daemon with --connect-timeout 1 and no backend at all: its client is
+# closed after about 1 s (0.7..4 s), with no data, and the daemon logs a line for the segment
+# saying why. Last, a daemon without --connect-timeout: a plain url tail that refuses (no trigger,
+# no container: nothing is starting) fails its client at once (under 0.5 s), "refused" in the log.
 #
 #   netns wh-test-$$ ("host")
 #   +-----------------------------------------------------------------------------------+
 #   | client --> :9000 [wormholed main]          --> :9001 (refused, then socat echo)    |
 #   | client --> :9100 [wormholed short, -t 1s]  --> :9101 (nothing, ever)              |
+#   | client --> :9200 [wormholed plain]         --> :9201 (nothing, ever)              |
 #   +-----------------------------------------------------------------------------------+
 set -euo pipefail
 # shellcheck source=../lib/netns.sh
 source "$(dirname "$0")/../lib/netns.sh"
 
 wh_setup
-wh_start_daemon main
+wh_start_daemon main --connect-timeout 30
 wh_create id retry url :9000 tail url :9001 >/dev/null
 wait_tcp_listen "$ns_host" 9000
 
@@ -51,4 +54,17 @@ reason="[Tt]ime[d]? ?out|[Rr]efused|ETIMEDOUT|ECONNREFUSED"
 wait_for "a log line naming 'dead' and why it closed" 30 \
 	grep -Eq "dead.*($reason)|($reason).*dead" "$(wh_log short)"
 echo "log: $(grep -E "dead.*($reason)|($reason).*dead" "$(wh_log short)" | tail -n1)" >&2
+
+info "no --connect-timeout, a plain url tail that refuses: the client is closed at once"
+wh_start_daemon plain
+whd plain create id down url :9200 tail url :9201 >/dev/null || fail "create on 'plain' failed"
+wait_tcp_listen "$ns_host" 9200
+res=$(nh timeout 20 "$PYTHON" "$WH_NET" tcp-close-wait 127.0.0.1 9200 hello)
+echo "$res" >&2
+assert_match "client closed with no data" "^closed after [0-9.]+ s, 0 bytes$" "$res"
+secs=$(sed -E 's/^closed after ([0-9.]+) s.*/\1/' <<<"$res")
+"$PYTHON" -c "import sys; sys.exit(not (float('$secs') < 0.5))" ||
+	fail "client closed after $secs s, expected at once (< 0.5 s)"
+echo "ok: closed after $secs s" >&2
+wait_for "a log line naming 'down' and 'refused'" 30 grep -Eq "down.*[Rr]efused" "$(wh_log plain)"
 echo "PASS"

@@ -100,7 +100,10 @@ fault_recovered() {
 	pipes=$(daemon_pipes)
 	rss=$(daemon_rss)
 	info "$what: $fds descriptors (baseline $base_fds), $pipes pipes, RSS $rss kB (baseline $base_rss)"
-	[[ $fds -eq $base_fds ]] || fail "$what: $fds descriptors, baseline $base_fds"
+	if [[ $fds -ne $base_fds ]]; then
+		ls -l "/proc/$fault_pid/fd" >&2 || true
+		fail "$what: $fds descriptors, baseline $base_fds"
+	fi
 	[[ $pipes -le 128 ]] || fail "$what: $pipes pipe descriptors (the pool keeps at most 128)"
 	[[ $((rss - base_rss)) -le $WH_RSS_SLACK_KB ]] ||
 		fail "$what: RSS $rss kB, baseline $base_rss kB (bound +$WH_RSS_SLACK_KB kB)"

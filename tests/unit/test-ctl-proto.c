@@ -82,6 +82,7 @@ static void test_request_round_trip_every_op(void **state)
 		{ { .op = CTL_OP_LIST }, "{\"op\":\"list\"}\n" },
 		{ { .op = CTL_OP_PING }, "{\"op\":\"ping\"}\n" },
 		{ { .op = CTL_OP_VERSION }, "{\"op\":\"version\"}\n" },
+		{ { .op = CTL_OP_SHOW, .id = S("web") }, "{\"op\":\"show\",\"id\":\"web\"}\n" },
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -95,7 +96,7 @@ static void test_request_round_trip_every_op(void **state)
 
 		parse_req_ok(line, &back);
 		assert_int_equal(back.op, cases[i].req.op);
-		if (cases[i].req.op == CTL_OP_DELETE)
+		if (cases[i].req.op == CTL_OP_DELETE || cases[i].req.op == CTL_OP_SHOW)
 			assert_string_equal(back.id, cases[i].req.id);
 		else
 			assert_null(back.id);
@@ -448,6 +449,61 @@ static void test_reply_list_round_trip(void **state)
 	ctl_reply_done(&back);
 	assert_null(back.segments);
 	assert_int_equal(back.n_segments, 0);
+}
+
+/* show: segments and connections in one line, and back; a show without an id is refused */
+static void test_reply_show_round_trip(void **state)
+{
+	struct ctl_conn_info conns[] = {
+		{ .segment = S("web"),
+		  .id = 12,
+		  .client = S("127.0.0.1:40022"),
+		  .tail = S("tcp://docker:db@172.17.0.2:3306"),
+		  .state = S("relaying"),
+		  .age_ms = 3200,
+		  .bytes_in = 10,
+		  .bytes_out = 20 },
+	};
+	struct ctl_reply rep = { .ok = true,
+				 .segments = list_segments,
+				 .n_segments = 1,
+				 .has_segments = true,
+				 .conns = conns,
+				 .n_conns = 1,
+				 .has_conns = true,
+				 .conns_more = 7 },
+			 back = { 0 };
+	_cleanup_free_ char *line = NULL, *err = NULL;
+	struct ctl_request req = { 0 };
+
+	assert_int_equal(ctl_reply_format(&rep, &line), 0);
+	assert_non_null(strstr(line, "\"conns\":[{\"segment\":\"web\",\"id\":12,"));
+	parse_rep_ok(line, &back);
+	assert_true(back.ok);
+	assert_int_equal(back.n_segments, 1);
+	assert_segment_equal(&back.segments[0], &list_segments[0]);
+	assert_true(back.has_conns);
+	assert_int_equal(back.n_conns, 1);
+	assert_string_equal(back.conns[0].segment, "web");
+	assert_int_equal(back.conns[0].id, 12);
+	assert_string_equal(back.conns[0].client, "127.0.0.1:40022");
+	assert_string_equal(back.conns[0].tail, "tcp://docker:db@172.17.0.2:3306");
+	assert_string_equal(back.conns[0].state, "relaying");
+	assert_int_equal(back.conns[0].age_ms, 3200);
+	assert_int_equal(back.conns[0].bytes_in, 10);
+	assert_int_equal(back.conns[0].bytes_out, 20);
+	assert_int_equal(back.conns_more, 7);
+	ctl_reply_done(&back);
+	assert_null(back.conns);
+
+	assert_int_equal(ctl_reply_parse("{\"ok\":true,\"conns\":{}}", 22, &back, &err), -EINVAL);
+	assert_non_null(strstr(err, "'conns' must be an array"));
+	free(err);
+	err = NULL;
+	assert_int_equal(ctl_request_parse("{\"op\":\"show\"}", 13, &req, &err), -EINVAL);
+	assert_non_null(strstr(err, "show needs 'id'"));
+	assert_int_equal(ctl_request_format(&(struct ctl_request){ .op = CTL_OP_SHOW }, &line),
+			 -EINVAL);
 }
 
 static void test_reply_list_empty(void **state)
@@ -1080,6 +1136,7 @@ int main(void)
 		cmocka_unit_test(test_request_deep_nesting),
 		cmocka_unit_test(test_reply_list_round_trip),
 		cmocka_unit_test(test_reply_list_empty),
+		cmocka_unit_test(test_reply_show_round_trip),
 		cmocka_unit_test(test_reply_segment_defaults),
 		cmocka_unit_test(test_reply_round_trips),
 		cmocka_unit_test(test_progress_lines),

@@ -3,7 +3,7 @@
 #
 # 05-docker-run: `url :9000 tail url :3306 docker-run '--network none --init --name R -l K=V -e
 # E=V IMAGE wh-echo 3306'` creates and starts the container at create time, labelled
-# wormhole.segment=<id> and wormhole.daemon=<control socket path> besides the user's label and
+# wormhole.segment=<id> and wormhole.daemon=<the daemon id in its state directory> besides the user's label and
 # environment; the echo through the segment works; `delete` removes the container (bounded).
 #
 #   netns wh-test-$$ ("host")                        container wh-run-$$ (made by wormholed)
@@ -28,7 +28,7 @@ assert_eq "create output" "web tcp://127.0.0.1:9000" "$out"
 ids=$(dk_mine web)
 assert_eq "containers labelled wormhole.segment=web" 1 "$(wc -w <<<"$ids")"
 assert_eq "the labelled one is $run" "$(dk_id "$run")" "$ids"
-assert_eq "label wormhole.daemon" "$sock" "$(docker inspect -f '{{index .Config.Labels "wormhole.daemon"}}' "$run")"
+assert_eq "label wormhole.daemon" "$(dk_daemon_id main)" "$(docker inspect -f '{{index .Config.Labels "wormhole.daemon"}}' "$run")"
 assert_eq "user label wh.test" "$$" "$(docker inspect -f '{{index .Config.Labels "wh.test"}}' "$run")"
 assert_eq "running" true "$(docker inspect -f '{{.State.Running}}' "$run")"
 assert_eq "network mode" none "$(docker inspect -f '{{.HostConfig.NetworkMode}}' "$run")"

@@ -50,7 +50,8 @@ assert_eq "the parent's tail" "tcp://docker:$web@127.0.0.1:8080" "$(wh_json_get 
 assert_eq "the child's tail" "tcp://docker:$db@127.0.0.1:3306" "$(wh_json_get "$child" tail)"
 assert_eq "the parent's state" listening "$(wh_json_get site state)"
 assert_eq "the child's state" listening "$(wh_json_get "$child" state)"
-echo "the child's head: $(wh_json_get "$child" head)" >&2
+assert_eq "the child's head (inside $web)" "tcp://docker:$web@127.0.0.1:3306" \
+	"$(wh_json_get "$child" head)"
 assert_eq "containers of this daemon" 2 "$(dk_mine | wc -l)"
 assert_eq "$web runs" true "$(docker inspect -f '{{.State.Running}}' "$web")"
 assert_eq "$db runs" true "$(docker inspect -f '{{.State.Running}}' "$db")"

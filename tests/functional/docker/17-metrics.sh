@@ -6,7 +6,9 @@
 # triggered once and scales to zero, and a connection to a dead tail fails. The exposition is
 # checked by `promtool check metrics` and by value; then a real Prometheus, started here on
 # loopback with a 1 s scrape interval, scrapes the daemon, and its query API must return web's
-# byte counter. Everything listens on 127.0.0.1 inside the test's namespace.
+# byte counter. Then the daemon is restarted (SIGTERM) on the same state directory: every counter,
+# the container starts and stops included, is at least what it was. Everything listens on
+# 127.0.0.1 inside the test's namespace.
 #
 #   netns wh-test-$$ ("host")
 #   +----------------------------------------------------------------------------------------+
@@ -79,4 +81,30 @@ _scraped() { [[ $(query 'wormhole_segment_bytes_total{segment="web",direction="i
 wait_for "Prometheus to return web's byte counter" 300 _scraped
 assert_eq "Prometheus: web bytes in" 3000 "$(query 'wormhole_segment_bytes_total{segment="web",direction="in"}')"
 assert_eq "Prometheus: target up" 1 "$(query 'up{job="wormhole"}')"
+
+info "restart: the counters come back with the segments"
+declare -A before
+keys=('wormhole_segment_bytes_total{segment="web",direction="in"}'
+	'wormhole_segment_bytes_total{segment="web",direction="out"}'
+	'wormhole_segment_connections_total{segment="web"}'
+	'wormhole_segment_connect_failures_total{segment="dead",reason="refused"}'
+	'wormhole_segment_trigger_starts_total{segment="lazy"}'
+	'wormhole_segment_trigger_duration_seconds_count{segment="lazy"}'
+	'wormhole_segment_container_starts_total{segment="lazy"}'
+	'wormhole_segment_container_stops_total{segment="lazy"}'
+	'wormhole_segment_idle_stops_total{segment="lazy"}')
+for k in "${keys[@]}"; do before[$k]=$(metric "$k"); done
+stop_pid "${wh_daemon_pid[main]}"
+wh_start_daemon main --metrics 127.0.0.1:9464 --connect-timeout 1
+wait_tcp_listen "$ns_host" 9464
+scrape >"$wh_tmp/metrics-after.txt"
+promtool check metrics <"$wh_tmp/metrics-after.txt" || fail "promtool check metrics failed after the restart"
+for k in "${keys[@]}"; do
+	now=$(metric "$k")
+	[[ -n $now ]] && ((now >= ${before[$k]})) || fail "$k: ${now:-missing} after the restart, ${before[$k]} before"
+	info "$k: ${before[$k]} before, $now after"
+done
+assert_eq "lazy container starts after the restart" 1 "$(metric 'wormhole_segment_container_starts_total{segment="lazy"}')"
+tcp_echo_check "$ns_host" 127.0.0.1:9010 "lazy after the restart"
+assert_eq "lazy container starts, counting on" 2 "$(metric 'wormhole_segment_container_starts_total{segment="lazy"}')"
 echo "PASS"

@@ -4,12 +4,13 @@
 # tests/functional/docker/lib.sh - shared helpers for the Docker functional tests (docker/NN-*.sh)
 #
 # Builds on tests/lib/netns.sh: each test has its own namespace "wh-test-$$" ("host"), where its own
-# wormholed runs with its own control socket in the test's temp dir, so that the daemon's orphan
-# cleanup (label wormhole.daemon=<socket path>) only ever sees this test's containers. dk_setup
+# wormholed runs with its own control socket and state directory in the test's temp dir, so that
+# the daemon's orphan cleanup (label wormhole.daemon=<daemon id>, the id in its state directory)
+# only ever sees this test's containers. dk_setup
 # additionally starts or reuses the real Docker engine (tests/lib/dockerd.sh; DOCKER_HOST is
 # exported, so the daemons inherit it), builds the test image (tests/lib/images.sh, a no-op when
 # it is current), and replaces the EXIT trap with dk_cleanup, which force-removes every container
-# the test made itself and every container labelled with one of its daemons' sockets, then runs
+# the test made itself and every container labelled with one of its daemons' ids, then runs
 # wh_cleanup (kill the test's pids, delete its namespaces, print daemon logs on failure). A
 # private engine that this test started is stopped again; run.sh starts one for the whole run.
 #
@@ -60,7 +61,7 @@ dk_cleanup() {
 		docker rm -f "$name" >/dev/null 2>&1
 	done
 	for n in "${wh_daemons[@]}"; do
-		mapfile -t cids < <(docker ps -aq --filter "label=wormhole.daemon=$(wh_sock "$n")" 2>/dev/null)
+		mapfile -t cids < <(docker ps -aq --filter "label=wormhole.daemon=$(dk_daemon_id "$n")" 2>/dev/null)
 		[[ ${#cids[@]} -gt 0 ]] && docker rm -f "${cids[@]}" >/dev/null 2>&1
 	done
 	for name in "${dk_images[@]}"; do
@@ -128,9 +129,15 @@ dk_labelled() {
 	docker ps -aq --no-trunc "${f[@]}"
 }
 
+# dk_daemon_id NAME: the id daemon NAME labels its containers with (wormhole.daemon=ID), read from
+# its state directory ("none" before it made one)
+dk_daemon_id() {
+	cat "$wh_tmp/state-$1/daemon-id" 2>/dev/null || echo none
+}
+
 # dk_mine [SEGMENT]: full ids of the containers labelled for the main daemon [and SEGMENT]
 dk_mine() {
-	dk_labelled "wormhole.daemon=$(wh_sock main)" ${1:+"wormhole.segment=$1"}
+	dk_labelled "wormhole.daemon=$(dk_daemon_id main)" ${1:+"wormhole.segment=$1"}
 }
 
 _dk_none_mine() {

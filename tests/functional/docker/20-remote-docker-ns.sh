@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# 18-remote-docker-ns: the README's example `url :3306 remote HOST tail url :3306 docker-ns C`
+# 20-remote-docker-ns: the README's example `url :3306 remote HOST tail url :3306 docker-ns C`
 # across two hosts with a real container. On B, container C (--network none) runs an echo server
 # on its own 127.0.0.1:3306, which B's namespace cannot reach without the daemon; A's :3306 leads
 # over the peer link to B, whose daemon opens the tail inside C's namespace. A line and 256 KiB
