@@ -53,10 +53,14 @@ cleanup_readme() {
 		fi
 	done
 	rm -f /tmp/a.sock /tmp/b.sock /tmp/wh.key
+	# the README's daemons keep their segments in the default state directory, one per control
+	# socket: remove those two, or the next run would restore the segment on :3306
+	rm -rf /var/lib/wormhole/instances/tmp-a.sock /var/lib/wormhole/instances/tmp-b.sock
 	(exit "$rc")
 	wh_cleanup
 }
 trap cleanup_readme EXIT
+rm -rf /var/lib/wormhole/instances/tmp-a.sock /var/lib/wormhole/instances/tmp-b.sock
 
 # "from the build directory's parent": a directory whose build/ is this build
 mkdir "$wh_tmp/top"
