@@ -14,7 +14,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
 BUILD=${BUILD:-$SRC/build}
-QUICK=0
+QUICK=${QUICK:-0}
 [[ ${1:-} == --quick ]] && QUICK=1
 
 if [[ -z ${BENCH_INNER:-} ]]; then

@@ -350,7 +350,7 @@ static int peer_head_url(struct segment *s, char **ret)
 	if (asprintf(ret, strchr(host, ':') ? "%s://[%s]:%u" : "%s://%s:%u", url_proto_name(proto),
 		     host, (unsigned)port) < 0)
 		return -ENOMEM;
-	return proto == URL_PROTO_UDP ? -EPROTOTYPE : 0;
+	return 0;
 }
 
 /* One provider of @st from HOST[:PORT] (without a port, a daemon linked here by that name). */
@@ -404,10 +404,6 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 			"wormholed with -K PATH",
 			w->pos);
 	r = peer_head_url(s, &head);
-	if (r == -EPROTOTYPE)
-		return errmsg_set_errno(ret_error, -EPROTOTYPE,
-					"word %u 'remote': UDP over a peer link is not carried yet",
-					w->pos);
 	if (r < 0)
 		return r;
 	for (const char *c = w->arg; *c; c++)
@@ -495,6 +491,7 @@ static void remote_undo(struct segment *s, void *state)
 		s->tail.ops = &tail_socket_ops;
 		s->tail.data = NULL;
 	}
+	tail_peer_close_dgrams(&st->tp);
 	for (size_t i = 0; i < st->n_prov; i++) {
 		remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
 		log_info("segment '%s': deleting remote segment '%s' on %s", s->id, st->rid,

@@ -38,6 +38,7 @@
 
 #include "cleanup.h"
 #include "conn.h"
+#include "dgram-stream.h"
 #include "engine.h"
 #include "ioloop.h"
 #include "list.h"
@@ -351,6 +352,29 @@ static void on_tail_opened(void *userdata, int r, struct relay_end end)
 	conn_idle_start(c);
 }
 
+/* A UDP segment's connection is a peer stream of datagram frames (a `remote` carrying UDP): its
+ * tail is a connected datagram socket seen as the same kind of stream (dgram-stream.h). */
+static void conn_open_dgram_tail(struct conn *c, const struct segment_tail *t)
+{
+	struct segment *s = c->s;
+	struct stream *ds;
+	int fd, r;
+
+	if (!t->ops->open_dgram) {
+		conn_fail(c, SEGMENT_FAIL_CONNECT, -EPROTONOSUPPORT, "the tail carries no datagrams");
+		return;
+	}
+	fd = t->ops->open_dgram(s, t);
+	r = fd < 0 ? fd : dgram_stream_new(s->d->loop, fd, s->d->udp_idle_usec, &ds);
+	if (r < 0) {
+		if (fd >= 0)
+			safe_close(fd);
+		conn_fail(c, SEGMENT_FAIL_CONNECT, r, "cannot connect to the tail");
+		return;
+	}
+	on_tail_opened(c, 0, RELAY_END_STREAM(ds));
+}
+
 static void conn_open_tail(struct conn *c)
 {
 	struct segment *s = c->s;
@@ -361,6 +385,10 @@ static void conn_open_tail(struct conn *c)
 	if (t->ep.down) {
 		conn_fail(c, SEGMENT_FAIL_TAIL_DOWN, -EHOSTDOWN,
 			  "the tail's container is not running");
+		return;
+	}
+	if (s->head.proto == URL_PROTO_UDP && c->client.stream) {
+		conn_open_dgram_tail(c, t);
 		return;
 	}
 	c->tail_ops = t->ops;

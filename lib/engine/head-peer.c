@@ -46,8 +46,6 @@ int head_peer_accept(struct segment *s, struct stream *st, const char *from,
 		return -ENOENT;
 	if (!s->head_peer_on || s->head.down)
 		return -ECONNREFUSED;
-	if (s->head.proto == URL_PROTO_UDP)
-		return -EPROTOTYPE;
 	log_debug("segment '%s': a stream from peer %s", s->id, from);
 	conn_accept(s, RELAY_END_STREAM(st), client, (socklen_t)client_len);
 	return 0;

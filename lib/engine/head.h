@@ -56,8 +56,9 @@ struct stream;
  * @client, @client_len: the original client's address, when the stream carried it (NULL, 0:
  *		unknown); it stands for the client in logs and in a PROXY header
  *
- * Return: 0, -ENOENT (@s has no peer head), -ECONNREFUSED (not taking connections now),
- * -EPROTOTYPE (a UDP segment: not carried yet)
+ * A UDP segment's streams carry datagrams in frames (dgram-stream.h); each is one session.
+ *
+ * Return: 0, -ENOENT (@s has no peer head), -ECONNREFUSED (not taking connections now)
  */
 int head_peer_accept(struct segment *s, struct stream *st, const char *from,
 		     const struct sockaddr *client, unsigned client_len);

@@ -58,7 +58,16 @@ extern const struct tail_ops tail_peer_ops;
  */
 int tail_peer_open_stream(struct segment *s, struct peer *p, const char *path, struct stream **ret);
 
+struct peer_dgram;
+
 struct tail_peer {
-	struct peer *peer; /* borrowed from the word's state */
-	char *path;	   /* "/data/<remote segment id>" */
+	struct peer *peer;	   /* borrowed from the word's state */
+	char *path;		   /* "/data/<remote segment id>" */
+	struct peer_dgram *dgrams; /* UDP sessions' bridges (tail-peer.c) */
 };
+
+/**
+ * tail_peer_close_dgrams() - End the UDP sessions' bridges of @tp (their peer streams are
+ * reset; the UDP head's sessions end on their own)
+ */
+void tail_peer_close_dgrams(struct tail_peer *tp);

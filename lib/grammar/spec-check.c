@@ -303,8 +303,15 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 		}
 
 		inherit = (struct ep){};
-		/* a peer hop's head starts fresh on the peer */
-		if (in->link && !spec_word_is_peer_hop(in->link->type))
+		/* a peer hop's head starts fresh on the peer, but carries what this tail carries:
+		 * datagrams or a byte stream */
+		if (in->link && spec_word_is_peer_hop(in->link->type))
+			inherit = (struct ep){
+				.proto = in->t_proto == URL_PROTO_UDP ? URL_PROTO_UDP
+								      : URL_PROTO_NONE,
+				.proto_pos = in->t_proto_pos,
+			};
+		else if (in->link)
 			inherit = (struct ep){
 				.proto = in->t_proto,
 				.proto_pos = in->t_proto_pos,

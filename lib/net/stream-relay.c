@@ -18,6 +18,11 @@
  * So a direction holds at most SR_BUF_SIZE bytes the sink refused, and a slow sink slows the
  * source down to its own pace instead of filling memory.
  *
+ * Zero copy. When the source can peek() (stream.h), the sink writes straight from the source's
+ * buffer and the relay buffer is never used; otherwise, when the sink can reserve(), the source
+ * reads straight into the sink's send buffer. A peer stream (lib/peer/h2-link.c) does both, so a
+ * socket <-> peer relay copies each byte once in user space per direction, not twice.
+ *
  * Wakes. Every end's wake callback only puts the relay on the ioloop's deferred list (a stream
  * may wake from inside our own read()/write() call, so nothing runs re-entrantly); the deferred
  * run pumps both directions. A wake carries no detail: both directions retry, and the spurious
@@ -73,6 +78,75 @@ static int sr_fail(const char **ret_reason, unsigned side, ssize_t e)
 	return (int)e;
 }
 
+/* Moves @n bytes' worth of accounting after the sink took them. */
+static void sr_took(struct sr_dir *x, size_t n, size_t *budget)
+{
+	x->bytes += n;
+	*budget = n >= *budget ? 0 : *budget - n;
+}
+
+/*
+ * Zero-copy step when the source can peek: the sink's write() takes straight from the source's
+ * buffer. Return: 1 moved something, 0 must wait, <0 failed (*ret_reason set).
+ */
+static int sr_step_peek(struct stream_relay *sr, unsigned d, size_t *budget,
+			const char **ret_reason)
+{
+	struct sr_dir *x = &sr->dir[d];
+	struct stream *src = sr->end[d], *dst = sr->end[!d];
+	const void *p;
+	ssize_t n, w;
+
+	n = src->ops->peek(src, &p);
+	if (n == -EAGAIN)
+		return 0; /* the source wakes us */
+	if (n < 0)
+		return sr_fail(ret_reason, d, n);
+	if (n == 0) {
+		x->eof = true;
+		return 1;
+	}
+	w = dst->ops->write(dst, p, (size_t)n);
+	if (w == -EAGAIN || w == 0)
+		return 0; /* backpressure: the bytes stay with the source, the sink wakes us */
+	if (w < 0)
+		return sr_fail(ret_reason, !d, w);
+	src->ops->consume(src, (size_t)w);
+	sr_took(x, (size_t)w, budget);
+	return 1;
+}
+
+/*
+ * Zero-copy step when the sink can reserve: the source's read() lands in the sink's own send
+ * buffer. Return: as sr_step_peek().
+ */
+static int sr_step_reserve(struct stream_relay *sr, unsigned d, size_t *budget,
+			   const char **ret_reason)
+{
+	struct sr_dir *x = &sr->dir[d];
+	struct stream *src = sr->end[d], *dst = sr->end[!d];
+	void *p;
+	ssize_t room, n;
+
+	room = dst->ops->reserve(dst, &p);
+	if (room == -EAGAIN)
+		return 0; /* the sink is full and wakes us */
+	if (room < 0)
+		return sr_fail(ret_reason, !d, room);
+	n = src->ops->read(src, p, (size_t)room);
+	dst->ops->commit(dst, n > 0 ? (size_t)n : 0);
+	if (n == -EAGAIN)
+		return 0;
+	if (n < 0)
+		return sr_fail(ret_reason, d, n);
+	if (n == 0) {
+		x->eof = true;
+		return 1;
+	}
+	sr_took(x, (size_t)n, budget);
+	return 1;
+}
+
 /*
  * Moves what direction @d can move now. Return: 0 when it must wait (sink or source said -EAGAIN,
  * finished, or budget spent: x->again), or a negative errno with *ret_reason set.
@@ -83,6 +157,7 @@ static int sr_pump(struct stream_relay *sr, unsigned d, const char **ret_reason)
 	struct stream *src = sr->end[d], *dst = sr->end[!d];
 	size_t budget = SR_BUDGET;
 	ssize_t n;
+	int k;
 
 	x->again = false;
 	while (!x->shut) {
@@ -111,6 +186,16 @@ static int sr_pump(struct stream_relay *sr, unsigned d, const char **ret_reason)
 		if (budget == 0) {
 			x->again = true;
 			break;
+		}
+		/* a peer stream's buffers are used in place: no relay buffer, one copy fewer */
+		if (src->ops->peek || dst->ops->reserve) {
+			k = src->ops->peek ? sr_step_peek(sr, d, &budget, ret_reason)
+					   : sr_step_reserve(sr, d, &budget, ret_reason);
+			if (k < 0)
+				return k;
+			if (k == 0)
+				break;
+			continue;
 		}
 		if (!x->buf) {
 			x->buf = malloc(SR_BUF_SIZE);

@@ -35,6 +35,22 @@ struct stream_ops {
 	ssize_t (*write)(struct stream *st, const void *buf, size_t len);
 	/* no more writes: the peer reads EOF once what was written is delivered. 0 or -errno */
 	int (*shutdown_write)(struct stream *st);
+	/*
+	 * Optional, zero-copy reading: peek() shows the bytes readable now where they lie (>0, at
+	 * *ret_ptr; 0 at EOF; -EAGAIN; a negative errno) and takes nothing; consume(@n) then takes
+	 * the first @n of them (@n <= what peek() returned), as read() would have. Both or neither.
+	 */
+	ssize_t (*peek)(struct stream *st, const void **ret_ptr);
+	void (*consume)(struct stream *st, size_t n);
+	/*
+	 * Optional, zero-copy writing: reserve() lends room in the stream's own send buffer (>0
+	 * bytes at *ret_ptr; -EAGAIN while full, then the stream wakes the consumer once there is
+	 * room; a negative errno as write()), and every reserve() is followed by one commit(@n):
+	 * the first @n bytes of the room are written, as write() would have taken them (@n may be
+	 * 0: nothing written, the room is given back). Both or neither.
+	 */
+	ssize_t (*reserve)(struct stream *st, void **ret_ptr);
+	void (*commit)(struct stream *st, size_t n);
 	void (*free)(struct stream *st);
 };
 

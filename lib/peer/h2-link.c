@@ -18,6 +18,7 @@
  * Reverse opens (the server end opening a stream) go through the internal "/rev" stream.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -43,10 +44,27 @@
 #include "tls-psk.h"
 
 #define IO_CHUNK	(64u * 1024u)
-#define OUT_MAX		(128u * 1024u)
-#define SEND_BUF_MAX	(128u * 1024u)
+#define OUT_BATCH	(16u * 1024u)  /* small frames gathered into one TLS record */
+#define SEND_BUF_MAX	(512u * 1024u) /* per stream, while bytes are in flight */
 #define LINK_WINDOW	(64u * 1024u * 1024u)
 #define READS_PER_EVENT 16
+#define FRAME_HD	9u
+#define FRAME_DATA_MAX	(16384u - FRAME_HD) /* a DATA frame with its header fills one TLS record */
+#define BLK_HEAD	16u /* room for a frame header in front of a block's bytes */
+#define BLK_SIZE	(64u * 1024u - 64u) /* bytes per block; below malloc's mmap threshold */
+#define POOL_MAX	8		    /* free blocks a link keeps for its streams */
+
+/* A piece of a stream's send or receive queue. */
+struct blk {
+	struct blk *next;
+	uint32_t off, len; /* the bytes queued: data(b)[off .. off + len) */
+	uint8_t mem[];	   /* BLK_HEAD bytes of room, then BLK_SIZE bytes of data */
+};
+
+struct bq {
+	struct blk *head, *tail;
+	size_t bytes;
+};
 
 enum link_state { LINK_HANDSHAKE, LINK_UP, LINK_DEAD };
 
@@ -69,37 +87,40 @@ struct h2s {
 	bool write_blocked; /* a write() returned -EAGAIN: wake when there is room */
 	bool reof;
 	int rerr;
-	uint8_t *sbuf;
-	size_t soff, slen, scap;
-	uint8_t *rbuf;
-	size_t roff, rlen, rcap;
+	struct bq sq;  /* written, not yet sent */
+	struct bq rq;  /* received, not yet read */
 	char *revline; /* /rev stream on the client: a partial line */
 	size_t revlen;
 };
 
 struct h2_link {
 	sd_event *event;
-	int fd;
 	SSL *ssl;
 	nghttp2_session *h2;
-	bool dialer;
-	enum link_state state;
 	const struct h2_link_ops *ops;
 	void *userdata;
-	sd_event_source *io, *flush_src, *timer, *notify_src;
+	sd_event_source *io, *flush_src, *read_src, *timer, *notify_src;
 	uint64_t started, last_rx;
+	uint8_t *out; /* frames copied out of nghttp2 (all but DATA), or a DATA frame TLS refused */
+	size_t out_off, out_len, out_cap;
+	struct blk *pool;   /* free blocks */
 	uint64_t ping_sent; /* when the PING now out left, for the round trip */
 	struct h2_link_stats stats;
-	bool ping_out;
-	bool want_pollout;
-	uint8_t *out;
-	size_t out_off, out_len;
 	struct h2s *streams; /* every stream object still tied to the link */
+	struct h2s *rev;     /* client: the /rev stream we opened; server: the one we got */
+	char *down_reason;
+	int fd;
+	enum link_state state;
+	unsigned records; /* DATA records written during this flush */
+	unsigned n_pool;
 	unsigned n_streams;
-	struct h2s *rev; /* client: the /rev stream we opened; server: the one we got */
 	uint32_t next_token;
 	int down_error;
-	char *down_reason;
+	bool dialer;
+	bool ping_out;
+	bool want_pollout;
+	bool wrote;  /* on_send_data() wrote a DATA frame during this pull */
+	bool corked; /* TCP_CORK is on (from the second record of a flush to its end) */
 	bool notified;
 	uint64_t bytes_in, bytes_out; /* TLS application bytes, for `list` */
 	char peer[SOCKADDR_STR_MAX];
@@ -116,6 +137,133 @@ static uint64_t now_usec(void)
 static void link_fail(struct h2_link *l, int error, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void link_schedule_flush(struct h2_link *l);
+
+/* ---- block queues ------------------------------------------------------------------------- */
+
+static uint8_t *blk_data(struct blk *b)
+{
+	return b->mem + BLK_HEAD;
+}
+
+static struct blk *blk_get(struct h2_link *l)
+{
+	struct blk *b;
+
+	if (l && l->pool) {
+		b = l->pool;
+		l->pool = b->next;
+		l->n_pool--;
+	} else {
+		b = malloc(sizeof(*b) + BLK_HEAD + BLK_SIZE);
+		if (!b)
+			return NULL;
+	}
+	b->next = NULL;
+	b->off = b->len = 0;
+	return b;
+}
+
+/* @l may be NULL (the stream outlived its link): then the block is freed */
+static void blk_put(struct h2_link *l, struct blk *b)
+{
+	if (l && l->n_pool < POOL_MAX) {
+		b->next = l->pool;
+		l->pool = b;
+		l->n_pool++;
+		return;
+	}
+	free(b);
+}
+
+static void bq_clear(struct h2_link *l, struct bq *q)
+{
+	while (q->head) {
+		struct blk *b = q->head;
+
+		q->head = b->next;
+		blk_put(l, b);
+	}
+	q->tail = NULL;
+	q->bytes = 0;
+}
+
+/* Room at the tail (a new block when the tail is full): its length, 0 when out of memory */
+static size_t bq_reserve(struct h2_link *l, struct bq *q, uint8_t **ret)
+{
+	struct blk *b = q->tail;
+
+	if (!b || b->off + b->len == BLK_SIZE) {
+		b = blk_get(l);
+		if (!b)
+			return 0;
+		if (q->tail)
+			q->tail->next = b;
+		else
+			q->head = b;
+		q->tail = b;
+	}
+	*ret = blk_data(b) + b->off + b->len;
+	return BLK_SIZE - b->off - b->len;
+}
+
+static void bq_commit(struct h2_link *l, struct bq *q, size_t n)
+{
+	struct blk *b = q->tail;
+
+	b->len += (uint32_t)n;
+	q->bytes += n;
+	if (b->len == 0 && b == q->head) {
+		/* nothing was queued after all: an idle stream holds no block */
+		q->head = q->tail = NULL;
+		blk_put(l, b);
+	}
+}
+
+/* The bytes at the head, in place: their length (0: empty) */
+static size_t bq_peek(struct bq *q, uint8_t **ret)
+{
+	struct blk *b = q->head;
+
+	if (!b || b->len == 0)
+		return 0;
+	*ret = blk_data(b) + b->off;
+	return b->len;
+}
+
+/* @n <= what bq_peek() returned */
+static void bq_consume(struct h2_link *l, struct bq *q, size_t n)
+{
+	struct blk *b = q->head;
+
+	assert(b && n <= b->len);
+	b->off += (uint32_t)n;
+	b->len -= (uint32_t)n;
+	q->bytes -= n;
+	while ((b = q->head) && b->len == 0) {
+		q->head = b->next;
+		if (!q->head)
+			q->tail = NULL;
+		blk_put(l, b);
+	}
+}
+
+static int bq_append(struct h2_link *l, struct bq *q, const void *buf, size_t len)
+{
+	while (len > 0) {
+		uint8_t *p;
+		size_t n = bq_reserve(l, q, &p);
+
+		if (n == 0)
+			return -ENOMEM;
+		if (n > len)
+			n = len;
+		memcpy(p, buf, n);
+		bq_commit(l, q, n);
+		buf = (const uint8_t *)buf + n;
+		len -= n;
+	}
+	return 0;
+}
 
 /* ---- streams ------------------------------------------------------------------------------ */
 
@@ -149,9 +297,11 @@ static void h2s_link_remove(struct h2s *s)
 
 static void h2s_destroy(struct h2s *s)
 {
+	struct h2_link *l = s->link;
+
 	h2s_link_remove(s);
-	free(s->sbuf);
-	free(s->rbuf);
+	bq_clear(l, &s->sq);
+	bq_clear(l, &s->rq);
 	free(s->path);
 	free(s->revline);
 	free(s);
@@ -170,35 +320,64 @@ static void h2s_h2_gone(struct h2s *s)
 	stream_wake(&s->st);
 }
 
-static ssize_t h2s_read(struct stream *st, void *buf, size_t len)
+/* Nothing to read: why. Return: 0 (EOF), -EAGAIN or the error */
+static ssize_t h2s_read_empty(const struct h2s *s)
+{
+	if (s->rerr)
+		return s->rerr;
+	if (s->reof)
+		return 0;
+	if (!s->link)
+		return -ECONNRESET;
+	return -EAGAIN;
+}
+
+static ssize_t h2s_peek(struct stream *st, const void **ret_ptr)
 {
 	struct h2s *s = (struct h2s *)st;
-	size_t n;
+	uint8_t *p;
+	size_t n = bq_peek(&s->rq, &p);
 
-	if (s->rlen == 0) {
-		if (s->rerr)
-			return s->rerr;
-		if (s->reof)
-			return 0;
-		if (!s->link)
-			return -ECONNRESET;
-		return -EAGAIN;
-	}
-	n = len < s->rlen ? len : s->rlen;
-	memcpy(buf, s->rbuf + s->roff, n);
-	s->roff += n;
-	s->rlen -= n;
-	if (s->rlen == 0) {
-		/* an idle stream holds no buffer */
-		free(s->rbuf);
-		s->rbuf = NULL;
-		s->roff = s->rcap = 0;
-	}
+	if (n == 0)
+		return h2s_read_empty(s);
+	*ret_ptr = p;
+	return (ssize_t)n;
+}
+
+static void h2s_consume(struct stream *st, size_t n)
+{
+	struct h2s *s = (struct h2s *)st;
+
+	if (n == 0)
+		return;
+	bq_consume(s->link, &s->rq, n);
+	/* the window is given back as the consumer reads: a slow reader stalls only itself */
 	if (s->link && s->link->h2 && s->id >= 0 && !s->h2_closed) {
 		(void)nghttp2_session_consume(s->link->h2, s->id, n);
 		link_schedule_flush(s->link);
 	}
-	return (ssize_t)n;
+}
+
+static ssize_t h2s_read(struct stream *st, void *buf, size_t len)
+{
+	struct h2s *s = (struct h2s *)st;
+	size_t done = 0;
+
+	if (s->rq.bytes == 0)
+		return h2s_read_empty(s);
+	while (done < len) {
+		uint8_t *p;
+		size_t n = bq_peek(&s->rq, &p);
+
+		if (n == 0)
+			break;
+		if (n > len - done)
+			n = len - done;
+		memcpy((uint8_t *)buf + done, p, n);
+		h2s_consume(st, n);
+		done += n;
+	}
+	return (ssize_t)done;
 }
 
 static int h2s_resume(struct h2s *s)
@@ -212,53 +391,62 @@ static int h2s_resume(struct h2s *s)
 	return 0;
 }
 
-static int h2s_append(struct h2s *s, const void *buf, size_t len)
+/* May @s be written to? Return: the room left (0: full, the writer waits), or -errno */
+static ssize_t h2s_write_room(struct h2s *s)
 {
-	if (s->soff > 0 && s->soff + s->slen + len > s->scap) {
-		memmove(s->sbuf, s->sbuf + s->soff, s->slen);
-		s->soff = 0;
-	}
-	if (s->soff + s->slen + len > s->scap) {
-		size_t ncap = s->scap ? s->scap : 16384;
-		uint8_t *b;
-
-		while (ncap < s->slen + len)
-			ncap *= 2;
-		b = realloc(s->sbuf, ncap);
-		if (!b)
-			return -ENOMEM;
-		s->sbuf = b;
-		s->scap = ncap;
-	}
-	memcpy(s->sbuf + s->soff + s->slen, buf, len);
-	s->slen += len;
-	return 0;
-}
-
-static ssize_t h2s_write(struct stream *st, const void *buf, size_t len)
-{
-	struct h2s *s = (struct h2s *)st;
-	size_t room;
-	int r;
-
 	if (s->shut_wr)
 		return -EPIPE;
 	if (s->rerr && s->rerr != -ECONNREFUSED)
 		return s->rerr;
 	if (!s->link || s->h2_closed)
 		return s->rerr ?: -ECONNRESET;
-	room = s->slen >= SEND_BUF_MAX ? 0 : SEND_BUF_MAX - s->slen;
-	if (room == 0) {
+	if (s->sq.bytes >= SEND_BUF_MAX) {
 		s->write_blocked = true;
-		return -EAGAIN;
+		return 0;
 	}
-	if (len > room)
-		len = room;
-	r = h2s_append(s, buf, len);
+	return (ssize_t)(SEND_BUF_MAX - s->sq.bytes);
+}
+
+static ssize_t h2s_write(struct stream *st, const void *buf, size_t len)
+{
+	struct h2s *s = (struct h2s *)st;
+	ssize_t room = h2s_write_room(s);
+	int r;
+
+	if (room <= 0)
+		return room ?: -EAGAIN;
+	if (len > (size_t)room)
+		len = (size_t)room;
+	r = bq_append(s->link, &s->sq, buf, len);
 	if (r < 0)
 		return r;
 	(void)h2s_resume(s);
 	return (ssize_t)len;
+}
+
+static ssize_t h2s_reserve(struct stream *st, void **ret_ptr)
+{
+	struct h2s *s = (struct h2s *)st;
+	ssize_t room = h2s_write_room(s);
+	uint8_t *p;
+	size_t n;
+
+	if (room <= 0)
+		return room ?: -EAGAIN;
+	n = bq_reserve(s->link, &s->sq, &p);
+	if (n == 0)
+		return -ENOMEM;
+	*ret_ptr = p;
+	return (ssize_t)(n < (size_t)room ? n : (size_t)room);
+}
+
+static void h2s_commit(struct stream *st, size_t n)
+{
+	struct h2s *s = (struct h2s *)st;
+
+	bq_commit(s->link, &s->sq, n);
+	if (n > 0)
+		(void)h2s_resume(s);
 }
 
 static int h2s_shutdown_write(struct stream *st)
@@ -287,9 +475,7 @@ static void h2s_free(struct stream *st)
 	/* ended both ways: what we wrote (and our END_STREAM) may still be queued; let it go out,
 	 * and the close callback frees the stream */
 	if (s->shut_wr && s->reof && !s->rerr) {
-		free(s->rbuf);
-		s->rbuf = NULL;
-		s->rlen = s->roff = s->rcap = 0;
+		bq_clear(l, &s->rq);
 		(void)h2s_resume(s);
 		return;
 	}
@@ -305,9 +491,7 @@ static void h2s_free(struct stream *st)
 			return;
 		}
 	}
-	free(s->rbuf);
-	s->rbuf = NULL;
-	s->rlen = s->roff = s->rcap = 0;
+	bq_clear(l, &s->rq);
 }
 
 static const struct stream_ops h2s_ops = {
@@ -315,6 +499,10 @@ static const struct stream_ops h2s_ops = {
 	.read = h2s_read,
 	.write = h2s_write,
 	.shutdown_write = h2s_shutdown_write,
+	.peek = h2s_peek,
+	.consume = h2s_consume,
+	.reserve = h2s_reserve,
+	.commit = h2s_commit,
 	.free = h2s_free,
 };
 
@@ -340,18 +528,26 @@ static struct h2s *h2s_new(struct h2_link *l, const char *path)
 
 /* ---- the data provider -------------------------------------------------------------------- */
 
+/*
+ * DATA leaves without a copy into nghttp2: the read callback only says how much
+ * (NGHTTP2_DATA_FLAG_NO_COPY, at most FRAME_DATA_MAX and what the head block holds), and
+ * on_send_data() writes the frame header into the BLK_HEAD room (or over bytes already sent)
+ * right in front of the data and hands header + data to SSL_write() as one TLS record.
+ */
 static ssize_t on_data_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
 			    size_t length, uint32_t *data_flags, nghttp2_data_source *source,
 			    void *user_data)
 {
 	struct h2s *s = nghttp2_session_get_stream_user_data(session, stream_id);
+	uint8_t *p;
 	size_t n;
 
 	if (!s) {
 		*data_flags |= NGHTTP2_DATA_FLAG_EOF;
 		return 0;
 	}
-	if (s->slen == 0) {
+	n = bq_peek(&s->sq, &p);
+	if (n == 0) {
 		if (s->shut_wr) {
 			*data_flags |= NGHTTP2_DATA_FLAG_EOF;
 			s->eof_sent = true;
@@ -360,29 +556,18 @@ static ssize_t on_data_read(nghttp2_session *session, int32_t stream_id, uint8_t
 		s->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;
 	}
-	n = length < s->slen ? length : s->slen;
-	memcpy(buf, s->sbuf + s->soff, n);
-	if (!s->rev)
-		((struct h2_link *)user_data)->stats.bytes_out += n;
-	s->soff += n;
-	s->slen -= n;
-	if (s->slen == 0) {
-		free(s->sbuf);
-		s->sbuf = NULL;
-		s->soff = s->scap = 0;
-		if (s->shut_wr) {
-			*data_flags |= NGHTTP2_DATA_FLAG_EOF;
-			s->eof_sent = true;
-		}
-	}
-	if (s->write_blocked) {
-		s->write_blocked = false;
-		stream_wake(&s->st);
+	if (n > length)
+		n = length;
+	if (n > FRAME_DATA_MAX)
+		n = FRAME_DATA_MAX;
+	*data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+	if (n == s->sq.bytes && s->shut_wr) {
+		*data_flags |= NGHTTP2_DATA_FLAG_EOF;
+		s->eof_sent = true;
 	}
 	return (ssize_t)n;
 }
 
-/* nghttp2 takes header names and values as non-const bytes */
 static uint8_t hn_status[] = ":status", hv_200[] = "200", hn_method[] = ":method",
 	       hv_post[] = "POST", hn_scheme[] = ":scheme", hv_https[] = "https",
 	       hn_authority[] = ":authority", hv_wormhole[] = "wormhole", hn_path[] = ":path";
@@ -429,7 +614,7 @@ static int h2s_ask_reverse(struct h2_link *l, struct h2s *s)
 	n = snprintf(line, sizeof(line), "%" PRIu32 " %s\n", s->token, s->path);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return -EINVAL;
-	if (h2s_append(l->rev, line, (size_t)n) < 0)
+	if (bq_append(l, &l->rev->sq, line, (size_t)n) < 0)
 		return -ENOMEM;
 	return h2s_resume(l->rev);
 }
@@ -665,27 +850,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
 		(void)nghttp2_session_consume(session, stream_id, len); /* abandoned */
 		return 0;
 	}
-	if (s->roff + s->rlen + len > s->rcap) {
-		size_t ncap;
-		uint8_t *b;
-
-		if (s->roff > 0) {
-			memmove(s->rbuf, s->rbuf + s->roff, s->rlen);
-			s->roff = 0;
-		}
-		ncap = s->rcap ? s->rcap : 16384;
-		while (ncap < s->rlen + len)
-			ncap *= 2;
-		if (ncap > s->rcap) {
-			b = realloc(s->rbuf, ncap);
-			if (!b)
-				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-			s->rbuf = b;
-			s->rcap = ncap;
-		}
-	}
-	memcpy(s->rbuf + s->roff + s->rlen, data, len);
-	s->rlen += len;
+	if (bq_append(l, &s->rq, data, len) < 0)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	stream_wake(&s->st);
 	return 0;
 }
@@ -721,46 +887,43 @@ static void link_update_events(struct h2_link *l)
 	(void)sd_event_source_set_io_events(l->io, ev);
 }
 
-/* Return: 0, or <0 when the link failed */
-static int link_flush(struct h2_link *l)
+static int out_append(struct h2_link *l, const void *data, size_t len)
 {
-	if (l->state != LINK_UP)
-		return 0;
-	for (;;) {
+	if (l->out_len + len > l->out_cap) {
+		size_t ncap = l->out_cap ? l->out_cap : 2 * OUT_BATCH;
+		uint8_t *b;
+
+		while (ncap < l->out_len + len)
+			ncap *= 2;
+		b = realloc(l->out, ncap);
+		if (!b)
+			return -ENOMEM;
+		l->out = b;
+		l->out_cap = ncap;
+	}
+	memcpy(l->out + l->out_len, data, len);
+	l->out_len += len;
+	return 0;
+}
+
+static void link_want_pollout(struct h2_link *l, bool want)
+{
+	if (l->want_pollout != want) {
+		l->want_pollout = want;
+		link_update_events(l);
+	}
+}
+
+/*
+ * Writes what l->out holds. TLS may refuse a record half-way (want write): it keeps the record
+ * and wants the same bytes again, which stay at l->out + l->out_off.
+ * Return: 0 all written, 1 TLS must wait for the socket, <0 the link failed
+ */
+static int link_write_out(struct h2_link *l)
+{
+	while (l->out_len > 0) {
 		int n;
 
-		if (l->out_len == 0) {
-			l->out_off = 0;
-			while (l->out_len < OUT_MAX) {
-				const uint8_t *data;
-				ssize_t k = nghttp2_session_mem_send(l->h2, &data);
-
-				if (k < 0) {
-					link_fail(l, -EPROTO, "HTTP/2: %s",
-						  nghttp2_strerror((int)k));
-					return -EPROTO;
-				}
-				if (k == 0)
-					break;
-				if (!l->out) {
-					l->out = malloc(OUT_MAX + IO_CHUNK);
-					if (!l->out) {
-						link_fail(l, -ENOMEM, "out of memory");
-						return -ENOMEM;
-					}
-				}
-				if (l->out_len + (size_t)k > OUT_MAX + IO_CHUNK) {
-					/* a frame larger than what is left: never with 16 KiB
-					 * frames, but keep the bound honest */
-					link_fail(l, -EPROTO, "HTTP/2 frame too large");
-					return -EPROTO;
-				}
-				memcpy(l->out + l->out_len, data, (size_t)k);
-				l->out_len += (size_t)k;
-			}
-			if (l->out_len == 0)
-				break;
-		}
 		ERR_clear_error();
 		n = SSL_write(l->ssl, l->out + l->out_off, (int)l->out_len);
 		if (n > 0) {
@@ -772,11 +935,8 @@ static int link_flush(struct h2_link *l)
 		switch (SSL_get_error(l->ssl, n)) {
 		case SSL_ERROR_WANT_WRITE:
 		case SSL_ERROR_WANT_READ:
-			if (!l->want_pollout) {
-				l->want_pollout = true;
-				link_update_events(l);
-			}
-			return 0;
+			link_want_pollout(l, true);
+			return 1;
 		default: {
 			char e[256];
 
@@ -785,14 +945,124 @@ static int link_flush(struct h2_link *l)
 		}
 		}
 	}
-	if (l->out_len == 0) {
-		free(l->out); /* an idle link holds no output buffer */
-		l->out = NULL;
+	l->out_off = 0;
+	return 0;
+}
+
+/* nghttp2 sends a DATA frame (see on_data_read()): header and data as one TLS record */
+static int on_send_data(nghttp2_session *session, nghttp2_frame *frame, const uint8_t *framehd,
+			size_t length, nghttp2_data_source *source, void *user_data)
+{
+	struct h2_link *l = user_data;
+	struct h2s *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+	size_t total = FRAME_HD + length;
+	uint8_t *p = NULL;
+	int n, r;
+
+	if (!s || frame->data.padlen > 0 || bq_peek(&s->sq, &p) < length || !p)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* cannot happen: resets the stream */
+	/* frames before this one go first */
+	r = link_write_out(l);
+	if (r < 0)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	if (r > 0)
+		return NGHTTP2_ERR_WOULDBLOCK; /* called again with the same frame */
+	/* Several records in one flush leave corked, as full segments: with TCP_NODELAY each
+	 * record would otherwise be a segment of its own, and a wakeup of the peer's reader. */
+	if (++l->records == 2 && !l->corked)
+		l->corked = setsockopt(l->fd, IPPROTO_TCP, TCP_CORK, &(int){ 1 }, sizeof(int)) == 0;
+	/* the BLK_HEAD room, or data sent before: free either way */
+	p -= FRAME_HD;
+	memcpy(p, framehd, FRAME_HD);
+	ERR_clear_error();
+	n = SSL_write(l->ssl, p, (int)total);
+	if (n <= 0) {
+		switch (SSL_get_error(l->ssl, n)) {
+		case SSL_ERROR_WANT_WRITE:
+		case SSL_ERROR_WANT_READ:
+			n = 0;
+			link_want_pollout(l, true);
+			break;
+		default: {
+			char e[256];
+
+			link_fail(l, -ECONNRESET, "write: %s", tls_psk_error(e, sizeof(e)));
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		}
+		}
 	}
-	if (l->want_pollout) {
-		l->want_pollout = false;
-		link_update_events(l);
+	/* TLS wants the rest (or the same record again) later: it waits in l->out, which is empty */
+	if ((size_t)n < total && out_append(l, p + n, total - (size_t)n) < 0) {
+		link_fail(l, -ENOMEM, "out of memory");
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	}
+	bq_consume(l, &s->sq, length);
+	if (!s->rev)
+		l->stats.bytes_out += length;
+	l->wrote = true;
+	if (s->write_blocked) {
+		s->write_blocked = false;
+		stream_wake(&s->st);
+	}
+	return (size_t)n < total ? NGHTTP2_ERR_PAUSE : 0;
+}
+
+static void link_uncork(struct h2_link *l)
+{
+	l->records = 0;
+	if (l->corked) {
+		l->corked = false;
+		(void)setsockopt(l->fd, IPPROTO_TCP, TCP_CORK, &(int){ 0 }, sizeof(int));
+	}
+}
+
+static int link_flush_once(struct h2_link *l);
+
+/* Return: 0, or <0 when the link failed */
+static int link_flush(struct h2_link *l)
+{
+	int r = link_flush_once(l);
+
+	if (l->state == LINK_UP)
+		link_uncork(l);
+	return r;
+}
+
+static int link_flush_once(struct h2_link *l)
+{
+	int r;
+
+	if (l->state != LINK_UP)
+		return 0;
+	for (;;) {
+		r = link_write_out(l);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			return 0; /* EPOLLOUT brings us back */
+		/* gather small frames into one record; DATA goes out from on_send_data() */
+		l->wrote = false;
+		while (l->out_len < OUT_BATCH) {
+			const uint8_t *data;
+			ssize_t k = nghttp2_session_mem_send(l->h2, &data);
+
+			if (l->state != LINK_UP)
+				return -ECONNRESET;
+			if (k < 0) {
+				link_fail(l, -EPROTO, "HTTP/2: %s", nghttp2_strerror((int)k));
+				return -EPROTO;
+			}
+			if (k == 0)
+				break;
+			if (out_append(l, data, (size_t)k) < 0) {
+				link_fail(l, -ENOMEM, "out of memory");
+				return -ENOMEM;
+			}
+		}
+		if (l->out_len == 0 && !l->wrote)
+			break;
+	}
+	link_want_pollout(l, false);
 	if (!nghttp2_session_want_read(l->h2) && !nghttp2_session_want_write(l->h2)) {
 		link_fail(l, -ECONNRESET, "the peer ended the link");
 		return -ECONNRESET;
@@ -833,6 +1103,7 @@ static int link_start_h2(struct h2_link *l)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_send_data_callback(cb, on_send_data);
 	if (nghttp2_option_new(&opt) != 0) {
 		nghttp2_session_callbacks_del(cb);
 		return -ENOMEM;
@@ -866,8 +1137,9 @@ static int link_start_h2(struct h2_link *l)
 static void link_read(struct h2_link *l)
 {
 	uint8_t buf[IO_CHUNK];
+	int i;
 
-	for (int i = 0; i < READS_PER_EVENT && l->state == LINK_UP; i++) {
+	for (i = 0; i < READS_PER_EVENT && l->state == LINK_UP; i++) {
 		ssize_t k;
 		int n;
 
@@ -903,7 +1175,16 @@ static void link_read(struct h2_link *l)
 			return;
 		}
 	}
+	/* read-ahead may hold whole records the socket will not signal again: come back for them */
+	if (i == READS_PER_EVENT && l->state == LINK_UP && SSL_has_pending(l->ssl))
+		(void)sd_event_source_set_enabled(l->read_src, SD_EVENT_ONESHOT);
 	link_schedule_flush(l);
+}
+
+static int on_read_more(sd_event_source *src, void *userdata)
+{
+	link_read(userdata);
+	return 0;
 }
 
 static void link_handshake(struct h2_link *l)
@@ -931,7 +1212,7 @@ static void link_handshake(struct h2_link *l)
 			return;
 		link_update_events(l);
 		(void)link_flush(l);
-		if (l->state == LINK_UP && SSL_pending(l->ssl) > 0)
+		if (l->state == LINK_UP && SSL_has_pending(l->ssl))
 			link_read(l);
 		return;
 	}
@@ -1046,6 +1327,7 @@ static void link_fail(struct h2_link *l, int error, const char *fmt, ...)
 	(void)sd_event_source_set_enabled(l->io, SD_EVENT_OFF);
 	(void)sd_event_source_set_enabled(l->timer, SD_EVENT_OFF);
 	(void)sd_event_source_set_enabled(l->flush_src, SD_EVENT_OFF);
+	(void)sd_event_source_set_enabled(l->read_src, SD_EVENT_OFF);
 	/* every stream fails now; owners free theirs when they like */
 	while (l->streams) {
 		struct h2s *s = l->streams;
@@ -1105,6 +1387,10 @@ int h2_link_new(sd_event *e, int fd, SSL_CTX *ctx, bool dialer, const struct h2_
 	if (r < 0)
 		goto fail;
 	(void)sd_event_source_set_enabled(l->flush_src, SD_EVENT_OFF);
+	r = sd_event_add_defer(e, &l->read_src, on_read_more, l);
+	if (r < 0)
+		goto fail;
+	(void)sd_event_source_set_enabled(l->read_src, SD_EVENT_OFF);
 	r = sd_event_add_defer(e, &l->notify_src, on_notify, l);
 	if (r < 0)
 		goto fail;
@@ -1132,6 +1418,7 @@ struct h2_link *h2_link_free(struct h2_link *l)
 	l->notified = true;
 	l->io = sd_event_source_disable_unref(l->io);
 	l->flush_src = sd_event_source_disable_unref(l->flush_src);
+	l->read_src = sd_event_source_disable_unref(l->read_src);
 	l->timer = sd_event_source_disable_unref(l->timer);
 	l->notify_src = sd_event_source_disable_unref(l->notify_src);
 	if (l->h2)
@@ -1140,6 +1427,12 @@ struct h2_link *h2_link_free(struct h2_link *l)
 		SSL_free(l->ssl);
 	safe_close(l->fd);
 	free(l->out);
+	while (l->pool) {
+		struct blk *b = l->pool;
+
+		l->pool = b->next;
+		free(b);
+	}
 	free(l->down_reason);
 	sd_event_unref(l->event);
 	free(l);

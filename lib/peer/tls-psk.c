@@ -18,6 +18,8 @@
 #include "peer-key.h"
 #include "tls-psk.h"
 
+#define TLS_PSK_READ_BUFFER (4 * (16384 + 256))
+
 static int key_index = -1;
 static int ring_index = -1;  /* server contexts: the struct peer_keyring (borrowed) */
 static int ident_index = -1; /* each server SSL: the identity it accepted (malloc'ed) */
@@ -145,6 +147,10 @@ int tls_psk_ctx_new(const struct peer_key *key, bool server, SSL_CTX **ret)
 	/* no SSL_MODE_RELEASE_BUFFERS: one link per peer, and freeing the record buffers
 	 * after each record costs more CPU than the memory is worth */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* without read-ahead every record costs two read()s (its header, then its body); with it
+	 * one read() takes several records into a buffer that holds four full ones */
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, TLS_PSK_READ_BUFFER);
 	if (server)
 		SSL_CTX_set_psk_find_session_callback(ctx, on_find_session);
 	else

@@ -13,7 +13,7 @@ wh_setup
 f="$wh_tmp/f"
 echo x >"$f"
 rc=0
-out=$(nh timeout 5 "$WORMHOLED" -H "unix://$f" 2>&1) || rc=$?
+out=$(nh timeout 5 "$WORMHOLED" --state "$wh_tmp/st-f" --chains "$wh_tmp/ch" -H "unix://$f" 2>&1) || rc=$?
 echo "$out" >&2
 [[ $rc -ne 0 ]] || fail "wormholed started on a regular file"
 assert_eq "the file is intact" "x" "$(cat "$f")"
@@ -21,13 +21,13 @@ assert_match "error says why" "not a socket" "$out"
 
 ln -s "$f" "$wh_tmp/link"
 rc=0
-nh timeout 5 "$WORMHOLED" -H "unix://$wh_tmp/link" >/dev/null 2>&1 || rc=$?
+nh timeout 5 "$WORMHOLED" --state "$wh_tmp/st-link" --chains "$wh_tmp/ch" -H "unix://$wh_tmp/link" >/dev/null 2>&1 || rc=$?
 [[ $rc -ne 0 && -L $wh_tmp/link ]] || fail "wormholed replaced a symlink"
 assert_eq "the symlink's target is intact" "x" "$(cat "$f")"
 
 wh_start_daemon main
 rc=0
-out=$(nh timeout 5 "$WORMHOLED" -H "unix://$(wh_sock main)" 2>&1) || rc=$?
+out=$(nh timeout 5 "$WORMHOLED" --state "$wh_tmp/st-main2" --chains "$wh_tmp/ch" -H "unix://$(wh_sock main)" 2>&1) || rc=$?
 echo "$out" >&2
 [[ $rc -ne 0 ]] || fail "a second wormholed started on a live socket"
 assert_match "error says in use" "already in use" "$out"

@@ -5,7 +5,8 @@
 # :9002`; an echo server on B's :9002. Data crosses A -> B over one TLS 1.3 PSK link; a capture
 # of the traffic between the hosts shows a TLS 1.3 handshake and not the marker sent through;
 # `list` on A shows the remote child with its host; `-H tcp://B -K KEY list` drives B's daemon;
-# `ping B` prints a round trip; delete on A removes the segment on B.
+# `ping B` prints a round trip; delete on A removes the segment on B; B's log line for the
+# connection names the original client on A.
 #
 #   A (wh-a-$$) 198.18.0.1                           B (wh-b-$$) 198.18.0.2
 #   client -> :9000 [wormholed A] ==TLS link :9999==> [wormholed B] -> :9002 socat echo
@@ -30,6 +31,9 @@ tcp_echo_check "$ns_a" 127.0.0.1:9000 "through the link"
 # B has the remote segment, named after ours, and no plaintext listener for it
 rid=$(segments b)
 assert_match "remote id" '^web\.[0-9a-f]{6}$' "$rid"
+# B's log names the original client (A's 127.0.0.1:PORT), carried on the stream's request
+_b_logged_client() { grep -qE "segment '$rid': 127\.0\.0\.1:[0-9]+ -> .*closed after" "$(wh_log b)"; }
+wait_for "B's log line with the original client" 50 _b_logged_client
 listeners=$(in_ns "$ns_b" ss -Htln | awk '{print $4}' | sort | tr '\n' ' ')
 assert_eq "B's listeners" "0.0.0.0:9999 127.0.0.1:9002 [::]:9999 " "$listeners"
 

@@ -474,9 +474,13 @@ static void test_udp_mix(void **state)
 	/* chain: the parent's tail is the child's head */
 	bad("url udp://:53 chain url tcp://:54 tail url :55",
 	    "word 4 'url': segment 1 would join a udp head to a tcp tail");
-	/* remote: the peer's head starts fresh (tcp) */
-	bad("url udp://:53 remote peer url :54 tail url :55",
-	    "word 1 'url': segment 1 would join a udp head to a tcp tail");
+	/* remote carries datagrams: the peer's head is udp too, and so is its tail unless said */
+	ok("url udp://:53 remote peer url :54 tail url :55", NULL);
+	bad("url udp://:53 remote peer tail url tcp://:55",
+	    "word 6 'url': segment 2 would join a udp head to a tcp tail");
+	/* a tcp segment's peer head is tcp */
+	bad("url :53 remote peer tail url udp://:55",
+	    "word 6 'url': segment 2 would join a tcp head to a udp tail");
 	/* in the child: inherited udp head, tcp tail */
 	bad("url udp://:53 chain url :54 tail url tcp://:55",
 	    "word 7 'url': segment 2 would join a udp head to a tcp tail");

@@ -172,6 +172,91 @@ static const struct stream_ops mem_ops = {
 	.free = mem_free,
 };
 
+/* The zero-copy ops (stream.h): the relay then reads in place from a source that can peek, or
+ * reads into a sink that can reserve. Every test runs once with each set (zero_copy). */
+static bool zero_copy;
+
+static ssize_t mem_peek(struct stream *st, const void **ret_ptr)
+{
+	struct mem_end *e = mem(st);
+	struct mem_pipe *p = &e->pair->pipe[!e->side];
+	size_t chunk;
+
+	assert_false(e->freed);
+	if (e->pair->error[e->side])
+		return e->pair->error[e->side];
+	if (p->len == 0)
+		return p->shut ? 0 : -EAGAIN;
+	chunk = p->cap - p->off;
+	if (chunk > p->len)
+		chunk = p->len;
+	*ret_ptr = p->buf + p->off;
+	return (ssize_t)chunk;
+}
+
+static void mem_consume(struct stream *st, size_t n)
+{
+	struct mem_end *e = mem(st);
+	struct mem_pipe *p = &e->pair->pipe[!e->side];
+
+	assert_true(n <= p->len && n <= p->cap - p->off);
+	p->off = (p->off + n) % p->cap;
+	p->len -= n;
+	if (n > 0)
+		mem_wake_peer(e);
+}
+
+static bool reserved; /* a reserve() must be followed by one commit() */
+
+static ssize_t mem_reserve(struct stream *st, void **ret_ptr)
+{
+	struct mem_end *e = mem(st);
+	struct mem_pipe *p = &e->pair->pipe[e->side];
+	size_t at, chunk;
+
+	assert_false(e->freed);
+	assert_false(p->shut);
+	assert_false(reserved);
+	if (e->pair->error[e->side])
+		return e->pair->error[e->side];
+	if (e->pair->end[!e->side].freed)
+		return -EPIPE;
+	if (p->len == p->cap)
+		return -EAGAIN;
+	at = (p->off + p->len) % p->cap;
+	chunk = at >= p->off ? p->cap - at : p->off - at;
+	if (chunk > p->cap - p->len)
+		chunk = p->cap - p->len;
+	*ret_ptr = p->buf + at;
+	reserved = true;
+	return (ssize_t)chunk;
+}
+
+static void mem_commit(struct stream *st, size_t n)
+{
+	struct mem_end *e = mem(st);
+	struct mem_pipe *p = &e->pair->pipe[e->side];
+
+	assert_true(reserved);
+	reserved = false;
+	assert_true(n <= p->cap - p->len);
+	p->len += n;
+	if (n > 0)
+		mem_wake_peer(e);
+}
+
+static const struct stream_ops mem_zc_ops = {
+	.kind = "mem-zc",
+	.read = mem_read,
+	.write = mem_write,
+	.shutdown_write = mem_shutdown_write,
+	.peek = mem_peek,
+	.consume = mem_consume,
+	.reserve = mem_reserve,
+	.commit = mem_commit,
+	.free = mem_free,
+};
+
 /* A pair whose pipes hold @cap bytes each: *a and *b are its two ends. */
 static struct mem_pair *mem_pair_new(size_t cap, struct stream **a, struct stream **b)
 {
@@ -179,7 +264,7 @@ static struct mem_pair *mem_pair_new(size_t cap, struct stream **a, struct strea
 
 	assert_non_null(pair);
 	for (unsigned i = 0; i < 2; i++) {
-		pair->end[i].st.ops = &mem_ops;
+		pair->end[i].st.ops = zero_copy ? &mem_zc_ops : &mem_ops;
 		pair->end[i].pair = pair;
 		pair->end[i].side = i;
 		pair->pipe[i].cap = cap;
@@ -726,13 +811,37 @@ static void test_invalid_ends(void **state)
 	relay_end_close(NULL);
 }
 
+static int zc_on(void **state)
+{
+	zero_copy = true;
+	return 0;
+}
+
+static int zc_off(void **state)
+{
+	zero_copy = false;
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bulk_both_ways),	  cmocka_unit_test(test_socket_streams),
-		cmocka_unit_test(test_half_close),	  cmocka_unit_test(test_error),
-		cmocka_unit_test(test_free_midway),	  cmocka_unit_test(test_slow_consumer),
-		cmocka_unit_test(test_done_not_from_new), cmocka_unit_test(test_invalid_ends),
+		cmocka_unit_test(test_bulk_both_ways),
+		cmocka_unit_test(test_socket_streams),
+		cmocka_unit_test(test_half_close),
+		cmocka_unit_test(test_error),
+		cmocka_unit_test(test_free_midway),
+		cmocka_unit_test(test_slow_consumer),
+		cmocka_unit_test(test_done_not_from_new),
+		cmocka_unit_test(test_invalid_ends),
+		cmocka_unit_test_setup_teardown(test_bulk_both_ways, zc_on, zc_off),
+		cmocka_unit_test_setup_teardown(test_socket_streams, zc_on, zc_off),
+		cmocka_unit_test_setup_teardown(test_half_close, zc_on, zc_off),
+		cmocka_unit_test_setup_teardown(test_error, zc_on, zc_off),
+		cmocka_unit_test_setup_teardown(test_free_midway, zc_on, zc_off),
+		cmocka_unit_test_setup_teardown(test_slow_consumer, zc_on, zc_off),
+		cmocka_unit_test_setup_teardown(test_done_not_from_new, zc_on, zc_off),
+		cmocka_unit_test_setup_teardown(test_invalid_ends, zc_on, zc_off),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
