@@ -344,6 +344,14 @@ int peer_server_set_name(struct peer_server *ps, const char *name)
 			snprintf(host, sizeof(host), "wormhole");
 		host[sizeof(host) - 1] = '\0';
 		host[strcspn(host, ".")] = '\0'; /* the short name */
+		/* a host name that is no valid peer name ("(none)" in an initramfs, "localhost"
+		 * is fine) must not stop the daemon: the default is only a default */
+		if (!peer_name_valid(host)) {
+			log_notice("host name '%s' is not usable as a peer name, using 'wormhole' "
+				   "(set one with --name)",
+				   host);
+			snprintf(host, sizeof(host), "wormhole");
+		}
 		name = host;
 	}
 	if (!peer_name_valid(name))

@@ -132,7 +132,7 @@ start_d() { # A|B ARGS...: wormholed in that host's namespace, waits for its con
 	shift
 	ns=$A
 	[ "$n" = B ] && ns=$B
-	$IP netns exec $ns /bin/wormholed -H unix:///run/wh$n.sock -K /tmp/key "$@" \
+	$IP netns exec $ns /bin/wormholed -H unix:///run/wh$n.sock -K /tmp/key --name "vm$n" "$@" \
 		>>/tmp/wh$n.log 2>&1 &
 	eval "pid_$n=\$!"
 	i=0
