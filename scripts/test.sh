@@ -223,6 +223,7 @@ do_functional() {
 san_env=(
 	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:quarantine_size_mb=32:print_summary=1
 	UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:print_summary=1
+	LSAN_OPTIONS=suppressions=$repo/tests/lsan.supp:print_suppressions=0
 )
 
 do_functional_asan() {
