@@ -79,7 +79,7 @@ md5_in=$(md5sum </tmp/payload | cut -d' ' -f1)
 # outbound only: on ingress, tunnel-mode ESP hands the decrypted inner packet back to the same
 # device, so a capture there shows it a second time (that is the kernel, not a leak)
 cap_start() { # NS FILE
-	$IP netns exec "$1" $TD -Z root -i "$( [ "$1" = $A ] && echo wh-va || echo wh-vb)" -Q out -n -U -s 200 \
+	$IP netns exec "$1" $TD -Z root -i "$( [ "$1" = $A ] && echo wh-va || echo wh-vb)" -Q out -n -U -s 0 \
 		-w "$2" >/tmp/tcpdump.log 2>&1 &
 	cap_pid=$!
 	i=0
