@@ -361,7 +361,8 @@ static void conn_open_dgram_tail(struct conn *c, const struct segment_tail *t)
 	int fd, r;
 
 	if (!t->ops->open_dgram) {
-		conn_fail(c, SEGMENT_FAIL_CONNECT, -EPROTONOSUPPORT, "the tail carries no datagrams");
+		conn_fail(c, SEGMENT_FAIL_CONNECT, -EPROTONOSUPPORT,
+			  "the tail carries no datagrams");
 		return;
 	}
 	fd = t->ops->open_dgram(s, t);

@@ -74,7 +74,7 @@ enum word_flag {
 	WORD_SPEC_ID = 1u << 11, /* keyword: names the top segment; belongs to no segment */
 	WORD_SEG = 1u << 12,	 /* a segment option: runs at creation wherever it stands, once */
 	WORD_NEEDS_TRIG = 1u << 13, /* only in a segment that has trigger words */
-	WORD_ROUTE = 1u << 14,	    /* labels its tail: each `tail` of the segment opens a new tail */
+	WORD_ROUTE = 1u << 14, /* labels its tail: each `tail` of the segment opens a new tail */
 };
 
 #define WORDS_GEN_ENUM_SPEC(id) SPEC_##id,

@@ -370,7 +370,8 @@ static void test_unknown_and_missing(void **state)
 		"child, chain, remote, tunnel, udptunnel, idle, sni, balance, proxy-protocol, id)");
 	bad_exact("URL :80",
 		  "word 1 'URL': unknown word (expected url, docker-ns, docker-run, tail, "
-		  "trigger, child, chain, remote, tunnel, udptunnel, idle, sni, balance, proxy-protocol, id)");
+		  "trigger, child, chain, remote, tunnel, udptunnel, idle, sni, balance, "
+		  "proxy-protocol, id)");
 	bad("url :80 tail url :81 ''", "word 6 '': unknown word");
 	bad_exact("url :9000 tail url", "word 4 'url': missing argument (url URL)");
 	bad_exact("url :9000 tail docker-ns",
