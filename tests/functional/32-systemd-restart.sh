@@ -52,7 +52,10 @@ cl create id two url :9210 chain url :9211 tail url :9201 >/dev/null
 child=$(cl list -q | grep -vxE 'ham|eph|two')
 [[ -n $child ]] || fail "no child segment"
 wait_for "store holds 4 listeners" 50 store_lines 4
-assert_eq "fd store" "seg.$child seg.eph seg.ham seg.two" "$(sort "$mgr/store" | tr '\n' ' ' | sed 's/ $//')"
+# both sides sorted the same way: the child's id is random and may sort before or after "eph"
+sorted_words() { printf '%s\n' "$@" | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'; }
+stored() { LC_ALL=C sort "$mgr/store" | tr '\n' ' ' | sed 's/ $//'; }
+assert_eq "fd store" "$(sorted_words "seg.$child" seg.eph seg.ham seg.two)" "$(stored)"
 state_has() { grep -q "\"id\":\"$1\"" "$state/segments.json"; }
 wait_for "state file with segment two" 50 state_has two
 
@@ -87,7 +90,7 @@ assert_eq "one listener per segment in the store" 4 "$(wc -l <"$mgr/store")"
 cl delete eph
 removed_eph() { grep -A1 -x 'FDSTOREREMOVE=1' "$mgr/notify.log" | grep -qx 'FDNAME=seg.eph'; }
 wait_for "FDSTOREREMOVE of eph" 50 removed_eph
-assert_eq "store after delete" "seg.$child seg.ham seg.two" "$(sort "$mgr/store" | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "store after delete" "$(sorted_words "seg.$child" seg.ham seg.two)" "$(stored)"
 
 # a stored listener whose segment is not in the state file any more is dropped at start
 cl delete two
@@ -95,7 +98,7 @@ state_lacks_two() { ! state_has two; }
 wait_for "state file without segment two" 50 state_lacks_two
 kill -USR2 "$mgr_pid" # killed: the fd store still holds seg.two, the state file does not
 wait_for "fourth READY=1" 100 ready_at_least 4
-assert_eq "store after a restart" "seg.ham" "$(sort "$mgr/store" | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "store after a restart" "seg.ham" "$(stored)"
 if tcp_listening "$ns_host" 9210; then
 	fail "the deleted segment's port 9210 still listens"
 fi
