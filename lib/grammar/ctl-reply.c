@@ -200,26 +200,50 @@ static int parse_conn(yajl_val o, struct ctl_conn_info *c, char **reterr)
 	return r;
 }
 
-static int parse_conns(yajl_val v, struct ctl_reply *rep, char **reterr)
+/*
+ * One array of objects in a reply: @key absent is fine (*@has stays false); present, it must be
+ * an array, and each element is parsed by @fn into a calloc'ed array of @size-byte items (one
+ * spare, zeroed). *@n counts the items handed to @fn, so a failure halfway frees what was parsed.
+ */
+static int parse_array(yajl_val v, const char *key, size_t size,
+		       int (*fn)(yajl_val o, void *item, char **reterr), bool *has, void *items,
+		       size_t *n, char **reterr)
 {
-	yajl_val a = ctl_json_get(v, "conns");
+	yajl_val a = ctl_json_get(v, key);
+	char *arr;
 	int r;
 
 	if (!a)
 		return 0;
 	if (!YAJL_IS_ARRAY(a))
-		return set_err(reterr, "'conns' must be an array");
-	rep->has_conns = true;
-	rep->conns = calloc(a->u.array.len + 1, sizeof(*rep->conns));
-	if (!rep->conns)
+		return set_err(reterr, "'%s' must be an array", key);
+	*has = true;
+	arr = calloc(a->u.array.len + 1, size);
+	if (!arr)
 		return -ENOMEM;
+	*(void **)items = arr;
 	for (size_t i = 0; i < a->u.array.len; i++) {
-		rep->n_conns = i + 1;
-		r = parse_conn(a->u.array.values[i], &rep->conns[i], reterr);
+		*n = i + 1;
+		r = fn(a->u.array.values[i], arr + i * size, reterr);
 		if (r < 0)
 			return r;
 	}
-	return ctl_json_get_u64(v, "conns_more", &rep->conns_more, reterr);
+	return 0;
+}
+
+static int parse_segment_item(yajl_val o, void *item, char **reterr)
+{
+	return parse_segment(o, item, reterr);
+}
+
+static int parse_conn_item(yajl_val o, void *item, char **reterr)
+{
+	return parse_conn(o, item, reterr);
+}
+
+static int parse_tunnel_item(yajl_val o, void *item, char **reterr)
+{
+	return ctl_tunnel_parse(o, item, reterr);
 }
 
 static int parse_link(yajl_val o, struct ctl_link_info *l, char **reterr)
@@ -245,7 +269,7 @@ int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **
 {
 	_cleanup_(ctl_json_tree_freep) yajl_val v = NULL;
 	struct ctl_reply rep = { 0 };
-	yajl_val ok, segs, seg;
+	yajl_val ok, seg;
 	int r;
 
 	r = ctl_json_parse_tree(line, len, "reply", &v, reterr);
@@ -292,47 +316,17 @@ int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **
 		if (r < 0)
 			goto fail;
 	}
-	r = parse_conns(v, &rep, reterr);
+	r = parse_array(v, "conns", sizeof(*rep.conns), parse_conn_item, &rep.has_conns, &rep.conns,
+			&rep.n_conns, reterr);
+	r = r ?: ctl_json_get_u64(v, "conns_more", &rep.conns_more, reterr);
+	r = r
+		    ?: parse_array(v, "tunnels", sizeof(*rep.tunnels), parse_tunnel_item,
+				   &rep.has_tunnels, &rep.tunnels, &rep.n_tunnels, reterr);
+	r = r
+		    ?: parse_array(v, "segments", sizeof(*rep.segments), parse_segment_item,
+				   &rep.has_segments, &rep.segments, &rep.n_segments, reterr);
 	if (r < 0)
 		goto fail;
-	segs = ctl_json_get(v, "tunnels");
-	if (segs) {
-		if (!YAJL_IS_ARRAY(segs)) {
-			r = set_err(reterr, "'tunnels' must be an array");
-			goto fail;
-		}
-		rep.has_tunnels = true;
-		rep.tunnels = calloc(segs->u.array.len + 1, sizeof(*rep.tunnels));
-		if (!rep.tunnels) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		for (size_t i = 0; i < segs->u.array.len; i++) {
-			rep.n_tunnels = i + 1;
-			r = ctl_tunnel_parse(segs->u.array.values[i], &rep.tunnels[i], reterr);
-			if (r < 0)
-				goto fail;
-		}
-	}
-	segs = ctl_json_get(v, "segments");
-	if (segs) {
-		if (!YAJL_IS_ARRAY(segs)) {
-			r = set_err(reterr, "'segments' must be an array");
-			goto fail;
-		}
-		rep.has_segments = true;
-		rep.segments = calloc(segs->u.array.len + 1, sizeof(*rep.segments));
-		if (!rep.segments) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		for (size_t i = 0; i < segs->u.array.len; i++) {
-			rep.n_segments = i + 1;
-			r = parse_segment(segs->u.array.values[i], &rep.segments[i], reterr);
-			if (r < 0)
-				goto fail;
-		}
-	}
 	*ret = rep;
 	return 0;
 fail:
