@@ -363,16 +363,26 @@ void ctl_link_info_done(struct ctl_link_info *l)
 	*l = (struct ctl_link_info){ 0 };
 }
 
+/* A generator with the top-level map open, indented if @pretty. Return: NULL on ENOMEM */
+static yajl_gen gen_top(bool pretty)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	if (!g)
+		return NULL;
+	if (pretty)
+		yajl_gen_config(g, yajl_gen_beautify, 1);
+	yajl_gen_map_open(g);
+	return g;
+}
+
 int ctl_tunnels_format_json(const struct ctl_tunnel *t, size_t n, bool pretty, char **ret)
 {
-	_cleanup_(ctl_json_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
+	_cleanup_(ctl_json_gen_freep) yajl_gen g = gen_top(pretty);
 	int r;
 
 	if (!g)
 		return -ENOMEM;
-	if (pretty)
-		yajl_gen_config(g, yajl_gen_beautify, 1);
-	yajl_gen_map_open(g);
 	r = gen_tunnels(g, t, n);
 	if (r < 0)
 		return r;
@@ -404,47 +414,43 @@ void ctl_reply_done(struct ctl_reply *r)
 	*r = (struct ctl_reply){ 0 };
 }
 
-int ctl_segments_format_json(const struct ctl_segment_info *s, size_t n, bool pretty, char **ret)
+/* {"segments":[...]} and, when @links is not NULL, "links":[...] */
+static int format_list(const struct ctl_segment_info *s, size_t n,
+		       const struct ctl_link_info *links, size_t n_links, bool pretty, char **ret)
 {
-	_cleanup_(ctl_json_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
+	_cleanup_(ctl_json_gen_freep) yajl_gen g = gen_top(pretty);
 	int r;
 
 	if (!g)
 		return -ENOMEM;
-	if (pretty)
-		yajl_gen_config(g, yajl_gen_beautify, 1);
-	yajl_gen_map_open(g);
 	r = gen_segments(g, s, n);
 	if (r < 0)
 		return r;
+	if (links) {
+		r = ctl_json_gen_str(g, "links");
+		if (r < 0)
+			return r;
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < n_links; i++) {
+			r = gen_link(g, &links[i]);
+			if (r < 0)
+				return r;
+		}
+		yajl_gen_array_close(g);
+	}
 	yajl_gen_map_close(g);
 	return ctl_json_gen_finish(g, ret);
+}
+
+int ctl_segments_format_json(const struct ctl_segment_info *s, size_t n, bool pretty, char **ret)
+{
+	return format_list(s, n, NULL, 0, pretty, ret);
 }
 
 int ctl_list_format_json(const struct ctl_segment_info *s, size_t n,
 			 const struct ctl_link_info *links, size_t n_links, bool pretty, char **ret)
 {
-	_cleanup_(ctl_json_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
-	int r;
+	static const struct ctl_link_info none;
 
-	if (!g)
-		return -ENOMEM;
-	if (pretty)
-		yajl_gen_config(g, yajl_gen_beautify, 1);
-	yajl_gen_map_open(g);
-	r = gen_segments(g, s, n);
-	if (r < 0)
-		return r;
-	r = ctl_json_gen_str(g, "links");
-	if (r < 0)
-		return r;
-	yajl_gen_array_open(g);
-	for (size_t i = 0; i < n_links; i++) {
-		r = gen_link(g, &links[i]);
-		if (r < 0)
-			return r;
-	}
-	yajl_gen_array_close(g);
-	yajl_gen_map_close(g);
-	return ctl_json_gen_finish(g, ret);
+	return format_list(s, n, links ?: &none, n_links, pretty, ret);
 }
