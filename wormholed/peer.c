@@ -598,6 +598,8 @@ static int on_lease_timer(sd_event_source *src, uint64_t usec, void *userdata)
 		free(x->id);
 		free(x);
 	}
+	/* a key removed from the key directory: the links it opened go too */
+	(void)peer_manager_close_revoked(ps->d->peers);
 	(void)sd_event_source_set_time_relative(src, 1000000);
 	(void)sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
 	return 0;
