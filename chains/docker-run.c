@@ -306,7 +306,8 @@ static void on_adopt_inspect(struct docker *dk, int r, const char *error,
 	    !labels_have(info->labels, want_word)) {
 		if (r < 0 && r != -ENOENT)
 			log_warning("segment '%s': cannot inspect container %.12s: %s, ignoring it",
-				    st->s->id, st->found[st->next_found - 1], error ?: strerror(-r));
+				    st->s->id, st->found[st->next_found - 1],
+				    error ?: strerror(-r));
 		if (adopt_next(st) < 0)
 			adopt_none(st);
 		return;

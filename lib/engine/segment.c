@@ -335,9 +335,11 @@ static void trigger_finished(struct segment *s, int r, char *error)
 		if (adopted) {
 			/* not a failure: what it had started is gone, the next connection starts
 			 * it again */
-			log_notice("segment '%s': nothing to adopt from before the restart (%s); armed, "
-				   "the next connection runs the trigger",
-				   s->id, err ?: "unknown error");
+			log_notice("segment '%s': %s from before the restart (%s); armed, the next "
+				   "connection runs the trigger",
+				   s->id,
+				   r == -ENOENT ? "nothing to adopt" : "cannot adopt what it had",
+				   err ?: "unknown error");
 			segment_set_state(s, SEGMENT_ARMED);
 			segment_restore_done(s);
 			if (s->d->hooks && s->d->hooks->changed)
@@ -638,9 +640,10 @@ static int create_finish(struct segment *s, char **ret_error)
 	    s->d->hooks->restore_triggered(s->d, s->id)) {
 		s->restore_trigger = s->restore_counted;
 		if (sd_event_add_defer(s->d->event, &s->retrigger_src, on_retrigger, s) < 0) {
-			log_warning("segment '%s': cannot run its trigger again now; it runs on the "
-				    "first connection",
-				    s->id);
+			log_warning(
+				"segment '%s': cannot run its trigger again now; it runs on the "
+				"first connection",
+				s->id);
 			s->restore_trigger = false;
 		}
 	}
