@@ -8,7 +8,9 @@
 # id, exactly one container labelled for web, no "started container" in its log), `list` shows
 # web triggered (listening) and a connection goes through it. `wormhole delete web` then removes
 # it. A second segment `gone`, whose container is removed while the daemon is down, comes back
-# armed and its next connection starts a fresh container.
+# armed and its next connection starts a fresh container. A third, `lazy` (`idle 6s`), is
+# adopted `running` after the SIGTERM restart and its idle timer then stops and removes the
+# adopted container.
 #
 #   netns wh-test-$$ ("host")                              containers
 #   +-----------------------------------------------+      +-----------------------------------+
@@ -58,6 +60,7 @@ check_adopted() {
 
 wh_start_daemon main
 wh_create id web url :9000 trigger url :3306 docker-run "--network none --init $IMG wh-echo 3306" >/dev/null
+wh_create id lazy url :9002 idle 6s trigger url :3306 docker-run "--network none --init $IMG wh-echo 3306" >/dev/null
 wh_create id gone url :9001 trigger url :3306 docker-run "--network none --init $IMG wh-echo 3306" >/dev/null
 wait_echo "$ns_host" 127.0.0.1:9000 "the first connection starts web's container" 200
 wait_echo "$ns_host" 127.0.0.1:9001 "the first connection starts gone's container" 200
@@ -69,11 +72,16 @@ assert_match "web's container carries its word's label" "^trig\.1$" \
 	"$(docker inspect -f '{{index .Config.Labels "wormhole.word"}}' "$web_id")"
 wait_for "the state file has web triggered" 50 state_triggered web
 wait_for "the state file has gone triggered" 50 state_triggered gone
+wait_echo "$ns_host" 127.0.0.1:9002 "the first connection starts lazy's container" 200
+lazy_id=$(dk_mine lazy)
+assert_eq "containers of lazy" 1 "$(wc -w <<<"$lazy_id")"
+assert_match "lazy: state" "^running" "$(wh_json_get lazy state)"
+wait_for "the state file has lazy triggered (running)" 50 state_triggered lazy
 
 stop_daemon TERM
 assert_eq "after SIGTERM: web's container runs on" true "$(docker inspect -f '{{.State.Running}}' "$web_id")"
 assert_match "the exit says why it stays" "leaving container .* running" "$(cat "$wh_tmp/main.log.1")"
-assert_eq "after SIGTERM: the containers of this daemon" "$(printf '%s\n' "$web_id" "$gone_id" | sort)" "$(dk_mine | sort)"
+assert_eq "after SIGTERM: the containers of this daemon" "$(printf '%s\n' "$web_id" "$gone_id" "$lazy_id" | sort)" "$(dk_mine | sort)"
 info "gone's container is removed while the daemon is down"
 dk rm -f "$gone_id" >/dev/null
 
@@ -82,6 +90,13 @@ check_adopted "after SIGTERM"
 wait_for "gone re-arms" 150 log_has "segment 'gone': nothing to adopt from before the restart"
 assert_eq "gone: state" armed "$(wh_json_get gone state)"
 assert_eq "gone: no container" "" "$(dk_mine gone)"
+wait_for "lazy adopts its container" 150 log_has "segment 'lazy': adopted the running container"
+assert_eq "lazy: the same container" "$lazy_id" "$(dk_mine lazy)"
+assert_match "lazy: state after the adoption" "^running" "$(wh_json_get lazy state)"
+info "lazy's idle timer stops the adopted container"
+dk_wait_none_mine 200 lazy
+wait_for "lazy is armed again" 50 eval '[[ $(wh_json_get lazy state) == armed ]]'
+wait_for "the state file has lazy armed" 50 eval '! state_triggered lazy'
 
 stop_daemon KILL
 assert_eq "after SIGKILL: web's container runs on" true "$(docker inspect -f '{{.State.Running}}' "$web_id")"
@@ -104,6 +119,8 @@ assert_eq "web's container" "$web_id" "$(dk_mine web)"
 wh delete web
 dk_wait_none_mine 150 web
 echo "ok: delete removes the adopted container" >&2
+assert_eq "lazy: still armed, no container" "armed " "$(wh_json_get lazy state) $(dk_mine lazy)"
 wh delete gone
+wh delete lazy
 dk_wait_none_mine 150
 echo "PASS"
