@@ -44,6 +44,8 @@ stop_daemon() {
 
 state_triggered() { grep -q "\"id\":\"$1\",\"port\":[0-9]*,\"triggered\":true" "$state/segments.json"; }
 log_has() { grep -q "$1" "$(wh_log main)"; }
+state_is() { [[ $(wh_json_get "$1" state) == "$2" ]]; }
+state_not_triggered() { ! state_triggered "$1"; }
 
 # check_adopted WHAT: web's container $web_id was adopted by the daemon now running
 check_adopted() {
@@ -95,8 +97,8 @@ assert_eq "lazy: the same container" "$lazy_id" "$(dk_mine lazy)"
 assert_match "lazy: state after the adoption" "^running" "$(wh_json_get lazy state)"
 info "lazy's idle timer stops the adopted container"
 dk_wait_none_mine 200 lazy
-wait_for "lazy is armed again" 50 eval '[[ $(wh_json_get lazy state) == armed ]]'
-wait_for "the state file has lazy armed" 50 eval '! state_triggered lazy'
+wait_for "lazy is armed again" 50 state_is lazy armed
+wait_for "the state file has lazy armed" 50 state_not_triggered lazy
 
 stop_daemon KILL
 assert_eq "after SIGKILL: web's container runs on" true "$(docker inspect -f '{{.State.Running}}' "$web_id")"
