@@ -8,7 +8,8 @@
 # id, exactly one container labelled for web, no "started container" in its log), `list` shows
 # web triggered (listening) and a connection goes through it. `wormhole delete web` then removes
 # it. A second segment `gone`, whose container is removed while the daemon is down, comes back
-# armed and its next connection starts a fresh container. A third, `lazy` (`idle 6s`), is
+# armed and its next connection starts a fresh container. web's container, stopped while the
+# daemon is down, is started again by the restore (same id). A third, `lazy` (`idle 6s`), is
 # adopted `running` after the SIGTERM restart and its idle timer then stops and removes the
 # adopted container.
 #
@@ -40,6 +41,10 @@ stop_daemon() {
 	wait "$pid" 2>/dev/null || true
 	n_log=$((n_log + 1))
 	cp "$(wh_log main)" "$wh_tmp/main.log.$n_log"
+	if grep -Eq "$WH_SANITIZER_RE" "$wh_tmp/main.log.$n_log"; then
+		cat "$wh_tmp/main.log.$n_log" >&2
+		fail "a sanitizer report in the log of the daemon stopped with SIG$1"
+	fi
 }
 
 state_triggered() { grep -q "\"id\":\"$1\",\"port\":[0-9]*,\"triggered\":true" "$state/segments.json"; }
@@ -117,6 +122,18 @@ assert_eq "gone: state" listening "$(wh_json_get gone state)"
 info "the orphan sweep after the restore left web's container alone"
 sleep 1
 assert_eq "web's container" "$web_id" "$(dk_mine web)"
+
+info "web's container is stopped while the daemon is down: the restore starts it again"
+stop_daemon TERM
+dk stop -t 2 "$web_id" >/dev/null
+assert_eq "web's container is stopped" false "$(docker inspect -f '{{.State.Running}}' "$web_id")"
+wh_start_daemon main
+wait_for "web starts its stopped container" 150 log_has "segment 'web': started kept container"
+assert_match "the log says why" "segment 'web': container .* from before the restart is stopped, starting it" "$(cat "$(wh_log main)")"
+assert_eq "web: the same container" "$web_id" "$(dk_mine web)"
+assert_eq "web: it runs again" true "$(docker inspect -f '{{.State.Running}}' "$web_id")"
+assert_eq "web: state" listening "$(wh_json_get web state)"
+tcp_echo_check "$ns_host" 127.0.0.1:9000 "through the container started again"
 
 wh delete web
 dk_wait_none_mine 150 web
