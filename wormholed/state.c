@@ -678,6 +678,9 @@ int state_serialize(struct daemon *d, bool (*keep)(const struct segment *s), cha
 	yajl_gen_array_open(g);
 	for (const struct segment *s = d->segments; s; s = s->next) {
 		_cleanup_(strv_freep) char **words = NULL;
+		const struct segment *last = s;
+		const struct segment_restore *rest;
+		size_t n_rest;
 
 		if (s->parent || !s->spec || (keep && !keep(s)))
 			continue;
@@ -702,9 +705,21 @@ int state_serialize(struct daemon *d, bool (*keep)(const struct segment *s), cha
 						    ? 0
 						    : c->head.port);
 			gen_str(g, "triggered");
-			/* RUNNING: triggered, with an idle timer */
-			yajl_gen_bool(g, c->sseg->n_trig > 0 && (c->state == SEGMENT_LISTENING ||
-								 c->state == SEGMENT_RUNNING));
+			yajl_gen_bool(g, segment_saved_triggered(c));
+			yajl_gen_map_close(g);
+			last = c;
+		}
+		/* a restore still running the trigger that creates the child: the descendants
+		 * as they were, so a stop or a crash now loses none of them */
+		rest = segment_restore_rest(last, &n_rest);
+		for (size_t i = 0; i < n_rest; i++) {
+			yajl_gen_map_open(g);
+			gen_str(g, "id");
+			gen_str(g, rest[i].id);
+			gen_str(g, "port");
+			yajl_gen_integer(g, rest[i].port);
+			gen_str(g, "triggered");
+			yajl_gen_bool(g, rest[i].triggered);
 			yajl_gen_map_close(g);
 		}
 		yajl_gen_array_close(g);

@@ -47,18 +47,21 @@ struct daemon_hooks {
 	 * store) / stopped listening */
 	void (*listener_up)(struct daemon *d, const char *id, int fd, bool adopted);
 	void (*listener_down)(struct daemon *d, const char *id);
+	/* a restore: whether top segment @id comes from the state file (its docker-run words,
+	 * and its descendants', adopt the containers the previous run left, found by their
+	 * labels). Asked when the segment is created; only then, for it and each descendant, the
+	 * three below, which may answer only while the daemon boots (segment_restore records them
+	 * for a child created later). */
+	bool (*restored)(struct daemon *d, const char *id);
 	/* a restore: the port segment @id had (0: none), and the id the child of @parent_id had
-	 * (NULL: generate one) */
+	 * (NULL: none) */
 	uint16_t (*restore_port)(struct daemon *d, const char *id);
 	const char *(*restore_child_id)(struct daemon *d, const char *parent_id);
 	/* a restore: whether the trigger of segment @id had run (it runs again at once, adopting
 	 * the containers it had started) */
 	bool (*restore_triggered)(struct daemon *d, const char *id);
-	/* a restore: whether top segment @id comes from the state file (its docker-run words
-	 * adopt the containers the previous run left, found by their labels) */
-	bool (*restored)(struct daemon *d, const char *id);
-	/* whether @s is saved in the state file: at the daemon's exit its docker-run containers
-	 * are left running, for the next start to adopt */
+	/* whether top segment @s is saved in the state file: at the daemon's exit its docker-run
+	 * containers, and its descendants', are left running, for the next start to adopt */
 	bool (*persists)(struct daemon *d, const struct segment *s);
 	/* a segment was registered or unregistered, or its trigger ran: what a state file holds
 	 * changed */

@@ -515,8 +515,8 @@ static int listen_start(struct segment *s, char **ret_error)
 			return -ENOMEM;
 	}
 	/* a restore binds the port an ephemeral head had, if it still can */
-	if (h->proto != URL_PROTO_UNIX && h->port == 0 && hk && hk->restore_port)
-		h->port = pinned = hk->restore_port(s->d, s->id);
+	if (h->proto != URL_PROTO_UNIX && h->port == 0)
+		h->port = pinned = segment_restore_port(s);
 	url = endpoint_url(h, true);
 	if (!url)
 		return -ENOMEM;

@@ -284,7 +284,82 @@ bool segment_keeps_containers(const struct segment *s)
 {
 	struct daemon *d = s->d;
 
+	/* a child's containers go with its top segment, which the state file saves */
+	while (s->parent)
+		s = s->parent;
 	return d->exiting && d->hooks && d->hooks->persists && d->hooks->persists(d, s);
+}
+
+uint16_t segment_restore_port(const struct segment *s)
+{
+	return s->restore ? s->restore[0].port : 0;
+}
+
+const struct segment_restore *segment_restore_rest(const struct segment *s, size_t *ret_n)
+{
+	*ret_n = s->n_restore > 1 ? s->n_restore - 1 : 0;
+	return *ret_n ? s->restore + 1 : NULL;
+}
+
+bool segment_saved_triggered(const struct segment *s)
+{
+	if (s->sseg->n_trig == 0)
+		return false;
+	/* RUNNING: triggered, with an idle timer; a restore still adopting had triggered */
+	return s->state == SEGMENT_LISTENING || s->state == SEGMENT_RUNNING || s->restore_trigger ||
+	       (s->adopting && s->state == SEGMENT_TRIGGERING);
+}
+
+static void restore_free(struct segment *s)
+{
+	for (size_t i = 0; i < s->n_restore; i++)
+		free(s->restore[i].id);
+	free(s->restore);
+	s->restore = NULL;
+	s->n_restore = 0;
+}
+
+/* The most records one restore takes: a chain is at most this deep (a state file that names
+ * segments in a cycle stops here) */
+#define SEGMENT_RESTORE_MAX 64
+
+/* Records for the restored top segment @s and its descendants, asked of the hooks now (they
+ * answer while the daemon boots; a child may be created later, by a trigger run again). */
+static int restore_build(struct segment *s)
+{
+	const struct daemon_hooks *hk = s->d->hooks;
+	const char *id = s->id;
+
+	s->restore = calloc(SEGMENT_RESTORE_MAX, sizeof(*s->restore));
+	if (!s->restore)
+		return -ENOMEM;
+	while (id && s->n_restore < SEGMENT_RESTORE_MAX) {
+		struct segment_restore *rec = &s->restore[s->n_restore];
+
+		rec->id = strdup(id);
+		if (!rec->id)
+			return -ENOMEM;
+		s->n_restore++;
+		rec->port = hk->restore_port ? hk->restore_port(s->d, id) : 0;
+		rec->triggered = hk->restore_triggered && hk->restore_triggered(s->d, id);
+		id = hk->restore_child_id ? hk->restore_child_id(s->d, id) : NULL;
+	}
+	return 0;
+}
+
+/* The records a restored child takes from its parent's: its own and its descendants' */
+static int restore_copy(struct segment *s, const struct segment_restore *from, size_t n)
+{
+	s->restore = calloc(n, sizeof(*s->restore));
+	if (!s->restore)
+		return -ENOMEM;
+	for (; s->n_restore < n; s->n_restore++) {
+		s->restore[s->n_restore] = from[s->n_restore];
+		s->restore[s->n_restore].id = strdup(from[s->n_restore].id);
+		if (!s->restore[s->n_restore].id)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 /* The restore of @s is over (adopted, nothing to adopt, failed, or @s is gone): the orphan
@@ -292,6 +367,7 @@ bool segment_keeps_containers(const struct segment *s)
 static void segment_restore_done(struct segment *s)
 {
 	s->restore_trigger = false;
+	restore_free(s);
 	if (!s->restore_counted)
 		return;
 	s->restore_counted = false;
@@ -634,11 +710,10 @@ static int create_finish(struct segment *s, char **ret_error)
 	log_info("segment '%s' created: %s -> %s%s%s", s->id, head ?: "?", tail ?: "?",
 		 s->parent ? ", child of " : "", s->parent ? s->parent->id : "");
 	/* restored: a trigger that had run before the restart runs again now, so the segment is
-	 * as it was (its containers adopted, its children there) before a client arrives; in a
-	 * restored top segment that first run adopts (segment_trigger()) */
-	if (s->state == SEGMENT_ARMED && s->d->hooks && s->d->hooks->restore_triggered &&
-	    s->d->hooks->restore_triggered(s->d, s->id)) {
-		s->restore_trigger = s->restore_counted;
+	 * as it was (its containers adopted, its children there, with the ids they had) before a
+	 * client arrives; that first run adopts (segment_trigger()) */
+	if (s->state == SEGMENT_ARMED && s->restore && s->restore[0].triggered) {
+		s->restore_trigger = true;
 		if (sd_event_add_defer(s->d->event, &s->retrigger_src, on_retrigger, s) < 0) {
 			log_warning(
 				"segment '%s': cannot run its trigger again now; it runs on the "
@@ -682,6 +757,7 @@ int segment_create_with_head(struct daemon *d, const struct head_ops *head_ops, 
 			     segment_created_fn cb, void *userdata, struct segment **ret,
 			     char **ret_error)
 {
+	const struct segment_restore *from = NULL;
 	struct segment *s;
 	int r;
 
@@ -707,13 +783,17 @@ int segment_create_with_head(struct daemon *d, const struct head_ops *head_ops, 
 	s->state = SEGMENT_CREATING;
 	s->create_cb = cb;
 	s->create_userdata = userdata;
-	/* a restored child keeps the id it had */
-	if (!id && parent && d->hooks && d->hooks->restore_child_id) {
-		id = d->hooks->restore_child_id(d, parent->id);
-		if (id && segment_find(d, id))
-			id = NULL;
+	/* a child its restoring parent creates keeps the id it had, and is restored too */
+	if (!id && parent && parent->n_restore > 1 && !segment_find(d, parent->restore[1].id)) {
+		from = parent->restore + 1;
+		id = from->id;
 	}
 	r = id ? ((s->id = strdup(id)) ? 0 : -ENOMEM) : generate_id(d, &s->id);
+	if (r >= 0 && from)
+		r = restore_copy(s, from, parent->n_restore - 1);
+	else if (r >= 0 && !parent && d->hooks && d->hooks->restored &&
+		 d->hooks->restored(d, s->id))
+		r = restore_build(s);
 	if (r >= 0 && sseg->n_tails > 1) { /* a segment that routes: its other tails */
 		s->more_tails = calloc(sseg->n_tails - 1, sizeof(*s->more_tails));
 		if (!s->more_tails)
@@ -733,8 +813,8 @@ int segment_create_with_head(struct daemon *d, const struct head_ops *head_ops, 
 		segment_free(s);
 		return r;
 	}
-	/* a restored top segment: its init words adopt; the orphan sweep waits for it */
-	if (!parent && d->hooks && d->hooks->restored && d->hooks->restored(d, s->id)) {
+	/* a restored segment: its init words adopt; the orphan sweep waits for it */
+	if (s->restore) {
 		s->restore_counted = true;
 		d->restores_pending++;
 		s->adopting = true;

@@ -129,6 +129,16 @@ enum segment_route {
 
 #define SEGMENT_PEEK_USEC 5000000ULL /* how long a ClientHello may take to arrive (5 s) */
 
+/* What a restored segment had before the restart (the state file): its id, the port of an
+ * ephemeral head, and whether its trigger had run. A restored top segment takes one for itself and
+ * one for each descendant at its creation (the hooks answer only while the daemon boots); a child
+ * created by its restoring parent takes the rest, however late its trigger creates it. */
+struct segment_restore {
+	char *id;
+	uint16_t port;
+	bool triggered;
+};
+
 struct applied {
 	const struct chain_op *op;
 	void *state;
@@ -178,6 +188,9 @@ struct segment {
 	bool restore_counted; /* counted in d->restores_pending until its restore is done */
 	bool restore_trigger; /* the trigger had run before the restart: it adopts when it runs */
 	bool adopting;	      /* words now applied adopt the previous run's containers */
+	struct segment_restore *restore; /* a restore: [0] this segment, [1..] its descendants;
+					  * freed when its restore is done */
+	size_t n_restore;
 	void *create_userdata;
 
 	struct conn *conns; /* all TCP connections, waiting or relaying */
@@ -343,15 +356,37 @@ bool segment_stopping(const struct segment *s);
 /**
  * segment_adopting() - Return: whether the words of @s being applied now should adopt what
  * the daemon's previous run left (docker-run: its container, found by its labels) instead of
- * starting anew: during the creation of a restored top segment (init words) and during the
- * first trigger run of one whose trigger had run before the restart
+ * starting anew: during the creation of a restored segment (init words; a top segment from the
+ * state file, or a child its restoring parent creates with the id it had) and during the first
+ * trigger run of one whose trigger had run before the restart
  */
 bool segment_adopting(const struct segment *s);
 
 /**
+ * segment_restore_port() - Return: the port the head of restored segment @s had before the
+ * restart (an ephemeral head binds it again if it can), 0 when none or not restored
+ */
+uint16_t segment_restore_port(const struct segment *s);
+
+/**
+ * segment_restore_rest() - The records a restore of @s still holds for descendants not created
+ * yet (a trigger that had run, waiting to run again), so a state file written meanwhile keeps them
+ * @ret_n:	how many
+ * Return: the first record (borrowed, valid until the restore of @s is done), or NULL
+ */
+const struct segment_restore *segment_restore_rest(const struct segment *s, size_t *ret_n);
+
+/**
+ * segment_saved_triggered() - Return: whether the state file should say the trigger of @s ran:
+ * it is triggered (listening, or running under `idle`), or it is restoring a trigger that had run
+ */
+bool segment_saved_triggered(const struct segment *s);
+
+/**
  * segment_keeps_containers() - Return: whether undoing the words of @s now must leave its
- * containers running: the daemon exits and @s is saved in the state file (the next start
- * adopts them). A delete, a failure or an idle stop always removes them.
+ * containers running: the daemon exits and the top segment of @s is saved in the state file
+ * (the next start adopts them, a child's too). A delete, a failure or an idle stop always
+ * removes them.
  */
 bool segment_keeps_containers(const struct segment *s);
 
