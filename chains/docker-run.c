@@ -48,6 +48,8 @@ struct docker_run {
 	char *resume_id; /* a container kept by an idle stop, started again */
 	char **found;	 /* a restore: the segment's containers, tried in turn */
 	size_t next_found;
+	char *list_error; /* a restore: why the containers could not be looked up (no Docker) */
+	int list_r;
 	bool adopted; /* the container came from the previous run, running */
 };
 
@@ -57,6 +59,7 @@ static void docker_run_free(struct docker_run *st)
 	free(st->name);
 	free(st->resume_id);
 	strv_free(st->found);
+	free(st->list_error);
 	free(st);
 }
 
@@ -268,6 +271,13 @@ static void adopt_none(struct docker_run *st)
 		r = docker_run_create(st, &err);
 		if (r >= 0)
 			return;
+	} else if (st->list_r < 0) {
+		/* Docker did not answer: the container may well be there; the trigger re-arms and
+		 * its next run starts one (the old one is removed by a later sweep) */
+		r = st->list_r;
+		if (asprintf(&err, "cannot look for its container: %s",
+			     st->list_error ?: strerror(-r)) < 0)
+			err = NULL;
 	} else {
 		r = -ENOENT;
 		err = strdup("its container is gone");
@@ -349,10 +359,13 @@ static void on_adopt_list(struct docker *dk, int r, const char *error, char *con
 	size_t n = 0;
 
 	st->op = NULL;
-	if (r < 0)
+	if (r < 0) {
 		log_warning("segment '%s': cannot look for its container from before the restart: "
 			    "%s",
 			    st->s->id, error ?: strerror(-r));
+		st->list_r = r;
+		st->list_error = error ? strdup(error) : NULL;
+	}
 	for (char *const *id = ids; r >= 0 && *id; id++)
 		r = strv_push_dup(&st->found, &n, *id);
 	if (r == -ENOMEM)
