@@ -7,17 +7,20 @@
  * container carries wormhole.segment=<id>, wormhole.daemon=<daemon id> and wormhole.word=<which
  * word: init.N or trig.N>, is followed like a docker-ns container, and is removed when the word
  * is undone: a failure later in the chain, a failed trigger, an idle stop (or stopped and kept),
- * `delete`, or the daemon's exit if the segment is not saved in the state file (a chain-file
- * segment, a child).
+ * `delete`, or the daemon's exit if its top segment is not saved in the state file (a chain-file
+ * segment and its children).
  *
- * The containers of a segment saved in the state file outlive the daemon's exit (SIGTERM, or a
- * crash): when the segment is restored at the next start, the word adopts its container instead
+ * The containers of a segment saved in the state file, and of its descendants, outlive the
+ * daemon's exit (SIGTERM, or a crash): when the segment is restored at the next start (a child
+ * with the id it had), the word adopts its container instead
  * of starting one (segment_adopting()): it lists the containers labelled with the segment's id
  * and takes the one that also carries our daemon id and this word's label. Running, it is
  * followed and recorded as if started now, so `delete` and an idle stop undo it; stopped, it is
  * started again (a failure there removes it and runs a new one). When none is found, an init
  * word starts a new one and a trigger word fails with -ENOENT, which re-arms the trigger quietly
- * (segment.c): the next connection starts one. What is not adopted is left to the orphan sweep.
+ * (segment.c): the next connection starts one. When Docker cannot be asked, a trigger word fails
+ * with Docker's error and re-arms the same way (saying so). What is not adopted is left to the
+ * orphan sweep.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -107,7 +107,8 @@ static bool hook_restored(struct daemon *d, const char *id)
 }
 
 /* The segments the state file holds (state_serialize()): top segments not from chain files. Their
- * docker-run containers stay at exit, for the next start to adopt. */
+ * docker-run containers, and their descendants', stay at exit, for the next start to adopt
+ * (the engine asks with the top segment of a child). */
 static bool hook_persists(struct daemon *d, const struct segment *s)
 {
 	return state && !s->parent && s->spec && keep_in_state(s);

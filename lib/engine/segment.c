@@ -9,13 +9,18 @@
  * closes them and re-arms. The connection path itself is conn.c.
  *
  * A restore (the daemon restarted, the segment comes from the state file) adopts instead of
- * starting anew: the init words of a restored top segment, and the first trigger run of one
- * whose trigger had run, are applied with segment_adopting() true, and docker-run then looks for
- * the container the previous run left (by its labels) before it starts one. A trigger run that
- * finds nothing to adopt re-arms quietly: the next connection runs the trigger as usual. Until
- * every restore is done (d->restores_pending), the orphan sweep waits (containers.c), so it
- * never takes a container a restore is about to adopt. At the daemon's exit the containers of
- * segments saved in the state file are left running (segment_keeps_containers()).
+ * starting anew: the init words of a restored segment, and the first trigger run of one whose
+ * trigger had run, are applied with segment_adopting() true, and docker-run then looks for the
+ * container the previous run left (by its labels) before it starts one. A trigger run that finds
+ * nothing to adopt re-arms quietly: the next connection runs the trigger as usual. A restored top
+ * segment records at its creation what it and each descendant had (struct segment_restore: id,
+ * port, trigger run), while the hooks can still answer; a child its restoring parent creates,
+ * even by a trigger run again long after the boot, takes the rest and is restored the same way,
+ * with the id its containers are labelled with. Until every restore is done
+ * (d->restores_pending, children counted), the orphan sweep waits (containers.c), so it never
+ * takes a container a restore is about to adopt. At the daemon's exit the containers of segments
+ * saved in the state file, and of their descendants, are left running
+ * (segment_keeps_containers()).
  */
 #include <errno.h>
 #include <stdarg.h>
