@@ -19,8 +19,8 @@
  * started again (a failure there removes it and runs a new one). When none is found, an init
  * word starts a new one and a trigger word fails with -ENOENT, which re-arms the trigger quietly
  * (segment.c): the next connection starts one. When Docker cannot be asked, a trigger word fails
- * with Docker's error and re-arms the same way (saying so). What is not adopted is left to the
- * orphan sweep.
+ * with -EHOSTDOWN: the segment re-arms still adopting, and its next trigger run looks again. What
+ * is not adopted is left to the orphan sweep.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -275,11 +275,11 @@ static void adopt_none(struct docker_run *st)
 		if (r >= 0)
 			return;
 	} else if (st->list_r < 0) {
-		/* Docker did not answer: the container may well be there; the trigger re-arms and
-		 * its next run starts one (the old one is removed by a later sweep) */
-		r = st->list_r;
-		if (asprintf(&err, "cannot look for its container: %s",
-			     st->list_error ?: strerror(-r)) < 0)
+		/* Docker did not answer: the container may well be there. -EHOSTDOWN tells the
+		 * segment to adopt on the trigger's next run (segment.c) */
+		r = -EHOSTDOWN;
+		if (asprintf(&err, "cannot ask Docker for its container: %s",
+			     st->list_error ?: strerror(-st->list_r)) < 0)
 			err = NULL;
 	} else {
 		r = -ENOENT;
@@ -363,9 +363,10 @@ static void on_adopt_list(struct docker *dk, int r, const char *error, char *con
 
 	st->op = NULL;
 	if (r < 0) {
-		log_warning("segment '%s': cannot look for its container from before the restart: "
-			    "%s",
-			    st->s->id, error ?: strerror(-r));
+		/* said once, by the segment (a trigger) or by the create that follows (init) */
+		log_debug("segment '%s': cannot look for its container from before the restart: "
+			  "%s",
+			  st->s->id, error ?: strerror(-r));
 		st->list_r = r;
 		st->list_error = error ? strdup(error) : NULL;
 	}
@@ -431,9 +432,10 @@ static void docker_run_undo(struct segment *s, void *state)
 
 	container_watch_free(st->watch);
 	if (st->id && segment_keeps_containers(s)) {
-		log_info("segment '%s': leaving container '%s' (%.12s) running: the segment is in "
-			 "the state file, the next start adopts it",
-			 s->id, st->name, st->id);
+		log_info("segment '%s': leaving container '%s' (%.12s) running: %s%s%s is in the "
+			 "state file, the next start adopts it",
+			 s->id, st->name, st->id, s->parent ? "its top segment '" : "the segment",
+			 s->parent ? segment_top(s)->id : "", s->parent ? "'" : "");
 	} else if (st->id) {
 		s->stats.container_stops++;
 		remove_container(s, st->w, st->id);

@@ -413,6 +413,20 @@ static void trigger_finished(struct segment *s, int r, char *error)
 		s->tail_saved = ENDPOINT_EMPTY;
 		s->tail.ops = s->tail_ops_armed;
 		s->tail_ready = false;
+		if (adopted && r == -EHOSTDOWN) {
+			/* Docker could not be asked (docker-run): what it had may still run. The
+			 * restore goes on: the next run adopts, the state file still has the trigger
+			 * run and the children's ids, the orphan sweep still waits. A connection
+			 * waiting now cannot be served without Docker. */
+			log_notice("segment '%s': cannot adopt what it had from before the restart "
+				   "(%s); armed, the next connection adopts it once Docker answers",
+				   s->id, err ?: "unknown error");
+			segment_set_state(s, SEGMENT_ARMED);
+			s->restore_trigger = true;
+			if (conn_count_waiting(s) > 0)
+				conn_trigger_done(s, r, "Docker does not answer");
+			return;
+		}
 		if (adopted) {
 			/* not a failure: what it had started is gone, the next connection starts
 			 * it again */

@@ -358,7 +358,9 @@ bool segment_stopping(const struct segment *s);
  * the daemon's previous run left (docker-run: its container, found by its labels) instead of
  * starting anew: during the creation of a restored segment (init words; a top segment from the
  * state file, or a child its restoring parent creates with the id it had) and during the first
- * trigger run of one whose trigger had run before the restart
+ * trigger run of one whose trigger had run before the restart. A trigger word that cannot look
+ * (Docker does not answer) fails with -EHOSTDOWN: the segment re-arms and its next trigger run
+ * adopts again; any other failure re-arms it for a plain run.
  */
 bool segment_adopting(const struct segment *s);
 

@@ -11,6 +11,9 @@
 # the children come back with the ids they had (their labels name them), the new daemon adopts
 # every container (same ids, no "started container" in its log, exactly one container per
 # segment, the orphan sweep takes none) and data goes end to end through both chains.
+# A restart while Docker does not answer adopts nothing and removes nothing: the triggers re-arm
+# still adopting, a connection meanwhile is closed, the state file keeps every segment triggered
+# and the children's ids, and the next restart, with Docker, adopts all three containers.
 # `wormhole delete site` removes the parent, its child and both their containers; `delete ch`
 # the rest.
 #
@@ -141,6 +144,28 @@ assert_eq "after SIGKILL: the containers of this daemon" \
 	"$(printf '%s\n' "${cid[@]}" | sort)" "$(dk_mine | sort)"
 wh_start_daemon main
 check_adopted "after SIGKILL"
+
+info "a restart while Docker does not answer: nothing is adopted, nothing removed, nothing lost"
+stop_daemon TERM
+DOCKER_HOST="unix://$wh_tmp/no-docker.sock" wh_start_daemon main
+wait_for "site defers its adoption" 150 log_has "segment 'site': cannot adopt what it had from before the restart (word [0-9]* 'docker-run': cannot ask Docker"
+wait_for "ch's child defers its adoption" 150 log_has "segment '$ch_child': cannot adopt what it had from before the restart"
+assert_eq "without Docker: state of site" armed "$(wh_json_get site state)"
+assert_eq "without Docker: ch's child came back with its id" ch "$(wh_json_get "$ch_child" parent)"
+assert_eq "without Docker: state of ch's child" armed "$(wh_json_get "$ch_child" state)"
+got=$(printf 'x\n' | nh timeout 10 socat -t 5 - TCP:127.0.0.1:8080 2>/dev/null) || true
+assert_eq "without Docker: a connection to site is closed" "" "$got"
+wait_for "the waiting connection was closed for want of Docker" 50 log_has "Docker does not answer"
+assert_eq "without Docker: the containers run on" "$(printf '%s\n' "${cid[@]}" | sort)" "$(dk_mine | sort)"
+for seg in site "$site_child" ch "$ch_child"; do
+	state_triggered "$seg" || fail "without Docker: the state file lost '$seg' triggered"
+done
+stop_daemon TERM
+for seg in site "$site_child" ch "$ch_child"; do
+	state_triggered "$seg" || fail "after a stop without Docker: the state file lost '$seg' triggered"
+done
+wh_start_daemon main
+check_adopted "Docker back"
 
 wh delete site
 dk_wait_none_mine 150 site
