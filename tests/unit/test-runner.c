@@ -9,7 +9,9 @@
  * undoes the rest; that an op completing after its segment was deleted reaches nobody; that a
  * failed trigger undoes only the trigger's words and re-arms the segment; and that a restored
  * segment whose trigger had run applies its trigger words in adopt mode once (no trigger counted,
- * a failure re-arms quietly) and keeps its containers only when the daemon exits.
+ * a failure re-arms quietly) and keeps its containers only when the daemon exits; and that a
+ * chain child its restored parent's trigger creates after the boot gets the id it had and
+ * adopts the same way.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -133,11 +135,44 @@ static const struct chain_op op_async = { .apply = async_apply,
 					  .undo = ok_undo };
 static const struct chain_op op_fail = { .apply = fail_apply, .undo = ok_undo };
 
-/* url: ok, docker-ns: async, docker-run: fail */
+/* chain: the child segment, created at once (its init words must all be synchronous here) */
+static void on_fake_child(struct segment *s, int r, char *error, void *userdata)
+{
+	fail_msg("the fake child op creates synchronously only");
+}
+
+static int child_apply(struct segment *s, const struct spec_word *w, struct endpoint *target,
+		       void **ret_state, char **ret_error, chain_done_fn done, void *userdata)
+{
+	struct segment *child = NULL;
+	int r;
+
+	note("+", w);
+	r = segment_create(s->d, NULL, NULL, w->child, &s->tail.ep, s, on_fake_child, NULL, &child,
+			   ret_error);
+	assert_int_not_equal(r, 1);
+	if (r < 0)
+		return r;
+	/* chain: this segment's tail becomes the child's head */
+	endpoint_done(&s->tail.ep);
+	assert_int_equal(endpoint_copy(&s->tail.ep, &child->head), 0);
+	*ret_state = child;
+	return 0;
+}
+
+static void child_undo(struct segment *s, void *state)
+{
+	segment_free(state);
+}
+
+static const struct chain_op op_child = { .apply = child_apply, .undo = child_undo };
+
+/* url: ok, docker-ns: async, docker-run: fail, chain: a child segment */
 static const struct chain_op *const fake_ops[_SPEC_WORD_TYPE_MAX] = {
 	[SPEC_URL] = &op_ok,
 	[SPEC_DOCKER_NS] = &op_async,
 	[SPEC_DOCKER_RUN] = &op_fail,
+	[SPEC_CHAIN] = &op_child,
 };
 
 struct fixture {
@@ -391,6 +426,68 @@ static void test_restore_nothing_to_adopt_rearms(void **state)
 	assert_int_equal(s->stats.trigger_failures, 1);
 }
 
+/* boot.c answers the restore hooks only while the daemon boots */
+static bool booting;
+
+static const char *hook_child_id(struct daemon *d, const char *parent_id)
+{
+	return booting && strcmp(parent_id, "r") == 0 ? "kid" : NULL;
+}
+
+static bool hook_booting(struct daemon *d, const char *id)
+{
+	return booting;
+}
+
+static const struct daemon_hooks restore_child_hooks = {
+	.restore_triggered = hook_booting,
+	.restored = hook_booting,
+	.restore_child_id = hook_child_id,
+	.persists = hook_persists,
+};
+
+/* A chain child that the parent's trigger creates, run again after the boot: it gets the id it
+ * had, adopts in its init words and in its own trigger, and the restore waits for it */
+static void test_restore_child_created_late_adopts(void **state)
+{
+	struct fixture *f = *state;
+	const char *words[] = { "url",	 "127.0.0.1", "trigger",   "docker-ns", "c1",
+				"chain", "url",	      "127.0.0.1", "trigger",	"url",
+				":9",	 "docker-ns", "c2",	   NULL };
+	struct spec *sp = parse(words);
+	struct segment *s = NULL, *kid = NULL;
+	_cleanup_free_ char *err = NULL;
+
+	f->d.hooks = &restore_child_hooks;
+	booting = true;
+	assert_int_equal(
+		segment_create(&f->d, "r", sp, sp->top, NULL, NULL, on_created, f, &s, &err), 0);
+	booting = false; /* the trigger runs from the loop, after the boot */
+	assert_int_equal(s->state, SEGMENT_ARMED);
+	assert_int_equal(f->d.restores_pending, 1);
+	for (int i = 0;
+	     i < 300 && !((kid = segment_find(&f->d, "kid")) && kid->state == SEGMENT_LISTENING);
+	     i++)
+		assert_true(sd_event_run(f->d.event, 10 * 1000) >= 0);
+	if (!kid)
+		fail_msg("no child 'kid'; journal: %s; state %d", journal, s->state);
+	assert_ptr_equal(kid->parent, s);
+	assert_int_equal(s->state, SEGMENT_LISTENING);
+	assert_int_equal(kid->state, SEGMENT_LISTENING);
+	assert_string_equal(
+		journal, "+url ...docker-ns +docker-ns +chain +url +url ...docker-ns +docker-ns");
+	assert_int_equal(adopting_applies, 5); /* every word of both adopted */
+	assert_int_equal(f->d.restores_pending, 0);
+	assert_int_equal(kid->stats.trigger_starts, 0);
+	assert_null(kid->restore);
+	assert_null(s->restore);
+	/* the child's containers stay at exit with its saved top segment */
+	assert_false(segment_keeps_containers(kid));
+	f->d.exiting = true;
+	assert_true(segment_keeps_containers(kid));
+	f->d.exiting = false;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +499,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_restore_adopts_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_nothing_to_adopt_rearms, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_restore_child_created_late_adopts, setup,
 						teardown),
 	};
 
