@@ -29,7 +29,7 @@ int control_segment_info(const struct segment *s, struct ctl_segment_info *i)
 	i->id = strdup(s->id);
 	i->parent = s->parent ? strdup(s->parent->id) : NULL;
 	i->head = segment_head_url(s, true);
-	i->tail = segment_tail_url(s);
+	i->tail = segment_tails_text(s);
 	i->state = segment_state_text(s);
 	if (!i->id || (s->parent && !i->parent) || !i->head || !i->tail || !i->state)
 		return -ENOMEM;

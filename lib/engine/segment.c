@@ -9,6 +9,7 @@
  * closes them and re-arms. The connection path itself is conn.c.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,7 @@ char *segment_head_url(const struct segment *s, bool with_ns)
 	return endpoint_url(&s->head, with_ns);
 }
 
-char *segment_tail_url(const struct segment *s)
+static char *tails_text(const struct segment *s, bool with_counts)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -89,14 +90,29 @@ char *segment_tail_url(const struct segment *s)
 		return strdup("(on trigger)");
 	if (s->route == SEGMENT_ROUTE_ONE)
 		return endpoint_url(&s->tail.ep, true);
-	/* "sni a.example=tcp://127.0.0.1:8443 sni *.b.example=tcp://... default=tcp://..." */
+	/* "sni a.example=tcp://127.0.0.1:8443 sni *.b.example=tcp://... default=tcp://..." or
+	 * "round-robin: tcp://127.0.0.1:8081, tcp://127.0.0.1:8082" */
 	f = open_memstream(&text, &len);
 	if (!f)
 		return NULL;
+	if (s->route == SEGMENT_ROUTE_BALANCE)
+		fputs(s->balance == SEGMENT_BALANCE_ROUND_ROBIN ? "round-robin: "
+								: "least-loaded: ",
+		      f);
 	for (size_t k = 0; k < s->n_tails; k++) {
 		const struct segment_tail *t = k == 0 ? &s->tail : &s->more_tails[k - 1];
 		_cleanup_free_ char *url = endpoint_url(&t->ep, true);
 
+		if (s->route == SEGMENT_ROUTE_BALANCE) {
+			fprintf(f, "%s%s", k > 0 ? ", " : "", url ?: "?");
+			if (with_counts)
+				fprintf(f,
+					" (%s, %" PRIu64 " active, %" PRIu64 " total, %" PRIu64
+					" failed)",
+					t->retry_usec ? "down" : "up", t->conns_active,
+					t->conns_total, t->failures);
+			continue;
+		}
 		if (k > 0)
 			fputc(' ', f);
 		if (t->n_names == 0)
@@ -110,6 +126,69 @@ char *segment_tail_url(const struct segment *s)
 		return NULL;
 	}
 	return text;
+}
+
+char *segment_tail_url(const struct segment *s)
+{
+	return tails_text(s, false);
+}
+
+char *segment_tails_text(const struct segment *s)
+{
+	return tails_text(s, true);
+}
+
+int segment_balance_pick(struct segment *s, uint32_t tried, uint64_t now)
+{
+	size_t n = s->n_tails < SEGMENT_BALANCE_TAILS_MAX ? s->n_tails : SEGMENT_BALANCE_TAILS_MAX;
+	long best = -1;
+
+	if (n == 0)
+		return -1;
+	/* first the tails that are up (or whose pause is over: one connection tries it again),
+	 * then, when none is, those still down: they may be back before their pause ends */
+	for (int pass = 0; pass < 2 && best < 0; pass++)
+		for (size_t j = 0; j < n; j++) {
+			size_t k = (s->balance_next + j) % n;
+			const struct segment_tail *t = segment_tail_nth(s, k);
+
+			if (tried & (1u << k))
+				continue;
+			if (pass == 0 && (t->ep.down || (t->retry_usec && now < t->retry_usec)))
+				continue;
+			if (best < 0 ||
+			    t->conns_active < segment_tail_nth(s, (size_t)best)->conns_active)
+				best = (long)k;
+			if (s->balance == SEGMENT_BALANCE_ROUND_ROBIN || t->conns_active == 0)
+				break; /* nobody has fewer than none */
+		}
+	if (best >= 0)
+		s->balance_next = (unsigned)(((size_t)best + 1) % n);
+	return (int)best;
+}
+
+void segment_tail_failed(struct segment *s, struct segment_tail *t, int error)
+{
+	_cleanup_free_ char *url = endpoint_url(&t->ep, true);
+	bool was_up = t->retry_usec == 0;
+
+	t->failures++;
+	t->retry_usec = now_usec() + SEGMENT_TAIL_RETRY_USEC;
+	log_full_errno(was_up ? LOG_NOTICE : LOG_DEBUG, 0,
+		       "segment '%s': tail %s %s: %s; new connections skip it for %llu s", s->id,
+		       url ?: "?", was_up ? "is down" : "is still down", strerror(-error),
+		       SEGMENT_TAIL_RETRY_USEC / USEC_PER_SEC);
+}
+
+void segment_tail_opened(struct segment *s, struct segment_tail *t)
+{
+	t->conns_total++;
+	if (t->retry_usec) {
+		_cleanup_free_ char *url = endpoint_url(&t->ep, true);
+
+		t->retry_usec = 0;
+		log_notice("segment '%s': tail %s is up again", s->id, url ?: "?");
+	}
 }
 
 struct segment_tail *segment_tail_nth(struct segment *s, size_t k)
