@@ -177,7 +177,7 @@ static void conn_log_end(const struct segment *s, const struct segment_tail *t, 
 		       "segment '%s': %s%s%s%s -> %s: closed after %" PRIu64 ".%03" PRIu64
 		       " s, %" PRIu64 " bytes in, %" PRIu64 " bytes out: %s%s%s",
 		       s->id, client, sni ? " (sni '" : "", sni ?: "", sni ? "')" : "",
-		       t || s->route == SEGMENT_ROUTE_ONE ? tail ?: "?" : "(no tail)",
+		       t || s->route != SEGMENT_ROUTE_SNI ? tail ?: "?" : "(no tail)",
 		       dur / 1000000, (dur / 1000) % 1000, in, out, reason, error < 0 ? ": " : "",
 		       error < 0 ? strerror(-error) : "");
 }
