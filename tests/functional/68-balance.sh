@@ -127,5 +127,14 @@ wait_tcp_listen "$ns_host" 8080
 got=""
 for i in 1 2 3 4; do got+="$(get 8080) "; done
 assert_eq "README example answers" "one two one two " "$got"
+out=$(wh_create id app url :9090 balance least-loaded tail url :9091 tail url "unix://$wh_tmp/app.sock")
+assert_eq "README's second example" "app tcp://127.0.0.1:9090" "$out"
+bg_in "$ns_host" socat "UNIX-LISTEN:$wh_tmp/app.sock,fork" SYSTEM:"echo unix"
+wait_tcp_listen "$ns_host" 9090
+for _ in 1 2 3; do
+	[[ -S $wh_tmp/app.sock ]] && break
+	sleep 0.1
+done
+assert_eq "a unix tail among the tails (:9091 refuses)" "unix unix " "$(get 9090) $(get 9090) "
 wh list
 info "ok"
