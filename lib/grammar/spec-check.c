@@ -28,13 +28,13 @@
 struct ep {
 	enum url_proto proto;
 	unsigned proto_pos;
-	bool ns; /* ns@, docker-ns or docker-run */
 	unsigned ns_pos;
-	bool addr; /* a host, port or path was given */
 	unsigned addr_pos;
-	bool host_remote;   /* a host that 127.0.0.1 does not reach */
 	unsigned fd_pos;    /* fd:NAME: an inherited listener (its protocol is known only then) */
 	unsigned other_pos; /* a word besides fd:NAME that shapes this endpoint */
+	bool ns;	    /* ns@, docker-ns or docker-run */
+	bool addr;	    /* a host, port or path was given */
+	bool host_remote;   /* a host that 127.0.0.1 does not reach */
 };
 
 struct seg_info {
