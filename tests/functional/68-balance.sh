@@ -65,6 +65,13 @@ assert_eq "30 connections round-robin" "A=10 B=10 C=10 lost=0" "$(spread 9100 30
 want='round-robin: tcp://127.0.0.1:9101 (up, 0 active, 10 total, 0 failed), tcp://127.0.0.1:9102 (up, 0 active, 10 total, 0 failed), tcp://127.0.0.1:9103 (up, 0 active, 10 total, 0 failed)'
 wait_json rr conns_active 0
 assert_eq "list --json: each tail's state and counts" "$want" "$(tail_of rr)"
+tails_json() { # tails_json ID: "address state active total failures; ..." from list --json's "tails"
+	"$WORMHOLE" -H "unix://$(wh_sock main)" list --json | "$PYTHON" -c '
+import json, sys
+s = [s for s in json.load(sys.stdin)["segments"] if s["id"] == sys.argv[1]][0]
+print("; ".join("%s %s %d %d %d" % (t["address"], t["state"], t["conns_active"], t["conns_total"], t["failures"]) for t in s["tails"]))' "$1"
+}
+assert_eq "list --json: tails" "tcp://127.0.0.1:9101 up 0 10 0; tcp://127.0.0.1:9102 up 0 10 0; tcp://127.0.0.1:9103 up 0 10 0" "$(tails_json rr)"
 assert_match "list (text) shows the tails" "^rr +tcp://127\.0\.0\.1:9100 +round-robin: tcp://127\.0\.0\.1:9101 \(up, 0 active, 10 total, 0 failed\), " "$(wh list)"
 
 info "least-loaded: two long connections on A and B, then every new one goes to C"
@@ -85,6 +92,7 @@ fi
 res=$(spread 9100 50)
 assert_match "50 connections with B down" "^A=[0-9]+ B=0 C=[0-9]+ lost=0$" "$res"
 assert_match "list shows B down" 'tcp://127\.0\.0\.1:9102 \(down, 0 active, 10 total, [1-9][0-9]* failed\)' "$(tail_of rr)"
+assert_match "list --json shows B down" "; tcp://127\.0\.0\.1:9102 down 0 10 [1-9][0-9]*; " "$(tails_json rr)"
 assert_match "B going down is logged once" "segment 'rr': tail tcp://127\.0\.0\.1:9102 is down: Connection refused; new connections skip it for 2 s" "$(cat "$(wh_log main)")"
 assert_eq "no connection failed" 0 "$(grep -c "every tail failed" "$(wh_log main)" || true)"
 wait_json rr conns_active 0
