@@ -43,6 +43,8 @@ struct seg_info {
 	const struct spec_word *link;
 	enum url_proto t_proto; /* the tail's own proto (before a chain-like link replaces it) */
 	unsigned t_proto_pos;
+	const struct spec_word *multi; /* routing, or balancing over several tails: its first
+					* `sni` or `balance` word */
 };
 
 /* Listening here is reached by the default tail 127.0.0.1:PORT. */
@@ -342,6 +344,10 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 					in->link = &l[i];
 					continue;
 				}
+				if (!in->multi && ((spec_type_flags(l[i].type) & WORD_ROUTE) ||
+						   (s->n_tails > 1 &&
+						    (spec_type_flags(l[i].type) & WORD_BALANCE))))
+					in->multi = &l[i];
 				r = ep_apply(l[i].tail ? &in->t : &in->h, &l[i]);
 				if (r < 0)
 					return r;
@@ -388,6 +394,16 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 
 		/* every message stays one grep-able string */
 		/* clang-format off */
+		/* the head's protocol may come from the segment before (chain, child, remote) */
+		if (in->multi && hp == URL_PROTO_UDP && (spec_type_flags(in->multi->type) & WORD_ROUTE)) {
+			return fail_at(words, in->multi->pos, reterr,
+				       "server names route TLS streams, and the head of segment %u is udp", seg);
+		}
+		if (in->multi && hp == URL_PROTO_UDP) {
+			return fail_at(words, in->multi->pos, reterr,
+				       "segment %u has several tails, which carry TCP streams, and its head is udp",
+				       seg);
+		}
 		if (in->t.fd_pos) {
 			return fail_at(words, in->t.fd_pos, reterr,
 				       "fd:NAME is a listener passed by the service manager: a head, not a tail (segment %u)",

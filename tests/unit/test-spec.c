@@ -726,6 +726,15 @@ static void test_balance_tails(void **state)
 	bad_exact("url :80 balance round-robin tail url unix:///x docker-ns web tail url :2",
 		  "word 8 'docker-ns': unix sockets do not live in network namespaces (tail 1 of "
 		  "segment 1)");
+	/* a head that is udp because the segment before says so */
+	bad_exact("url udp://:53 chain balance round-robin tail url :1 tail url :2",
+		  "word 4 'balance': segment 2 has several tails, which carry TCP streams, and its "
+		  "head is udp");
+	bad_exact("url udp://:53 remote peer-host balance round-robin tail url :1 tail url :2",
+		  "word 5 'balance': segment 2 has several tails, which carry TCP streams, and its "
+		  "head is udp");
+	bad_exact("url udp://:53 chain tail sni a.example url :1",
+		  "word 5 'sni': server names route TLS streams, and the head of segment 2 is udp");
 	bad_exact("url :80 balance round-robin balance least-loaded tail url :1 tail url :2",
 		  "word 5 'balance': given twice in segment 1 (first as word 3)");
 	bad("url :80 balance fastest tail url :1 tail url :2",
