@@ -21,6 +21,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "balance.h"
 #include "chains.h"
 #include "cleanup.h"
 #include "ctl-proto.h"
@@ -63,7 +64,7 @@ struct remote_state {
 	struct remote_state *remotes_prev, *remotes_next;
 };
 
-#define PROVIDER_RETRY_USEC (2ULL * 1000000ULL)
+#define PROVIDER_RETRY_USEC SEGMENT_TAIL_RETRY_USEC /* 2 s, as a segment's tails */
 
 /* every live remote segment of this daemon, for lease renewals */
 static struct remote_state *remotes;
@@ -170,63 +171,52 @@ static int pool_complete(struct segment *s, struct segment_tail *t, char **ret_e
 	return 0;
 }
 
+static struct balance_cand provider_cand(size_t k, void *userdata)
+{
+	const struct remote_state *st = userdata;
+	const struct provider *pv = &st->prov[k];
+
+	return (struct balance_cand){ .usable = pv->created,
+				      .down = !peer_link_up(pv->peer),
+				      .retry_usec = pv->retry_at,
+				      .load = peer_streams(pv->peer) };
+}
+
 /*
- * Each provider in turn from the round-robin position (balance round-robin), or the one with
- * the fewest streams on its link first (least-loaded, the default); a provider whose link is
- * down or whose open failed lately is skipped and tried again after PROVIDER_RETRY_USEC, so a
- * connection fails only when no provider can take it.
+ * The engine's selection (balance.h), as for a segment's several tails: the provider with the
+ * fewest streams on its link (least-loaded, the default) or the next in turn (round-robin); a
+ * provider whose link is down is skipped at once, one whose open failed for
+ * PROVIDER_RETRY_USEC, and the connection goes on to the next, so it fails only when no
+ * provider can take it.
  */
 static int pool_open_tail(struct segment *s, const struct segment_tail *t, tail_opened_fn done,
 			  void *userdata, void **ret_handle)
 {
 	struct remote_state *st = t->data;
-	uint64_t now = mono_usec();
+	uint64_t now = mono_usec(), tried = 0;
 	struct pool_open *o;
-	int r = -EHOSTUNREACH;
-	size_t n = st->n_prov;
+	int r = -EHOSTUNREACH, k;
 
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
 	o->done = done;
 	o->userdata = userdata;
-	for (int pass = 0; pass < 2 && !o->st; pass++) {
-		bool tried[64] = { false };
+	while (!o->st && (k = balance_pick(s->balance, st->n_prov, &st->next, tried, now,
+					   provider_cand, st)) >= 0) {
+		struct provider *pv = &st->prov[k];
 
-		for (size_t k = 0; k < n && k < 64 && !o->st; k++) {
-			size_t best = SIZE_MAX;
-
-			for (size_t j = 0; j < n && j < 64; j++) {
-				size_t i = (st->next + j) % n;
-				struct provider *pv = &st->prov[i];
-
-				if (tried[i] || !pv->created)
-					continue;
-				/* first pass: only providers not in their retry pause */
-				if (pass == 0 && pv->retry_at > now)
-					continue;
-				if (best == SIZE_MAX ||
-				    (s->balance != SEGMENT_BALANCE_ROUND_ROBIN &&
-				     peer_streams(pv->peer) < peer_streams(st->prov[best].peer)))
-					best = i;
-				if (s->balance == SEGMENT_BALANCE_ROUND_ROBIN)
-					break;
-			}
-			if (best == SIZE_MAX)
-				break;
-			tried[best] = true;
-			r = tail_peer_open_stream(s, st->prov[best].peer, st->tp.path, &o->st);
-			if (r < 0) {
-				st->prov[best].fails++;
-				st->prov[best].retry_at = now + PROVIDER_RETRY_USEC;
-				log_debug("segment '%s': provider %s skipped: %s", s->id,
-					  peer_name(st->prov[best].peer), strerror(-r));
-				continue;
-			}
-			st->prov[best].total++;
-			st->prov[best].retry_at = 0;
-			st->next = (unsigned)((best + 1) % n);
+		tried |= 1ULL << k;
+		r = tail_peer_open_stream(s, pv->peer, st->tp.path, &o->st);
+		if (r < 0) {
+			pv->fails++;
+			pv->retry_at = now + PROVIDER_RETRY_USEC;
+			log_debug("segment '%s': provider %s skipped: %s", s->id,
+				  peer_name(pv->peer), strerror(-r));
+			continue;
 		}
+		pv->total++;
+		pv->retry_at = 0;
 	}
 	if (!o->st) {
 		pool_cancel(o);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "balance.h"
 #include "cleanup.h"
 #include "conn.h"
 #include "containers.h"
@@ -138,33 +139,21 @@ char *segment_tails_text(const struct segment *s)
 	return tails_text(s, true);
 }
 
+static struct balance_cand tail_cand(size_t k, void *userdata)
+{
+	const struct segment_tail *t = segment_tail_nth(userdata, k);
+
+	return (struct balance_cand){ .usable = true,
+				      .down = t->ep.down,
+				      .retry_usec = t->retry_usec,
+				      .load = t->conns_active };
+}
+
 int segment_balance_pick(struct segment *s, uint32_t tried, uint64_t now)
 {
 	size_t n = s->n_tails < SEGMENT_BALANCE_TAILS_MAX ? s->n_tails : SEGMENT_BALANCE_TAILS_MAX;
-	long best = -1;
 
-	if (n == 0)
-		return -1;
-	/* first the tails that are up (or whose pause is over: one connection tries it again),
-	 * then, when none is, those still down: they may be back before their pause ends */
-	for (int pass = 0; pass < 2 && best < 0; pass++)
-		for (size_t j = 0; j < n; j++) {
-			size_t k = (s->balance_next + j) % n;
-			const struct segment_tail *t = segment_tail_nth(s, k);
-
-			if (tried & (1u << k))
-				continue;
-			if (pass == 0 && (t->ep.down || (t->retry_usec && now < t->retry_usec)))
-				continue;
-			if (best < 0 ||
-			    t->conns_active < segment_tail_nth(s, (size_t)best)->conns_active)
-				best = (long)k;
-			if (s->balance == SEGMENT_BALANCE_ROUND_ROBIN || t->conns_active == 0)
-				break; /* nobody has fewer than none */
-		}
-	if (best >= 0)
-		s->balance_next = (unsigned)(((size_t)best + 1) % n);
-	return (int)best;
+	return balance_pick(s->balance, n, &s->balance_next, tried, now, tail_cand, s);
 }
 
 void segment_tail_failed(struct segment *s, struct segment_tail *t, int error)
