@@ -46,6 +46,9 @@
 #include "url.h"
 
 #define HELLO_RETRY_USEC (5ULL * 1000000ULL)
+/* after the last published container went: long enough for the peer's delete of the part it
+ * made here to come back over the link, which would otherwise end with our last reference */
+#define LINGER_USEC (2ULL * 1000000ULL)
 
 struct link_out {
 	struct peer_server *ps;
@@ -56,6 +59,7 @@ struct link_out {
 	bool named;	     /* the far side took our name on the current link */
 	bool asked;	     /* by --link or `wormhole link` (not only for labels) */
 	unsigned label_refs; /* containers published through this peer (labels.c) */
+	sd_event_source *linger; /* the last label went: the link lives on for LINGER_USEC */
 	struct link_out *next;
 };
 
@@ -269,6 +273,7 @@ static struct link_out *link_out_free(struct link_out *lo)
 		return NULL;
 	lo->rq = peer_request_cancel(lo->rq);
 	lo->retry = sd_event_source_disable_unref(lo->retry);
+	lo->linger = sd_event_source_disable_unref(lo->linger);
 	if (lo->peer)
 		peer_hold(lo->peer, false);
 	peer_unref(lo->peer);
@@ -337,6 +342,23 @@ int peer_server_link(struct peer_server *ps, const char *host, bool on, char **r
 	return 0;
 }
 
+static int on_linger_end(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct link_out *lo = userdata;
+	struct peer_server *ps = lo->ps;
+
+	if (lo->label_refs > 0 || lo->asked)
+		return 0;
+	for (struct link_out **pp = &ps->links_out; *pp; pp = &(*pp)->next)
+		if (*pp == lo) {
+			*pp = lo->next;
+			break;
+		}
+	log_info("link to %s: no longer kept (no container is published there)", lo->host);
+	link_out_free(lo);
+	return 0;
+}
+
 int peer_server_label_link(struct peer_server *ps, struct peer *p, bool on)
 {
 	struct link_out *lo, **pp;
@@ -346,14 +368,16 @@ int peer_server_label_link(struct peer_server *ps, struct peer *p, bool on)
 			break;
 	lo = *pp;
 	if (!on) {
-		if (!lo)
+		if (!lo || --lo->label_refs > 0 || lo->asked)
 			return 0;
-		if (--lo->label_refs == 0 && !lo->asked) {
-			*pp = lo->next;
-			log_info("link to %s: no longer kept (no container is published there)",
-				 lo->host);
-			link_out_free(lo);
+		if (!lo->linger &&
+		    sd_event_add_time_relative(ps->d->event, &lo->linger, CLOCK_MONOTONIC,
+					       LINGER_USEC, 100000, on_linger_end, lo) < 0) {
+			on_linger_end(NULL, 0, lo);
+			return 0;
 		}
+		(void)sd_event_source_set_time_relative(lo->linger, LINGER_USEC);
+		(void)sd_event_source_set_enabled(lo->linger, SD_EVENT_ONESHOT);
 		return 0;
 	}
 	if (lo) {
