@@ -56,9 +56,9 @@ struct link_out {
 	struct peer *peer;
 	struct peer_request *rq; /* a hello on its way */
 	sd_event_source *retry;
-	bool named;	     /* the far side took our name on the current link */
-	bool asked;	     /* by --link or `wormhole link` (not only for labels) */
-	unsigned label_refs; /* containers published through this peer (labels.c) */
+	bool named;		 /* the far side took our name on the current link */
+	bool asked;		 /* by --link or `wormhole link` (not only for labels) */
+	unsigned label_refs;	 /* containers published through this peer (labels.c) */
 	sd_event_source *linger; /* the last label went: the link lives on for LINGER_USEC */
 	struct link_out *next;
 };
