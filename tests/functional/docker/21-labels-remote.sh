@@ -7,9 +7,10 @@
 # the published ports and each connection travels the peer link back into the container. A
 # container running before A starts is picked up; one started later with two items gets both;
 # `docker stop` closes B's ports and removes the segments on both sides; a port taken on B
-# refuses the whole label (logged on A with B's reason, nothing left on A or B); a label for a
-# peer named by a name no daemon linked is refused; B restarted (it forgot everything) gets the
-# publication again once A's link is back; A stopped deletes what it published on B.
+# refuses the whole label (logged on A with B's reason, nothing left on A or B); so does a port
+# that home's key, scoped on B, does not allow, and a peer name no daemon linked; B restarted (its
+# own restore of the segment fails: home has no link yet) gets the publication again once A's
+# link is back; A stopped deletes what it published on B.
 #
 #   A "home" (wh-a-$$) 198.18.0.1                       B "gw" (wh-b-$$) 198.18.0.2
 #   containers <--setns-- [wormholed A] ==TLS :9999==> [wormholed B] <-- client -> 198.18.0.2:92xx
@@ -41,9 +42,12 @@ _no_segments() {
 
 dk_run "$proj-pre" --label wormhole.publish=0.0.0.0:9200:3306 --label wormhole.publish.remote=198.18.0.2 -- wh-echo 3306
 dk_wait_listen "$proj-pre" 3306
-start_peer_daemon "$ns_b" b
+# home uses a key scoped on the gateway, as in the README's gateway example
+mkdir -m 700 "$wh_tmp/keys"
+"$WORMHOLE" keygen --allow "port=9200-9210 remote=self name=home" "$wh_tmp/keys/home.key" >/dev/null
+start_peer_daemon "$ns_b" b --keys "$wh_tmp/keys"
 wait_tcp_listen "$ns_b" 9999
-start_peer_daemon "$ns_a" a --docker-labels --name home
+start_peer_daemon "$ns_a" a --docker-labels --name home -K "$wh_tmp/keys/home.key"
 
 info "a container running before the daemon started is published on the peer"
 wait_tcp_listen "$ns_b" 9200
@@ -90,6 +94,12 @@ assert_eq "B's segments" "$(printf '%s\n' "$id_b" taken | sort)" "$(tops b)"
 wait_for "nothing of it on A" 100 bash -c "[[ \"\$(\"$WORMHOLE\" -H unix://$(wh_sock a) list -q | sort)\" == \"$before_a\" ]]"
 whd b delete taken
 
+info "a port the scoped key does not allow is refused by the gateway"
+dk_run "$proj-rule" --label "wormhole.publish=0.0.0.0:9300:80" --label wormhole.publish.remote=198.18.0.2 -- wh-echo 80
+wait_for "the rule's refusal in A's log" 100 grep -q "container '$proj-rule': label wormhole.publish refused on 198.18.0.2: home\.$proj-rule\.0\.0\.0\.0-9300: key 'home': refused by rule 'port=9200-9210'" "$(wh_log a)"
+tcp_listening "$ns_b" 9300 && fail "the gateway listens on a port the key does not allow"
+tcp_listening "$ns_a" 9300 && fail "a label meant for a peer was published here"
+
 info "a peer name no daemon linked is refused, not published here"
 dk_run "$proj-nope" --label "wormhole.publish=9205:80" --label wormhole.publish.remote=nosuchpeer -- wh-echo 80
 wait_for "the refusal" 100 grep -q "container '$proj-nope': label wormhole.publish refused on nosuchpeer: wormhole.publish.remote: 'nosuchpeer' is neither a numeric address nor a daemon linked here" "$(wh_log a)"
@@ -98,7 +108,7 @@ tcp_listening "$ns_a" 9205 && fail "a label meant for a peer was published here"
 info "the gateway restarts: the publication comes back when the link does"
 stop_pid "${wh_daemon_pid[b]}"
 wait_for "9200 closed with B gone" 100 _closed "$ns_b" 9200
-start_peer_daemon "$ns_b" b
+start_peer_daemon "$ns_b" b --keys "$wh_tmp/keys"
 wait_tcp_listen "$ns_b" 9200
 wait_echo "$ns_b" 198.18.0.2:9200 "pre again through the new gateway daemon" 100
 assert_eq "B's segment again" "$id_b" "$(tops b)"
