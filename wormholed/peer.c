@@ -361,12 +361,11 @@ static int on_linger_end(sd_event_source *src, uint64_t usec, void *userdata)
 
 int peer_server_label_link(struct peer_server *ps, struct peer *p, bool on)
 {
-	struct link_out *lo, **pp;
+	struct link_out *lo;
 
-	for (pp = &ps->links_out; *pp; pp = &(*pp)->next)
-		if ((*pp)->peer == p && (on || (*pp)->label_refs > 0))
+	for (lo = ps->links_out; lo; lo = lo->next)
+		if (lo->peer == p && (on || lo->label_refs > 0))
 			break;
-	lo = *pp;
 	if (!on) {
 		if (!lo || --lo->label_refs > 0 || lo->asked)
 			return 0;
