@@ -20,66 +20,28 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
 BUILD=${BUILD:-$SRC/build}
-QUICK=0
+QUICK=${QUICK:-0}
 [[ ${1:-} == --quick ]] && QUICK=1
 
-if [[ -z ${BENCH_INNER:-} ]]; then
-	[[ $(id -u) == 0 ]] || { echo "gateway.sh: run as root" >&2; exit 1; }
-	for c in stunnel4 iperf3 socat python3 cc taskset; do
-		command -v $c >/dev/null || { echo "gateway.sh: $c missing (scripts/deps.sh)" >&2; exit 1; }
-	done
-	T=$(mktemp -d /tmp/wormhole-gateway-bench.XXXXXX)
-	cc -O2 -o "$T/benchtool" "$HERE/tools/benchtool.c"
-	exec unshare --net env BENCH_INNER=1 BENCH_TMP="$T" QUICK=$QUICK bash "$0"
-fi
-
-T=$BENCH_TMP
-mkdir -p "$T"/g.state "$T"/g.chains "$T"/h.state "$T"/h.chains "$T"/g2.state "$T"/g2.chains "$T"/h2.state "$T"/h2.chains
-BT=$T/benchtool
-WHD=$BUILD/wormholed/wormholed
-WHC=$BUILD/wormhole-cli/wormhole
-TCK=$(getconf CLK_TCK)
-if ((QUICK)); then DUR=3 HOLD=1000; else DUR=8 HOLD=5000; fi
-ip link set lo up
-sysctl -qw net.ipv4.ip_local_port_range="10000 65000" net.ipv4.tcp_tw_reuse=1 net.core.somaxconn=8192
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-PIDS=()
-cleanup() {
-	set +e
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-exec 3>&1 >/dev/null 2>"$T/bench.err"
-bg() { local core=$1; shift; taskset -c "$core" "$@" & PIDS+=($!); LAST=$!; }
-wait_listen() { for _ in $(seq 200); do ss -Hltn "sport = :$1" | grep -q . && return 0; sleep 0.05; done; echo "nothing on :$1" >&2; return 1; }
-cpu() { local s=0 p; for p in "$@"; do s=$((s + $(sed 's/.*) //' /proc/$p/stat | awk '{print $12+$13}'))); done; echo $s; }
-pss() { local s=0 p; for p in "$@"; do s=$((s + $(awk '/^Pss:/{print $2}' /proc/$p/smaps_rollup))); done; echo $s; }
-
-# backends, core 1
-bg 1 "$BT" echo 7001
-bg 1 iperf3 -s -p 5201 -1 --daemon >/dev/null 2>&1 || true
-bg 1 "$BT" holdsrv 7002
-wait_listen 7001; wait_listen 7002
+NAME=gateway.sh
+# shellcheck source=hop-lib.sh
+source "$HERE/hop-lib.sh"
 
 # wormhole through a gateway: G accepts, H dials it (--link) as "home"; both on core 0
 "$WHC" keygen "$T/key" >/dev/null
-bg 0 "$WHD" -H "unix://$T/g.sock" --state "$T/g.state" --chains "$T/g.chains" -K "$T/key" --peer-listen 127.0.0.1:9999 2>"$T/g.log"
+whd g -K "$T/key" --peer-listen 127.0.0.1:9999
 WG=$LAST
 wait_listen 9999
-bg 0 "$WHD" -H "unix://$T/h.sock" --state "$T/h.state" --chains "$T/h.chains" -K "$T/key" --name home --link 127.0.0.1:9999 2>"$T/h.log"
+whd h -K "$T/key" --name home --link 127.0.0.1:9999
 WH=$LAST
 for _ in $(seq 100); do "$WHC" -H "unix://$T/g.sock" list --json 2>/dev/null | grep -q '"name":"home"' && break; sleep 0.05; done
 "$WHC" -H "unix://$T/g.sock" create url :9000 remote home tail url :7001 >/dev/null
 "$WHC" -H "unix://$T/g.sock" create url :9001 remote home tail url :5201 >/dev/null
 "$WHC" -H "unix://$T/g.sock" create url :9002 remote home tail url :7002 >/dev/null
 # direct remote: G2 dials H2
-bg 0 "$WHD" -H "unix://$T/h2.sock" --state "$T/h2.state" --chains "$T/h2.chains" -K "$T/key" --peer-listen 127.0.0.1:9997 2>"$T/h2.log"
+whd h2 -K "$T/key" --peer-listen 127.0.0.1:9997
 WH2=$LAST
-bg 0 "$WHD" -H "unix://$T/g2.sock" --state "$T/g2.state" --chains "$T/g2.chains" -K "$T/key" --peer-listen 127.0.0.1:9996 2>"$T/g2.log"
+whd g2 -K "$T/key" --peer-listen 127.0.0.1:9996
 WG2=$LAST
 wait_listen 9997
 for _ in $(seq 100); do "$WHC" -H "unix://$T/g2.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done

@@ -17,52 +17,15 @@ BUILD=${BUILD:-$SRC/build}
 QUICK=${QUICK:-0}
 [[ ${1:-} == --quick ]] && QUICK=1
 
-if [[ -z ${BENCH_INNER:-} ]]; then
-	[[ $(id -u) == 0 ]] || { echo "remote.sh: run as root" >&2; exit 1; }
-	for c in stunnel4 iperf3 socat python3 cc taskset; do
-		command -v $c >/dev/null || { echo "remote.sh: $c missing (scripts/deps.sh)" >&2; exit 1; }
-	done
-	T=$(mktemp -d /tmp/wormhole-remote-bench.XXXXXX)
-	cc -O2 -o "$T/benchtool" "$HERE/tools/benchtool.c"
-	exec unshare --net env BENCH_INNER=1 BENCH_TMP="$T" QUICK=$QUICK bash "$0"
-fi
-
-T=$BENCH_TMP
-BT=$T/benchtool
-WHD=$BUILD/wormholed/wormholed
-WHC=$BUILD/wormhole-cli/wormhole
-TCK=$(getconf CLK_TCK)
-if ((QUICK)); then DUR=3 HOLD=1000; else DUR=8 HOLD=5000; fi
-ip link set lo up
-sysctl -qw net.ipv4.ip_local_port_range="10000 65000" net.ipv4.tcp_tw_reuse=1 net.core.somaxconn=8192
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-PIDS=()
-cleanup() {
-	set +e
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-exec 3>&1 >/dev/null 2>"$T/bench.err"
-bg() { local core=$1; shift; taskset -c "$core" "$@" & PIDS+=($!); LAST=$!; }
-wait_listen() { for _ in $(seq 200); do ss -Hltn "sport = :$1" | grep -q . && return 0; sleep 0.05; done; echo "nothing on :$1" >&2; return 1; }
-cpu() { local s=0 p; for p in "$@"; do s=$((s + $(sed 's/.*) //' /proc/$p/stat | awk '{print $12+$13}'))); done; echo $s; }
-pss() { local s=0 p; for p in "$@"; do s=$((s + $(awk '/^Pss:/{print $2}' /proc/$p/smaps_rollup))); done; echo $s; }
-
-# backends, core 1
-bg 1 "$BT" echo 7001
-bg 1 iperf3 -s -p 5201 -1 --daemon >/dev/null 2>&1 || true
-bg 1 "$BT" holdsrv 7002
-wait_listen 7001; wait_listen 7002
+NAME=remote.sh
+# shellcheck source=hop-lib.sh
+source "$HERE/hop-lib.sh"
 
 # wormhole: A and B on core 0
 "$WHC" keygen "$T/key" >/dev/null
-bg 0 "$WHD" -H "unix://$T/b.sock" -K "$T/key" --peer-listen 127.0.0.1:9999 2>"$T/b.log"
+whd b -K "$T/key" --peer-listen 127.0.0.1:9999
 WB=$LAST
-bg 0 "$WHD" -H "unix://$T/a.sock" -K "$T/key" --peer-listen 127.0.0.1:9998 2>"$T/a.log"
+whd a -K "$T/key" --peer-listen 127.0.0.1:9998
 WA=$LAST
 wait_listen 9999
 for _ in $(seq 100); do "$WHC" -H "unix://$T/a.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done

@@ -162,7 +162,7 @@ do_units() {
 	d=$(mktemp -d /tmp/wh-ci-units.XXXXXX)
 	sed "s|^ExecStart=.*/wormholed|ExecStart=$build/wormholed/wormholed|" \
 		"$build/systemd/wormholed.service" >"$d/wormholed.service"
-	cp "$build/systemd/wormholed.socket" "$repo/examples/socket-unit/wormhole-mysql.socket" "$d/"
+	cp "$build/systemd/wormholed.socket" "$build/systemd/wormholed-peer.socket" "$repo/examples/socket-unit/wormhole-mysql.socket" "$d/"
 	# the units README.md shows under "Running under systemd", extracted as printed
 	awk '/^<!-- unit: /{f=$3; next} /^<!-- end -->/{f=""} f && !/^ *```/{print > ("'"$d"'/" f)}' \
 		"$repo/README.md"
@@ -178,6 +178,7 @@ do_install() {
 	local d rc=0 f
 	local expect=(usr/bin/wormhole usr/sbin/wormholed
 		lib/systemd/system/wormholed.service lib/systemd/system/wormholed.socket
+		lib/systemd/system/wormholed-peer.socket
 		usr/share/man/man1/wormhole.1 usr/share/man/man8/wormholed.8
 		usr/share/man/man5/wormhole-chains.5
 		usr/share/bash-completion/completions/wormhole

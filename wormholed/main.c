@@ -30,6 +30,7 @@
 #include "control.h"
 #include "ioloop.h"
 #include "labels.h"
+#include "link-manager.h"
 #include "log.h"
 #include "metrics.h"
 #include "netns.h"
@@ -437,18 +438,35 @@ static int start_peers(struct daemon *d, struct options *o)
 		log_info("no peer key at %s: the peer port stays closed, `remote` is refused "
 			 "(make a key with `wormhole keygen`)",
 			 path);
+		/* a peer socket from wormholed.socket is closed: nothing could authenticate on it */
+		for (int pfd; (pfd = sysd_take_peer_fd()) >= 0;) {
+			log_notice("closing the peer socket passed by systemd: no key");
+			safe_close(pfd);
+		}
 		return 0;
 	}
 	if (r < 0) {
 		log_error("%s", err ?: strerror(-r));
 		return r;
 	}
-	/* a host that dials out (--link) accepts nothing unless told to */
+	/* a host that dials out (--link) accepts nothing unless told to; the peer port from
+	 * wormholed.socket (FileDescriptorName=peer) replaces the default addresses */
 	r = peer_server_new(d, ctl, &key,
 			    o->peer_listen
-				    ?: o->link ? none
-					       : defaults,
+				    ?: o->link || sysd_has_peer_fd() ? none
+								     : defaults,
 			    o->lease_usec ?: PEER_LEASE_DEFAULT_USEC, &peers);
+	for (int pfd; r >= 0 && (pfd = sysd_take_peer_fd()) >= 0;) {
+		_cleanup_free_ char *e = NULL;
+
+		r = peer_manager_listen_fd(d->peers, pfd, &e);
+		if (r < 0) {
+			log_error("peer socket passed by systemd: %s", e ?: strerror(-r));
+			safe_close(pfd);
+		} else
+			log_info("peer links accepted on the socket passed by systemd (fd %d)",
+				 pfd);
+	}
 	if (r >= 0)
 		r = peer_server_set_key_dir(peers, &key, o->keys_dir ?: "/etc/wormhole/keys.d");
 	peer_key_wipe(&key);

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,52 @@ static void render_links(FILE *f, struct peer_manager *m)
 	}
 }
 
+/* A per-segment number kept as a uint64_t in struct segment: one family, one line per segment */
+struct seg_metric {
+	const char *name, *type, *help;
+	size_t off; /* offsetof(struct segment, ...) */
+};
+
+#define SEG_METRIC(n, t, h, field)                       \
+	{                                                \
+		n, t, h, offsetof(struct segment, field) \
+	}
+
+static const struct seg_metric seg_conns[] = {
+	SEG_METRIC("wormhole_segment_connections_active", "gauge",
+		   "Connections (and UDP sessions) open now, waiting or relaying.", conns_active),
+	SEG_METRIC("wormhole_segment_connections_total", "counter",
+		   "Connections (and UDP sessions) accepted.", conns_total),
+};
+
+static const struct seg_metric seg_triggers[] = {
+	SEG_METRIC("wormhole_segment_trigger_starts_total", "counter", "Trigger runs started.",
+		   stats.trigger_starts),
+	SEG_METRIC("wormhole_segment_trigger_failures_total", "counter",
+		   "Trigger runs that failed.", stats.trigger_failures),
+};
+
+static const struct seg_metric seg_containers[] = {
+	SEG_METRIC("wormhole_segment_container_starts_total", "counter",
+		   "Containers started by the segment's docker-run words.", stats.container_starts),
+	SEG_METRIC(
+		"wormhole_segment_container_stops_total", "counter",
+		"Containers stopped or removed by the segment (idle stop, failed trigger, delete).",
+		stats.container_stops),
+	SEG_METRIC("wormhole_segment_idle_stops_total", "counter",
+		   "Times the segment scaled to zero after its idle limit.", stats.idle_stops),
+};
+
+static void render_seg_metrics(FILE *f, struct daemon *d, const struct seg_metric *m, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		header(f, m[k].name, m[k].type, m[k].help);
+		FOREACH_SEGMENT(d, s)
+		fprintf(f, "%s{segment=\"%s\"} %" PRIu64 "\n", m[k].name, s->id,
+			*(const uint64_t *)((const char *)s + m[k].off));
+	}
+}
+
 int metrics_render(struct daemon *d, char **ret, size_t *ret_len)
 {
 	char *text = NULL;
@@ -149,16 +196,7 @@ int metrics_render(struct daemon *d, char **ret, size_t *ret_len)
 	header(f, "wormhole_segments", "gauge", "Segments of this daemon.");
 	fprintf(f, "wormhole_segments %u\n", n);
 
-	header(f, "wormhole_segment_connections_active", "gauge",
-	       "Connections (and UDP sessions) open now, waiting or relaying.");
-	FOREACH_SEGMENT(d, s)
-	fprintf(f, "wormhole_segment_connections_active{segment=\"%s\"} %" PRIu64 "\n", s->id,
-		s->conns_active);
-	header(f, "wormhole_segment_connections_total", "counter",
-	       "Connections (and UDP sessions) accepted.");
-	FOREACH_SEGMENT(d, s)
-	fprintf(f, "wormhole_segment_connections_total{segment=\"%s\"} %" PRIu64 "\n", s->id,
-		s->conns_total);
+	render_seg_metrics(f, d, seg_conns, ELEMENTSOF(seg_conns));
 	header(f, "wormhole_segment_bytes_total", "counter",
 	       "Bytes relayed: in = from clients toward the tail, out = back to the clients.");
 	FOREACH_SEGMENT(d, s)
@@ -183,15 +221,7 @@ int metrics_render(struct daemon *d, char **ret, size_t *ret_len)
 			"wormhole_segment_connect_failures_total{segment=\"%s\",reason=\"%s\"} "
 			"%" PRIu64 "\n",
 			s->id, segment_fail_name(r), s->stats.connect_failures[r]);
-	header(f, "wormhole_segment_trigger_starts_total", "counter", "Trigger runs started.");
-	FOREACH_SEGMENT(d, s)
-	fprintf(f, "wormhole_segment_trigger_starts_total{segment=\"%s\"} %" PRIu64 "\n", s->id,
-		s->stats.trigger_starts);
-	header(f, "wormhole_segment_trigger_failures_total", "counter",
-	       "Trigger runs that failed.");
-	FOREACH_SEGMENT(d, s)
-	fprintf(f, "wormhole_segment_trigger_failures_total{segment=\"%s\"} %" PRIu64 "\n", s->id,
-		s->stats.trigger_failures);
+	render_seg_metrics(f, d, seg_triggers, ELEMENTSOF(seg_triggers));
 	header(f, "wormhole_segment_trigger_duration_seconds", "histogram",
 	       "How long trigger runs took (until the tail was ready, or the failure).");
 	FOREACH_SEGMENT(d, s)
@@ -218,21 +248,7 @@ int metrics_render(struct daemon *d, char **ret, size_t *ret_len)
 			"\n",
 			s->id, s->stats.trigger_count);
 	}
-	header(f, "wormhole_segment_container_starts_total", "counter",
-	       "Containers started by the segment's docker-run words.");
-	FOREACH_SEGMENT(d, s)
-	fprintf(f, "wormhole_segment_container_starts_total{segment=\"%s\"} %" PRIu64 "\n", s->id,
-		s->stats.container_starts);
-	header(f, "wormhole_segment_container_stops_total", "counter",
-	       "Containers stopped or removed by the segment (idle stop, failed trigger, delete).");
-	FOREACH_SEGMENT(d, s)
-	fprintf(f, "wormhole_segment_container_stops_total{segment=\"%s\"} %" PRIu64 "\n", s->id,
-		s->stats.container_stops);
-	header(f, "wormhole_segment_idle_stops_total", "counter",
-	       "Times the segment scaled to zero after its idle limit.");
-	FOREACH_SEGMENT(d, s)
-	fprintf(f, "wormhole_segment_idle_stops_total{segment=\"%s\"} %" PRIu64 "\n", s->id,
-		s->stats.idle_stops);
+	render_seg_metrics(f, d, seg_containers, ELEMENTSOF(seg_containers));
 	if (d->peers)
 		render_links(f, d->peers);
 	if (fclose(f) != 0 || !text) {

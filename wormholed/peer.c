@@ -177,6 +177,8 @@ static void on_link_event(struct peer_manager *m, struct h2_link *l, const char 
 			    reason ?: "handshake failed");
 	else if (error == -ECONNABORTED)
 		log_debug("peer link %s %s closed", dialed ? "to" : "from", peer);
+	else if (error == -ESHUTDOWN && !dialed) /* a CLI or a peer done with its link */
+		log_info("peer link from %s closed by the peer", peer);
 	else
 		log_notice("peer link %s %s down: %s", dialed ? "to" : "from", peer,
 			   reason ?: strerror(-error));

@@ -35,6 +35,10 @@ struct passed_fd {
 static struct passed_fd *fds;
 static size_t n_fds;
 
+#define PEER_FDS_MAX 8
+static int peer_fds[PEER_FDS_MAX];
+static size_t n_peer;
+
 static bool notify_enabled(void)
 {
 	return getenv("NOTIFY_SOCKET") != NULL;
@@ -66,11 +70,15 @@ int sysd_listen_fds(void)
 			continue;
 		}
 		if (strcmp(name, "peer") == 0) {
-			/* FOLLOW-UP (issue 7): hand it to the peer server instead */
-			log_warning(
-				"socket 'peer' passed by systemd: the peer port is not taken from "
-				"systemd yet (the daemon binds it itself, --peer-listen); closing "
-				"it");
+			/* the peer port (wormholed.socket); taken by sysd_take_peer_fd() */
+			if (n_peer < PEER_FDS_MAX &&
+			    sd_is_socket(cur, AF_UNSPEC, SOCK_STREAM, 1) > 0) {
+				peer_fds[n_peer++] = cur;
+				continue;
+			}
+			log_warning("ignoring socket 'peer' passed by systemd: not a listening "
+				    "stream socket, or more than %d",
+				    PEER_FDS_MAX);
 			safe_close(cur);
 			continue;
 		}
@@ -96,6 +104,16 @@ int sysd_listen_fds(void)
 		free(names[i]);
 	free(names);
 	return ctl;
+}
+
+int sysd_take_peer_fd(void)
+{
+	return n_peer > 0 ? peer_fds[--n_peer] : -ENOENT;
+}
+
+bool sysd_has_peer_fd(void)
+{
+	return n_peer > 0;
 }
 
 int sysd_inherited_fd(const char *name)
@@ -217,4 +235,6 @@ void sysd_free(void)
 	free(fds);
 	fds = NULL;
 	n_fds = 0;
+	while (n_peer > 0)
+		safe_close(peer_fds[--n_peer]);
 }

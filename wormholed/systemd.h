@@ -4,7 +4,8 @@
  *
  * Sockets: sd_listen_fds_with_names() at start. "control" is the control socket; names starting
  * with "seg." are listeners this daemon's previous run left in the fd store (FDNAME=seg.<id>);
- * every other name is a listener for a head written `url fd:NAME`. The daemon keeps them all
+ * "peer" is the peer port (one socket per ListenStream= of wormholed.socket); every other name is
+ * a listener for a head written `url fd:NAME`. The daemon keeps them all
  * open for its whole life, so a segment deleted and created again uses the same socket.
  * Notifications: READY=1, STATUS=, STOPPING=1, FDSTORE=1 / FDSTOREREMOVE=1 (all no-ops without
  * $NOTIFY_SOCKET). The watchdog is sd-event's (sd_event_set_watchdog()).
@@ -21,6 +22,17 @@ struct daemon;
  * Return: the control socket's fd (owned by the caller) or -ENOENT
  */
 int sysd_listen_fds(void);
+
+/**
+ * sysd_has_peer_fd() - Whether systemd passed a socket named "peer" not taken yet
+ */
+bool sysd_has_peer_fd(void);
+
+/**
+ * sysd_take_peer_fd() - One socket passed as "peer" (a listening stream socket)
+ * Return: the fd, owned by the caller now, or -ENOENT when none is left
+ */
+int sysd_take_peer_fd(void);
 
 /**
  * sysd_inherited_fd() - A socket passed under @name (not control, not a stored listener)

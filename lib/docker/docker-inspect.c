@@ -121,8 +121,11 @@ static void step_inspect(struct docker_op *op, int r, const char *error, long st
 	docker_info_done(&info);
 }
 
-int docker_inspect(struct docker *d, const char *ref, docker_info_fn cb, void *userdata,
-		   struct docker_op **ret_op)
+/* An inspect-kind op on /containers/REF/@what (@ref escaped), answered through @cb with the
+ * container's info; @ref is kept for the messages. */
+static int inspect_kind_request(struct docker *d, const char *ref, const char *method,
+				const char *what, docker_step_fn step, docker_info_fn cb,
+				void *userdata, struct docker_op **ret_op)
 {
 	_cleanup_free_ char *esc = NULL, *path = NULL;
 	struct docker_op *op;
@@ -132,7 +135,7 @@ int docker_inspect(struct docker *d, const char *ref, docker_info_fn cb, void *u
 	esc = docker_url_escape(ref);
 	if (!esc)
 		return -ENOMEM;
-	if (asprintf(&path, "/containers/%s/json", esc) < 0) {
+	if (asprintf(&path, "/containers/%s/%s", esc, what) < 0) {
 		path = NULL; /* undefined after a failure */
 		return -ENOMEM;
 	}
@@ -148,8 +151,14 @@ int docker_inspect(struct docker *d, const char *ref, docker_info_fn cb, void *u
 	}
 	if (ret_op)
 		*ret_op = op;
-	docker_op_request(op, "GET", path, NULL, step_inspect);
+	docker_op_request(op, method, path, NULL, step);
 	return 0;
+}
+
+int docker_inspect(struct docker *d, const char *ref, docker_info_fn cb, void *userdata,
+		   struct docker_op **ret_op)
+{
+	return inspect_kind_request(d, ref, "GET", "json", step_inspect, cb, userdata, ret_op);
 }
 
 /* ---- remove and list --------------------------------------------------------------------- */
@@ -267,32 +276,7 @@ static void step_start(struct docker_op *op, int r, const char *error, long stat
 int docker_start(struct docker *d, const char *id, docker_info_fn cb, void *userdata,
 		 struct docker_op **ret_op)
 {
-	_cleanup_free_ char *esc = NULL, *path = NULL;
-	struct docker_op *op;
-
-	if (!id || !id[0])
-		return -EINVAL;
-	esc = docker_url_escape(id);
-	if (!esc)
-		return -ENOMEM;
-	if (asprintf(&path, "/containers/%s/start", esc) < 0) {
-		path = NULL; /* undefined after a failure */
-		return -ENOMEM;
-	}
-	op = docker_op_new(d, &inspect_kind, userdata);
-	if (!op)
-		return -ENOMEM;
-	op->cb.info = cb;
-	container_of_inspect(op)->ref = strdup(id);
-	if (!container_of_inspect(op)->ref) {
-		op->cancelled = true;
-		docker_op_detach(op);
-		return -ENOMEM;
-	}
-	if (ret_op)
-		*ret_op = op;
-	docker_op_request(op, "POST", path, NULL, step_start);
-	return 0;
+	return inspect_kind_request(d, id, "POST", "start", step_start, cb, userdata, ret_op);
 }
 
 static void step_list(struct docker_op *op, int r, const char *error, long status, char *body)

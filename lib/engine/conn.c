@@ -59,13 +59,30 @@ enum conn_state {
 	CONN_RELAYING,
 };
 
+/* A client's address: an IP one, kept whole (a unix client is unnamed: its family only). Not
+ * union sockaddr_union, whose 128 bytes every idle connection would carry. */
+union conn_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+/* Routing by server name: the peek's state, allocated only while a connection is peeking */
+struct conn_peek {
+	struct conn *c;
+	struct ioloop_watch w; /* the client's fd on the inner epoll set */
+	bool watched;
+	sd_event_source *timer;
+};
+
+/* Small on purpose: one per open connection (bench/ measures memory per idle connection). */
 struct conn {
 	struct segment *s;
 	LIST_FIELDS(struct conn, conns);
 	uint64_t id;
 	enum conn_state state;
 	struct relay_end client;
-	union sockaddr_union client_sa;
+	union conn_addr client_sa;
 	socklen_t client_len;
 	uint64_t start_usec;
 	const struct tail_ops *tail_ops; /* the ops that opened @tail_handle */
@@ -74,13 +91,11 @@ struct conn {
 
 	/* routing (conn_peek()): the tail picked, NULL for s->tail */
 	const struct segment_tail *tail;
-	char *sni;			/* the server name the client sent, for the log */
-	struct ioloop_watch peek_watch; /* the client's fd on the inner epoll set */
-	bool peek_watched;
-	sd_event_source *peek_timer;
-	sd_event_source *idle; /* --idle-timeout: the check timer, while relaying */
-	uint64_t idle_bytes;   /* bytes both ways at the last check */
-	unsigned idle_quiet;   /* checks in a row that saw no new byte */
+	char *sni;		/* the server name the client sent, for the log */
+	struct conn_peek *peek; /* while peeking */
+	sd_event_source *idle;	/* --idle-timeout: the check timer, while relaying */
+	uint64_t idle_bytes;	/* bytes both ways at the last check */
+	unsigned idle_quiet;	/* checks in a row that saw no new byte */
 };
 
 /* descriptors never given to connections: 256 control clients, the pipe pool (2 x 64), the
@@ -174,6 +189,19 @@ static void conn_log_end(const struct segment *s, const struct segment_tail *t, 
 		       error < 0 ? strerror(-error) : "");
 }
 
+/* The peek's watch and timer go, if any (the fd stays open: the relay takes it, or it closes). */
+static void conn_peek_end(struct conn *c)
+{
+	if (!c->peek)
+		return;
+	c->peek->timer = sd_event_source_disable_unref(c->peek->timer);
+	ioloop_cancel(&c->peek->w);
+	if (c->peek->watched && c->client.fd >= 0)
+		ioloop_forget(c->s->d->loop, c->client.fd); /* close() drops it from epoll */
+	free(c->peek);
+	c->peek = NULL;
+}
+
 static void conn_free(struct conn *c, int error, const char *reason)
 {
 	struct segment *s = c->s;
@@ -195,10 +223,7 @@ static void conn_free(struct conn *c, int error, const char *reason)
 	c->relay = relay_free(c->relay);
 	if (c->tail_handle)
 		c->tail_ops->cancel(c->tail_handle);
-	c->peek_timer = sd_event_source_disable_unref(c->peek_timer);
-	ioloop_cancel(&c->peek_watch);
-	if (c->peek_watched && c->client.fd >= 0)
-		ioloop_forget(s->d->loop, c->client.fd); /* close() below drops it from epoll */
+	conn_peek_end(c);
 	relay_end_close(&c->client);
 	free(c->sni);
 	free(c);
@@ -223,7 +248,7 @@ static void on_relay_done(struct relay *r, int error, const char *reason, void *
  * whose address is unknown (a unix socket) gets the LOCAL command: the consumer uses the
  * connection's own addresses.
  */
-static size_t proxy_v2_header(const union sockaddr_union *src, socklen_t srclen,
+static size_t proxy_v2_header(const union conn_addr *src, socklen_t srclen,
 			      const union sockaddr_union *dst, socklen_t dstlen, uint8_t *buf)
 {
 	static const uint8_t sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
@@ -429,7 +454,7 @@ static void conn_route(struct conn *c, const char *name)
 	struct segment *s = c->s;
 	const struct segment_tail *t;
 
-	c->peek_timer = sd_event_source_disable_unref(c->peek_timer);
+	conn_peek_end(c); /* the relay registers the fd anew (ioloop_add() replaces the watch) */
 	if (name) {
 		c->sni = strdup(name); /* only for the log: no name there on ENOMEM */
 	}
@@ -475,7 +500,7 @@ static int conn_peek(struct conn *c, bool hup)
 
 static void on_peek_io(struct ioloop_watch *w, int fd, uint32_t revents)
 {
-	struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, peek_watch));
+	struct conn *c = ((struct conn_peek *)((char *)w - offsetof(struct conn_peek, w)))->c;
 
 	if (c->state != CONN_PEEKING)
 		return; /* routed: the tail is being opened, the relay takes the fd next */
@@ -487,7 +512,7 @@ static int on_peek_timeout(sd_event_source *src, uint64_t usec, void *userdata)
 	struct conn *c = userdata;
 	char buf[32];
 
-	c->peek_timer = sd_event_source_disable_unref(c->peek_timer);
+	c->peek->timer = sd_event_source_disable_unref(c->peek->timer);
 	log_debug("segment '%s' conn %" PRIu64 ": no ClientHello within %s", c->s->id, c->id,
 		  duration_format(c->s->peek_usec, buf, sizeof(buf)));
 	conn_fail(c, SEGMENT_FAIL_NO_ROUTE, -ETIMEDOUT, "no ClientHello in time");
@@ -506,11 +531,17 @@ static void conn_peek_start(struct conn *c)
 	}
 	if (conn_peek(c, false) != -EAGAIN)
 		return; /* the ClientHello was there already */
-	c->peek_watch.fn = on_peek_io;
-	r = ioloop_add(s->d->loop, c->client.fd, EPOLLIN | EPOLLRDHUP | EPOLLET, &c->peek_watch);
+	c->peek = calloc(1, sizeof(*c->peek));
+	if (!c->peek) {
+		conn_free(c, -ENOMEM, "cannot wait for the ClientHello");
+		return;
+	}
+	c->peek->c = c;
+	c->peek->w.fn = on_peek_io;
+	r = ioloop_add(s->d->loop, c->client.fd, EPOLLIN | EPOLLRDHUP | EPOLLET, &c->peek->w);
 	if (r >= 0) {
-		c->peek_watched = true;
-		r = sd_event_add_time_relative(s->d->event, &c->peek_timer, CLOCK_MONOTONIC,
+		c->peek->watched = true;
+		r = sd_event_add_time_relative(s->d->event, &c->peek->timer, CLOCK_MONOTONIC,
 					       s->peek_usec, USEC_PER_SEC / 4, on_peek_timeout, c);
 	}
 	if (r < 0)
@@ -530,8 +561,8 @@ void conn_accept(struct segment *s, struct relay_end client, const struct sockad
 	c->s = s;
 	c->id = ++s->d->next_conn_id;
 	c->client = client;
-	if (salen > sizeof(c->client_sa))
-		salen = 0;
+	if (salen > sizeof(c->client_sa)) /* a named unix client: its family only */
+		salen = sizeof(sa_family_t);
 	if (salen > 0)
 		memcpy(&c->client_sa, sa, salen);
 	c->client_len = salen;

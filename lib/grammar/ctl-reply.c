@@ -200,26 +200,50 @@ static int parse_conn(yajl_val o, struct ctl_conn_info *c, char **reterr)
 	return r;
 }
 
-static int parse_conns(yajl_val v, struct ctl_reply *rep, char **reterr)
+/*
+ * One array of objects in a reply: @key absent is fine (*@has stays false); present, it must be
+ * an array, and each element is parsed by @fn into a calloc'ed array of @size-byte items (one
+ * spare, zeroed). *@n counts the items handed to @fn, so a failure halfway frees what was parsed.
+ */
+static int parse_array(yajl_val v, const char *key, size_t size,
+		       int (*fn)(yajl_val o, void *item, char **reterr), bool *has, void *items,
+		       size_t *n, char **reterr)
 {
-	yajl_val a = ctl_json_get(v, "conns");
+	yajl_val a = ctl_json_get(v, key);
+	char *arr;
 	int r;
 
 	if (!a)
 		return 0;
 	if (!YAJL_IS_ARRAY(a))
-		return set_err(reterr, "'conns' must be an array");
-	rep->has_conns = true;
-	rep->conns = calloc(a->u.array.len + 1, sizeof(*rep->conns));
-	if (!rep->conns)
+		return set_err(reterr, "'%s' must be an array", key);
+	*has = true;
+	arr = calloc(a->u.array.len + 1, size);
+	if (!arr)
 		return -ENOMEM;
+	*(void **)items = arr;
 	for (size_t i = 0; i < a->u.array.len; i++) {
-		rep->n_conns = i + 1;
-		r = parse_conn(a->u.array.values[i], &rep->conns[i], reterr);
+		*n = i + 1;
+		r = fn(a->u.array.values[i], arr + i * size, reterr);
 		if (r < 0)
 			return r;
 	}
-	return ctl_json_get_u64(v, "conns_more", &rep->conns_more, reterr);
+	return 0;
+}
+
+static int parse_segment_item(yajl_val o, void *item, char **reterr)
+{
+	return parse_segment(o, item, reterr);
+}
+
+static int parse_conn_item(yajl_val o, void *item, char **reterr)
+{
+	return parse_conn(o, item, reterr);
+}
+
+static int parse_tunnel_item(yajl_val o, void *item, char **reterr)
+{
+	return ctl_tunnel_parse(o, item, reterr);
 }
 
 static int parse_link(yajl_val o, struct ctl_link_info *l, char **reterr)
@@ -245,7 +269,7 @@ int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **
 {
 	_cleanup_(ctl_json_tree_freep) yajl_val v = NULL;
 	struct ctl_reply rep = { 0 };
-	yajl_val ok, segs, seg;
+	yajl_val ok, seg;
 	int r;
 
 	r = ctl_json_parse_tree(line, len, "reply", &v, reterr);
@@ -292,47 +316,17 @@ int ctl_reply_parse(const char *line, size_t len, struct ctl_reply *ret, char **
 		if (r < 0)
 			goto fail;
 	}
-	r = parse_conns(v, &rep, reterr);
+	r = parse_array(v, "conns", sizeof(*rep.conns), parse_conn_item, &rep.has_conns, &rep.conns,
+			&rep.n_conns, reterr);
+	r = r ?: ctl_json_get_u64(v, "conns_more", &rep.conns_more, reterr);
+	r = r
+		    ?: parse_array(v, "tunnels", sizeof(*rep.tunnels), parse_tunnel_item,
+				   &rep.has_tunnels, &rep.tunnels, &rep.n_tunnels, reterr);
+	r = r
+		    ?: parse_array(v, "segments", sizeof(*rep.segments), parse_segment_item,
+				   &rep.has_segments, &rep.segments, &rep.n_segments, reterr);
 	if (r < 0)
 		goto fail;
-	segs = ctl_json_get(v, "tunnels");
-	if (segs) {
-		if (!YAJL_IS_ARRAY(segs)) {
-			r = set_err(reterr, "'tunnels' must be an array");
-			goto fail;
-		}
-		rep.has_tunnels = true;
-		rep.tunnels = calloc(segs->u.array.len + 1, sizeof(*rep.tunnels));
-		if (!rep.tunnels) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		for (size_t i = 0; i < segs->u.array.len; i++) {
-			rep.n_tunnels = i + 1;
-			r = ctl_tunnel_parse(segs->u.array.values[i], &rep.tunnels[i], reterr);
-			if (r < 0)
-				goto fail;
-		}
-	}
-	segs = ctl_json_get(v, "segments");
-	if (segs) {
-		if (!YAJL_IS_ARRAY(segs)) {
-			r = set_err(reterr, "'segments' must be an array");
-			goto fail;
-		}
-		rep.has_segments = true;
-		rep.segments = calloc(segs->u.array.len + 1, sizeof(*rep.segments));
-		if (!rep.segments) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		for (size_t i = 0; i < segs->u.array.len; i++) {
-			rep.n_segments = i + 1;
-			r = parse_segment(segs->u.array.values[i], &rep.segments[i], reterr);
-			if (r < 0)
-				goto fail;
-		}
-	}
 	*ret = rep;
 	return 0;
 fail:
@@ -369,16 +363,26 @@ void ctl_link_info_done(struct ctl_link_info *l)
 	*l = (struct ctl_link_info){ 0 };
 }
 
+/* A generator with the top-level map open, indented if @pretty. Return: NULL on ENOMEM */
+static yajl_gen gen_top(bool pretty)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	if (!g)
+		return NULL;
+	if (pretty)
+		yajl_gen_config(g, yajl_gen_beautify, 1);
+	yajl_gen_map_open(g);
+	return g;
+}
+
 int ctl_tunnels_format_json(const struct ctl_tunnel *t, size_t n, bool pretty, char **ret)
 {
-	_cleanup_(ctl_json_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
+	_cleanup_(ctl_json_gen_freep) yajl_gen g = gen_top(pretty);
 	int r;
 
 	if (!g)
 		return -ENOMEM;
-	if (pretty)
-		yajl_gen_config(g, yajl_gen_beautify, 1);
-	yajl_gen_map_open(g);
 	r = gen_tunnels(g, t, n);
 	if (r < 0)
 		return r;
@@ -410,47 +414,43 @@ void ctl_reply_done(struct ctl_reply *r)
 	*r = (struct ctl_reply){ 0 };
 }
 
-int ctl_segments_format_json(const struct ctl_segment_info *s, size_t n, bool pretty, char **ret)
+/* {"segments":[...]} and, when @links is not NULL, "links":[...] */
+static int format_list(const struct ctl_segment_info *s, size_t n,
+		       const struct ctl_link_info *links, size_t n_links, bool pretty, char **ret)
 {
-	_cleanup_(ctl_json_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
+	_cleanup_(ctl_json_gen_freep) yajl_gen g = gen_top(pretty);
 	int r;
 
 	if (!g)
 		return -ENOMEM;
-	if (pretty)
-		yajl_gen_config(g, yajl_gen_beautify, 1);
-	yajl_gen_map_open(g);
 	r = gen_segments(g, s, n);
 	if (r < 0)
 		return r;
+	if (links) {
+		r = ctl_json_gen_str(g, "links");
+		if (r < 0)
+			return r;
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < n_links; i++) {
+			r = gen_link(g, &links[i]);
+			if (r < 0)
+				return r;
+		}
+		yajl_gen_array_close(g);
+	}
 	yajl_gen_map_close(g);
 	return ctl_json_gen_finish(g, ret);
+}
+
+int ctl_segments_format_json(const struct ctl_segment_info *s, size_t n, bool pretty, char **ret)
+{
+	return format_list(s, n, NULL, 0, pretty, ret);
 }
 
 int ctl_list_format_json(const struct ctl_segment_info *s, size_t n,
 			 const struct ctl_link_info *links, size_t n_links, bool pretty, char **ret)
 {
-	_cleanup_(ctl_json_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
-	int r;
+	static const struct ctl_link_info none;
 
-	if (!g)
-		return -ENOMEM;
-	if (pretty)
-		yajl_gen_config(g, yajl_gen_beautify, 1);
-	yajl_gen_map_open(g);
-	r = gen_segments(g, s, n);
-	if (r < 0)
-		return r;
-	r = ctl_json_gen_str(g, "links");
-	if (r < 0)
-		return r;
-	yajl_gen_array_open(g);
-	for (size_t i = 0; i < n_links; i++) {
-		r = gen_link(g, &links[i]);
-		if (r < 0)
-			return r;
-	}
-	yajl_gen_array_close(g);
-	yajl_gen_map_close(g);
-	return ctl_json_gen_finish(g, ret);
+	return format_list(s, n, links ?: &none, n_links, pretty, ret);
 }

@@ -282,8 +282,14 @@ static void link_read(struct h2_link *l)
 				link_update_events(l);
 				break;
 			}
-			if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && n == 0))
-				h2l_fail(l, -ECONNRESET, "the peer closed the link");
+			if (e == SSL_ERROR_ZERO_RETURN) /* close_notify: an orderly close */
+				h2l_fail(l, -ESHUTDOWN, "the peer closed the link");
+			else if ((e == SSL_ERROR_SYSCALL && n == 0) ||
+				 (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_error()) ==
+								SSL_R_UNEXPECTED_EOF_WHILE_READING))
+				h2l_fail(l, -ECONNRESET,
+					 "the peer closed the connection without a TLS "
+					 "close_notify");
 			else {
 				char msg[256];
 
@@ -537,6 +543,13 @@ struct h2_link *h2_link_free(struct h2_link *l)
 {
 	if (!l)
 		return NULL;
+	if (l->state == LINK_UP && l->ssl) {
+		/* best effort, never waits: the far side sees an orderly close (close_notify), not
+		 * an unexpected EOF */
+		ERR_clear_error();
+		(void)SSL_shutdown(l->ssl);
+		ERR_clear_error();
+	}
 	if (l->state != LINK_DEAD) {
 		h2l_fail(l, -ECONNABORTED, "closed");
 	}

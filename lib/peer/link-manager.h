@@ -85,6 +85,15 @@ struct peer_manager *peer_manager_free(struct peer_manager *m);
 int peer_manager_listen(struct peer_manager *m, const char *addr, char **ret_error);
 
 /**
+ * peer_manager_listen_fd() - Accept links on @fd, a listening stream socket bound elsewhere
+ * (systemd's wormholed.socket, FileDescriptorName=peer)
+ * @fd:		owned by the manager on success only (made non-blocking and close-on-exec)
+ * @ret_error:	on failure, a malloc'ed message
+ * Return: 0, -EINVAL (not a listening stream socket, too many listeners), -ENOMEM
+ */
+int peer_manager_listen_fd(struct peer_manager *m, int fd, char **ret_error);
+
+/**
  * peer_manager_get() - The peer at @host:@port (a name is resolved now, blocking: control path
  * only), new or existing. With @port 0, a daemon linked to us under the name @host (see
  * peer_manager_name_link()) comes first.

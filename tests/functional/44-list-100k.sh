@@ -60,12 +60,13 @@ done
 wait $lpid || fail "wormhole list -q failed"
 t1=$(date +%s.%N)
 # the median under 100 ms (a list that stalls the loop makes every ping slow); a loaded host may
-# schedule one CLI late, so the slowest gets 1 s
+# schedule one CLI late (seen: 1.01 s in a CI run with the machine's two cores shared by other
+# builds), so the slowest gets 3 s: the median is what tells a stalled loop
 read -r median worst < <("$PYTHON" -c "import statistics as s; v=[float(x) for x in '${pings[*]:-0}'.split()]; print(s.median(v), max(v))")
 echo "list -q of $N took $("$PYTHON" -c "print(round($t1 - $t0, 2))") s; pings during it: median $median ms, slowest $worst ms" >&2
 assert_eq "list -q lines" "$N" "$(wc -l <"$wh_tmp/ids")"
 assert_eq "distinct ids" "$N" "$(sort -u "$wh_tmp/ids" | wc -l)"
-"$PYTHON" -c "import sys; sys.exit(not ($median < 100 and $worst < 1000))" ||
+"$PYTHON" -c "import sys; sys.exit(not ($median < 100 and $worst < 3000))" ||
 	fail "pings during the list: median $median ms, slowest $worst ms"
 
 info "table and json"
