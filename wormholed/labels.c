@@ -358,9 +358,10 @@ static void remote_step(struct pub *p)
 static void on_peer_named(struct peer *peer, void *userdata)
 {
 	struct labels *l = userdata;
-	struct pub *p;
+	struct pub *p, *n;
 
-	LIST_FOREACH(pubs, p, l->pubs) {
+	LIST_FOREACH_SAFE(pubs, p, n, l->pubs)
+	{ /* a refusal frees p */
 		if (p->peer != peer)
 			continue;
 		/* an answer from the old link will not come: what it made is found by its renew */

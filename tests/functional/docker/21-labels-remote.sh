@@ -5,7 +5,8 @@
 # published on the peer HOST, never here. Home (A, wormholed --docker-labels --name home) runs the
 # containers (--network none, echo servers on their own localhost); the gateway (B) listens on
 # the published ports and each connection travels the peer link back into the container. A
-# container running before A starts is picked up; one started later with two items gets both;
+# container running before A starts is picked up, and again after `docker restart`; one started
+# later with two items gets both;
 # `docker stop` closes B's ports and removes the segments on both sides; a port taken on B
 # refuses the whole label (logged on A with B's reason, nothing left on A or B); so does a port
 # that home's key, scoped on B, does not allow, and a peer name no daemon linked; B restarted (its
@@ -61,6 +62,15 @@ assert_match "A's part: a peer head from B, the tail in the container" \
 	"^$id_b\\.[0-9a-f]{6} tcp://peer:198\\.18\\.0\\.2:9999@peer-link:9200 tcp://docker:$proj-pre@127\\.0\\.0\\.1:3306\$" "$(listing a)"
 grep -q "container '$proj-pre': published 0.0.0.0:9200 on 198.18.0.2 as segment '$id_b'" "$(wh_log a)" ||
 	fail "A's log does not say where the container is published"
+
+info "docker restart: withdrawn, then published again"
+dk restart -t 1 "$proj-pre" >/dev/null
+dk_wait_listen "$proj-pre" 3306
+wait_for "pre published a second time" 100 bash -c "[[ \$(grep -c \"container '$proj-pre': published 0.0.0.0:9200 on 198.18.0.2 as\" $(wh_log a)) == 2 ]]"
+grep -q "container '$proj-pre' stopped: deleting its segment '$id_b' on 198.18.0.2:9999" "$(wh_log a)" ||
+	fail "the stop did not withdraw it from B"
+wait_echo "$ns_b" 198.18.0.2:9200 "pre after docker restart" 100
+assert_eq "B's segment after the restart" "$id_b" "$(tops b)"
 
 info "a container started later, two items"
 dk_run "$proj-web" --label "wormhole.publish=0.0.0.0:9201:80,9202:80" --label wormhole.publish.remote=198.18.0.2:9999 -- wh-echo 80
