@@ -17,8 +17,8 @@
  *
  * With `wormhole.publish.remote=HOST` the items are published on the peer daemon HOST instead,
  * never here: each becomes HOST's segment `id OURNAME.NAME.HEAD url HEAD remote OURNAME tail url
- * :PORT docker-ns ID`, asked for over the link to HOST (a control request, chains/remote.c's
- * helpers). HOST listens on HEAD and its `remote OURNAME` hop creates, back here over the same
+ * :PORT docker-ns ID`, asked for over the link to HOST (control requests through the same helpers
+ * `remote` uses: peer_ctl_request() in lib/peer, chain_remote_send()). HOST listens on HEAD and its `remote OURNAME` hop creates, back here over the same
  * link, the segment with a peer-link head and the container's tail, so connections to HOST's
  * HEAD travel the link into the container. HOST reaches us by name, so we keep the link to HOST
  * up ourselves with our name said on it, as `wormhole link HOST` does (peer.c). The id carries
