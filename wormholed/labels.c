@@ -28,7 +28,10 @@
  * such segment. All or nothing as locally: a refusal by HOST (its port taken, an id used by
  * something else, a scoped key's rule) deletes what was made there and is logged with
  * HOST's reason. A link that fails meanwhile is not a refusal: the publication waits, and goes
- * on (renewing what is there) each time HOST takes our name on a new link. When the container
+ * on (renewing what is there) each time HOST takes our name on a new link. A HOST that dials us
+ * (a daemon known here by the name it claimed, behind NAT) is reached the other way round: the
+ * link is its own, and its segment's `remote` names the address of ours that it dialed. When the
+ * container
  * stops, or the daemon stops, its segments on HOST are deleted; HOST deletes what is left
  * there by itself once our link has been gone for its lease time.
  */
@@ -41,6 +44,7 @@
 #include "cleanup.h"
 #include "ctl-proto.h"
 #include "docker.h"
+#include "h2-link.h"
 #include "labels.h"
 #include "link-manager.h"
 #include "list.h"
@@ -48,6 +52,7 @@
 #include "peer.h"
 #include "publish-label.h"
 #include "segment.h"
+#include "sockaddr.h"
 #include "spec.h"
 #include "strv.h"
 
@@ -68,7 +73,8 @@ struct pub {
 	/* wormhole.publish.remote=HOST: @seg_ids are segments on @peer, items[i].id prefixed */
 	char *remote;		 /* HOST as the label says it */
 	struct peer *peer;	 /* NULL: published here */
-	bool link_held;		 /* through peer_server_label_link() */
+	bool link_held;		 /* through peer_server_label_link(), or peer_hold() (@named) */
+	bool named;		 /* @peer dials us: it reaches us back by address, not by name */
 	struct peer_request *rq; /* the renew or create of items[next] */
 	bool creating;		 /* @rq is a create (items[next] may exist there) */
 	bool published;		 /* every item is there */
@@ -111,7 +117,9 @@ static void pub_remote_withdraw(struct pub *p, const char *why)
 			 p->seg_ids[i], peer_name(p->peer));
 		chain_remote_send(p->peer, CTL_OP_DELETE, p->seg_ids[i]);
 	}
-	if (p->link_held)
+	if (p->link_held && p->named)
+		peer_hold(p->peer, false);
+	else if (p->link_held)
 		(void)peer_server_label_link(p->l->ps, p->peer, false);
 	p->peer = peer_unref(p->peer);
 }
@@ -283,13 +291,22 @@ static void remote_create(struct pub *p)
 	_cleanup_free_ char *line = NULL;
 	static char w_id[] = "id", w_url[] = "url", w_remote[] = "remote", w_tail[] = "tail",
 		    w_ns[] = "docker-ns";
-	char name[64];
-	char *words[] = { w_id,	  it->id, w_url,    it->head, w_remote, name,
+	char back[SOCKADDR_STR_MAX];
+	char *words[] = { w_id,	  it->id, w_url,    it->head, w_remote, back,
 			  w_tail, w_url,  it->tail, w_ns,     p->cid,	NULL };
-	int r;
+	int r = 0;
 
-	snprintf(name, sizeof(name), "%s", peer_server_name(p->l->ps));
-	r = ctl_request_format(&(struct ctl_request){ .op = CTL_OP_CREATE, .words = words }, &line);
+	/* how HOST reaches us back: by our name on the link we dial, or, when it dials us, at the
+	 * address it dialed */
+	if (p->named) {
+		struct h2_link *hl = peer_manager_named_link(p->l->d->peers, peer_name(p->peer));
+
+		r = hl ? h2_link_local(hl, back) : -EHOSTUNREACH;
+	} else
+		snprintf(back, sizeof(back), "%s", peer_server_name(p->l->ps));
+	if (r >= 0)
+		r = ctl_request_format(&(struct ctl_request){ .op = CTL_OP_CREATE, .words = words },
+				       &line);
 	if (r >= 0)
 		r = peer_ctl_request(p->peer, line, on_remote_created, p, &p->rq);
 	if (r == -ENOMEM) {
@@ -389,13 +406,7 @@ static void pub_remote_start(struct pub *p, const char *remote)
 		pub_refused(p, PUBLISH_REMOTE_LABEL, err ?: strerror(-r));
 		return;
 	}
-	/* it reaches us back by our name, on a link we dial */
-	if (peer_is_named(p->peer)) {
-		pub_refused(p, PUBLISH_REMOTE_LABEL,
-			    "that daemon dialed this one, and cannot reach it back by name: name "
-			    "it by its address (a link from here)");
-		return;
-	}
+	p->named = peer_is_named(p->peer);
 	for (size_t i = 0; i < p->n_items; i++) {
 		char *id = NULL;
 
@@ -416,7 +427,11 @@ static void pub_remote_start(struct pub *p, const char *remote)
 		free(p->items[i].id);
 		p->items[i].id = id;
 	}
-	r = peer_server_label_link(p->l->ps, p->peer, true);
+	if (p->named) { /* its own link: held, so that we hear when it comes back */
+		peer_hold(p->peer, true);
+		r = peer_link_up(p->peer);
+	} else
+		r = peer_server_label_link(p->l->ps, p->peer, true);
 	if (r < 0) {
 		pub_refused(p, PUBLISH_REMOTE_LABEL, strerror(-r));
 		return;

@@ -251,6 +251,9 @@ static void on_peer_up(struct peer_manager *m, struct peer *p, void *userdata)
 		if (lo->peer == p)
 			send_hello(lo);
 	chain_remote_peer_up(p);
+	/* a daemon that dials us came back: it knows where we are, no name to say */
+	if (peer_is_named(p) && ps->named_fn)
+		ps->named_fn(p, ps->named_userdata);
 }
 
 static void on_link_gone(struct peer_manager *m, struct h2_link *l, void *userdata)

@@ -77,8 +77,9 @@ int peer_server_label_link(struct peer_server *ps, struct peer *p, bool on);
 
 /**
  * peer_server_set_named_hook() - @fn is called each time a peer took our name on a link kept
- * from here (the link came up, or back up): what is published through that peer can be made or
- * renewed now. NULL @fn: none
+ * from here (the link came up, or back up), and each time a held peer that dials us (known by
+ * its name) came back: what is published through that peer can be made or renewed now. NULL
+ * @fn: none
  */
 void peer_server_set_named_hook(struct peer_server *ps, void (*fn)(struct peer *p, void *userdata),
 				void *userdata);

@@ -9,7 +9,9 @@
 # later with two items gets both;
 # `docker stop` closes B's ports and removes the segments on both sides; a port taken on B
 # refuses the whole label (logged on A with B's reason, nothing left on A or B); so does a port
-# that home's key, scoped on B, does not allow, and a peer name no daemon linked; B restarted (its
+# that home's key, scoped on B, does not allow, and a peer name no daemon linked; a peer that
+# dials A (C "far", behind NAT) is published on by its name and reaches A back at the address it
+# dialed; B restarted (its
 # own restore of the segment fails: home has no link yet) gets the publication again once A's
 # link is back; A stopped deletes what it published on B.
 #
@@ -46,9 +48,12 @@ dk_wait_listen "$proj-pre" 3306
 # home uses a key scoped on the gateway, as in the README's gateway example
 mkdir -m 700 "$wh_tmp/keys"
 "$WORMHOLE" keygen --allow "port=9200-9210 remote=self name=home" "$wh_tmp/keys/home.key" >/dev/null
+# and accepts C "far" (below) with a key of its own
+mkdir -m 700 "$wh_tmp/keys-a"
+"$WORMHOLE" keygen --allow no-docker-run --id far "$wh_tmp/keys-a/far.key" >/dev/null
 start_peer_daemon "$ns_b" b --keys "$wh_tmp/keys"
 wait_tcp_listen "$ns_b" 9999
-start_peer_daemon "$ns_a" a --docker-labels --name home -K "$wh_tmp/keys/home.key"
+start_peer_daemon "$ns_a" a --docker-labels --name home -K "$wh_tmp/keys/home.key" --keys "$wh_tmp/keys-a"
 
 info "a container running before the daemon started is published on the peer"
 wait_tcp_listen "$ns_b" 9200
@@ -114,6 +119,22 @@ info "a peer name no daemon linked is refused, not published here"
 dk_run "$proj-nope" --label "wormhole.publish=9205:80" --label wormhole.publish.remote=nosuchpeer -- wh-echo 80
 wait_for "the refusal" 100 grep -q "container '$proj-nope': label wormhole.publish refused on nosuchpeer: wormhole.publish.remote: 'nosuchpeer' is neither a numeric address nor a daemon linked here" "$(wh_log a)"
 tcp_listening "$ns_a" 9205 && fail "a label meant for a peer was published here"
+
+info "a peer that dials us, named by its name: it reaches us back at the address it dialed"
+# C "far" runs in B's namespace, opens no peer port and keeps a link to A (as a host behind NAT)
+start_peer_daemon "$ns_b" c --name far --link 198.18.0.1 -K "$wh_tmp/keys-a/far.key"
+wait_for "far's link and name on A" 100 grep -q "the daemon there is 'far'" "$(wh_log a)"
+dk_run "$proj-far" --label "wormhole.publish=0.0.0.0:9207:80" --label wormhole.publish.remote=far -- wh-echo 80
+dk_wait_listen "$proj-far" 80
+wait_tcp_listen "$ns_b" 9207
+tcp_echo_check "$ns_b" 127.0.0.1:9207 "through far's own link into the container"
+id_c=$(tops c)
+assert_match "far's segment reaches back by address" "^home\\.$proj-far\\..*9207 tcp://0\\.0\\.0\\.0:9207 tcp://198\\.18\\.0\\.1:9999\$" "$(listing c | grep -v '\.[0-9a-f]\{6\} ')"
+grep -q "container '$proj-far': published 0.0.0.0:9207 on far as segment '$id_c'" "$(wh_log a)" ||
+	fail "A's log does not say it published on far"
+dk stop -t 1 "$proj-far" >/dev/null
+wait_for "9207 closed on far" 100 _closed "$ns_b" 9207
+wait_for "no segments left on far" 100 _no_segments c
 
 info "the gateway restarts: the publication comes back when the link does"
 stop_pid "${wh_daemon_pid[b]}"
