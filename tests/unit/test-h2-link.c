@@ -28,6 +28,7 @@
 #include "h2-link.h"
 #include "link-manager.h"
 #include "peer-key.h"
+#include "sockaddr.h"
 #include "stream.h"
 #include "tls-psk.h"
 
@@ -172,6 +173,13 @@ static void test_streams_both_ways(void **state)
 	run_until(&c.up, 100);
 	assert_true(c.up && s.up);
 	assert_true(h2_link_is_up(c.link));
+	{
+		/* the accepting end's own address is the one the dialer connected to */
+		char local[SOCKADDR_STR_MAX];
+
+		assert_int_equal(h2_link_local(s.link, local), 0);
+		assert_string_equal(local, h2_link_peer(c.link));
+	}
 	assert_int_equal(st->ops->write(st, "x", 1), 1);
 	for (int i = 0; i < 100 && !s.got; i++)
 		sd_event_run(ev, 100 * 1000);
