@@ -351,14 +351,13 @@ static int provider_add(struct remote_state *st, const char *arg, const struct s
 	*pv = (struct provider){ .st = st };
 	r = peer_manager_get_arg(st->s->d->peers, arg, true, &pv->peer, &err);
 	if (r < 0)
-		return errmsg_set_errno(ret_error, r, "word %u 'remote': %s", w->pos,
-					err ?: strerror(-r));
+		return ERRMSG_RET(ret_error, r, "word %u 'remote': %s", w->pos,
+				  err ?: strerror(-r));
 	for (size_t i = 0; i < st->n_prov; i++)
 		if (st->prov[i].peer == pv->peer) {
 			peer_unref(pv->peer);
-			return errmsg_set_errno(ret_error, -EINVAL,
-						"word %u 'remote': '%s' is named twice", w->pos,
-						arg);
+			return ERRMSG_RET(ret_error, -EINVAL,
+					  "word %u 'remote': '%s' is named twice", w->pos, arg);
 		}
 	st->n_prov++;
 	return 0;
@@ -440,8 +439,8 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 			for (size_t j = 0; j < i; j++)
 				chain_remote_send(st->prov[j].peer, CTL_OP_DELETE, st->rid);
 			state_free(st);
-			return errmsg_set_errno(ret_error, r, "word %u 'remote': %s: %s", w->pos,
-						name, strerror(-r));
+			return ERRMSG_RET(ret_error, r, "word %u 'remote': %s: %s", w->pos, name,
+					  strerror(-r));
 		}
 	}
 	if (r < 0) {

@@ -29,9 +29,6 @@
 #include "strv.h"
 #include "url.h"
 
-/* a message that already says why (errmsg_set_errno() would append strerror again), and @r */
-#define MSG_ERRNO(reterr, r, ...) ((void)errmsg_set((reterr), __VA_ARGS__), (r))
-
 static const struct chain_tunnel_provider *provider;
 
 void chain_tunnel_set_provider(const struct chain_tunnel_provider *p)
@@ -186,13 +183,13 @@ static int create_remote(struct tunnel_state *st, const char *remote_ov, char **
 					     &st->peer, &err);
 		peer_addr_done(&pa);
 		if (r < 0)
-			return MSG_ERRNO(ret_error, r, "word %u '%s': %s", st->pos, word(st),
-					 err ?: strerror(-r));
+			return ERRMSG_RET(ret_error, r, "word %u '%s': %s", st->pos, word(st),
+					  err ?: strerror(-r));
 	}
 	r = peer_request(st->peer, line, on_created, st, &st->rq);
 	if (r < 0)
-		return MSG_ERRNO(ret_error, r, "word %u '%s': '%s': %s", st->pos, word(st),
-				 st->host, strerror(-r));
+		return ERRMSG_RET(ret_error, r, "word %u '%s': '%s': %s", st->pos, word(st),
+				  st->host, strerror(-r));
 	return 0;
 }
 
@@ -255,8 +252,8 @@ static int tunnel_apply(struct segment *s, const struct spec_word *w, struct end
 	if (r == 0)
 		r = create_remote(st, remote_ov, ret_error);
 	else if (r < 0)
-		(void)MSG_ERRNO(ret_error, r, "word %u '%s': %s", w->pos, word(st),
-				err ?: strerror(-r));
+		(void)ERRMSG_RET(ret_error, r, "word %u '%s': %s", w->pos, word(st),
+				 err ?: strerror(-r));
 	if (r < 0) {
 		state_free(st);
 		return r;

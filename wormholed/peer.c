@@ -297,7 +297,7 @@ int peer_server_link(struct peer_server *ps, const char *host, bool on, char **r
 	*ret_error = NULL;
 	r = peer_addr_parse(host, false, &pa, &err);
 	if (r < 0)
-		return errmsg_set_errno(ret_error, r, "%s", err ?: strerror(-r));
+		return ERRMSG_RET(ret_error, r, "%s", err ?: strerror(-r));
 	for (pp = &ps->links_out; *pp; pp = &(*pp)->next)
 		if (strcmp((*pp)->host, host) == 0 && (on || (*pp)->asked))
 			break;
@@ -336,7 +336,7 @@ int peer_server_link(struct peer_server *ps, const char *host, bool on, char **r
 	peer_addr_done(&pa);
 	if (r < 0) {
 		link_out_free(lo);
-		return errmsg_set_errno(ret_error, r, "%s", err ?: strerror(-r));
+		return ERRMSG_RET(ret_error, r, "%s", err ?: strerror(-r));
 	}
 	lo->next = ps->links_out;
 	ps->links_out = lo;
@@ -692,6 +692,8 @@ static int on_lease_timer(sd_event_source *src, uint64_t usec, void *userdata)
 		free(x->id);
 		free(x);
 	}
+	/* a key removed from the key directory: the links it opened go too */
+	(void)peer_manager_close_revoked(ps->d->peers);
 	(void)sd_event_source_set_time_relative(src, 1000000);
 	(void)sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
 	return 0;

@@ -164,7 +164,7 @@ int tun_ensure(const char *host, bool udp, struct tunnels_wait *w, struct tun **
 		return 1;
 	}
 	if (t)
-		return MSG_ERRNO(reterr, -EBUSY, "'%s' is setting up a tunnel with us right now",
+		return ERRMSG_RET(reterr, -EBUSY, "'%s' is setting up a tunnel with us right now",
 				 host);
 	if (!T->d->peers)
 		return ERRMSG_FAIL(reterr, "tunnels need the peer link: this wormholed has no peer "
@@ -180,7 +180,7 @@ int tun_ensure(const char *host, bool udp, struct tunnels_wait *w, struct tun **
 	t->deadline = tun_mono_sec() + 3 * OP_TIMEOUT_SEC;
 	r = local_addr_to(ip, &t->h.local);
 	if (r < 0) {
-		r = MSG_ERRNO(reterr, r, "no route to '%s': %s", host, strerror(-r));
+		r = ERRMSG_RET(reterr, r, "no route to '%s': %s", host, strerror(-r));
 		goto fail;
 	}
 	for (struct tun *x = T->list; x; x = x->next)
@@ -198,7 +198,7 @@ int tun_ensure(const char *host, bool udp, struct tunnels_wait *w, struct tun **
 		}
 	r = overlay_pick(T->nl, &T->cidr, avoid, n, &a, &b);
 	if (r < 0) {
-		r = MSG_ERRNO(reterr, r, "no free overlay address pair: %s", strerror(-r));
+		r = ERRMSG_RET(reterr, r, "no free overlay address pair: %s", strerror(-r));
 		goto fail;
 	}
 	if (ntohl(a.s_addr) > ntohl(b.s_addr)) { /* the initiator takes the lower one */
@@ -215,14 +215,14 @@ int tun_ensure(const char *host, bool udp, struct tunnels_wait *w, struct tun **
 	if (r >= 0)
 		r = tunnel_sa_random(&t->h.in);
 	if (r < 0) {
-		r = MSG_ERRNO(reterr, r, "reqid or keys: %s", strerror(-r));
+		r = ERRMSG_RET(reterr, r, "reqid or keys: %s", strerror(-r));
 		goto fail;
 	}
 	if (udp) {
 		t->h.encap = TUNNEL_ENCAP_UDP;
 		t->encap_fd = espinudp_open(-1, T->port_min, T->port_max, &t->h.local_port);
 		if (t->encap_fd < 0) {
-			r = MSG_ERRNO(reterr, t->encap_fd, "ESP-in-UDP port from %u-%u: %s",
+			r = ERRMSG_RET(reterr, t->encap_fd, "ESP-in-UDP port from %u-%u: %s",
 				      T->port_min, T->port_max, strerror(-t->encap_fd));
 			goto fail;
 		}
@@ -234,7 +234,7 @@ int tun_ensure(const char *host, bool udp, struct tunnels_wait *w, struct tun **
 	theirs.out = theirs.in = (struct tunnel_sa){ 0 };
 	r = tun_send(t, CTL_OP_TUNNEL_PREPARE, 0, &theirs, false, on_prepare_reply, &t->rq);
 	if (r < 0) {
-		r = MSG_ERRNO(reterr, r, "peer '%s': %s", t->peer_name, strerror(-r));
+		r = ERRMSG_RET(reterr, r, "peer '%s': %s", t->peer_name, strerror(-r));
 		goto fail;
 	}
 	w->tun = t;

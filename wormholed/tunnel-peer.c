@@ -63,7 +63,7 @@ int tun_on_prepare(const struct ctl_tunnel *ct, char **reterr)
 				   ct->local_ov, ct->remote_ov);
 	old = tun_by_remote(h.remote);
 	if (old && old->state == TUN_CREATING)
-		return MSG_ERRNO(reterr, -EBUSY, "this host is creating a tunnel to %s right now",
+		return ERRMSG_RET(reterr, -EBUSY, "this host is creating a tunnel to %s right now",
 				 ct->remote);
 	if (old) /* the initiator has none (it would have reused it): ours is stale */
 		tun_remove(old, "replaced by a new tunnel from the same peer");
@@ -72,16 +72,16 @@ int tun_on_prepare(const struct ctl_tunnel *ct, char **reterr)
 		    x->h.local_ov.s_addr == h.remote_ov.s_addr ||
 		    x->h.remote_ov.s_addr == h.local_ov.s_addr ||
 		    x->h.remote_ov.s_addr == h.remote_ov.s_addr)
-			return MSG_ERRNO(reterr, -EADDRINUSE,
+			return ERRMSG_RET(reterr, -EADDRINUSE,
 					 "overlay address %s or %s is in use by another tunnel",
 					 ct->local_ov, ct->remote_ov);
 	r = overlay_check(T->nl, h.local_ov, h.remote_ov);
 	if (r < 0)
-		return MSG_ERRNO(reterr, r, "overlay address %s or %s: %s", ct->local_ov,
+		return ERRMSG_RET(reterr, r, "overlay address %s or %s: %s", ct->local_ov,
 				 ct->remote_ov, strerror(-r));
 	r = tunnel_reqid_in_use(T->nl, h.reqid);
 	if (r != 0)
-		return MSG_ERRNO(reterr, r > 0 ? -EADDRINUSE : r, "reqid %08x is in use", h.reqid);
+		return ERRMSG_RET(reterr, r > 0 ? -EADDRINUSE : r, "reqid %08x is in use", h.reqid);
 	t = tun_new();
 	if (!t)
 		return -ENOMEM;
@@ -97,7 +97,7 @@ int tun_on_prepare(const struct ctl_tunnel *ct, char **reterr)
 	if (h.encap == TUNNEL_ENCAP_UDP) {
 		t->encap_fd = espinudp_open(-1, T->port_min, T->port_max, &t->h.local_port);
 		if (t->encap_fd < 0) {
-			r = MSG_ERRNO(reterr, t->encap_fd, "ESP-in-UDP port from %u-%u: %s",
+			r = ERRMSG_RET(reterr, t->encap_fd, "ESP-in-UDP port from %u-%u: %s",
 				      T->port_min, T->port_max, strerror(-t->encap_fd));
 			tun_unlink(t);
 			tun_free(t);
@@ -132,7 +132,7 @@ int tun_on_install(const struct ctl_tunnel *ct, char **reterr)
 	tunnel_half_wipe(&h);
 	r = tunnel_install(T->nl, &t->h, &step);
 	if (r < 0) {
-		(void)MSG_ERRNO(reterr, r, "installing tunnel %08x: %s: %s", t->h.reqid,
+		(void)ERRMSG_RET(reterr, r, "installing tunnel %08x: %s: %s", t->h.reqid,
 				step ?: "?", strerror(-r));
 		log_notice("%s", *reterr);
 		tun_unlink(t);
@@ -172,7 +172,7 @@ int tun_on_rekey(const struct ctl_tunnel *ct, uint64_t step, char **reterr)
 	if (r < 0) {
 		explicit_bzero(&in, sizeof(in));
 		explicit_bzero(&out, sizeof(out));
-		return MSG_ERRNO(reterr, r, "tunnel-rekey: new SAs: %s", strerror(-r));
+		return ERRMSG_RET(reterr, r, "tunnel-rekey: new SAs: %s", strerror(-r));
 	}
 	(void)tunnel_sa_del(T->nl, &t->h, TUNNEL_DIR_OUT, t->h.out.spi);
 	if (t->old_in_spi) /* a step 2 that never came */

@@ -191,7 +191,7 @@ int tun_peer_reply(const char *what, const char *peer, int r, const char *line, 
 	if (r >= 0)
 		r = ctl_reply_parse(line, len, &rep, &err);
 	if (r < 0)
-		return MSG_ERRNO(msg, r, "peer '%s': %s: %s%s", peer, what, err ?: strerror(-r),
+		return ERRMSG_RET(msg, r, "peer '%s': %s: %s%s", peer, what, err ?: strerror(-r),
 				 r == -EACCES || r == -ECONNRESET
 					 ? " (is wormholed running there, with the same key?)"
 					 : "");
@@ -235,7 +235,7 @@ int tun_resolve_host(const char *host, char **ret_name, struct in_addr *ret_ip, 
 
 	r = peer_addr_parse(host, false, &pa, &err);
 	if (r < 0)
-		return MSG_ERRNO(reterr, r, "'%s': %s", host, err ?: strerror(-r));
+		return ERRMSG_RET(reterr, r, "'%s': %s", host, err ?: strerror(-r));
 	h = pa.host && pa.host[0] ? pa.host : "127.0.0.1";
 	if (inet_pton(AF_INET, h, ret_ip) != 1) {
 		r = getaddrinfo(h, NULL, &hints, &ai);

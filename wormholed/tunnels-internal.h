@@ -28,12 +28,9 @@
 #include "tunnel.h"
 #include "tunnels.h"
 
-/* a message that already says why (errmsg_set_errno() would append strerror again), and @r */
-#define MSG_ERRNO(reterr, r, ...) ((void)errmsg_set((reterr), __VA_ARGS__), (r))
-
-#define OP_TIMEOUT_SEC		  10 /* a peer's answer to one tunnel request */
-#define PREPARED_SEC		  30 /* a prepared half waits this long for its install */
-#define REKEY_RETRY_SEC		  30 /* after a failed rekey */
+#define OP_TIMEOUT_SEC	10 /* a peer's answer to one tunnel request */
+#define PREPARED_SEC	30 /* a prepared half waits this long for its install */
+#define REKEY_RETRY_SEC 30 /* after a failed rekey */
 
 enum tun_state { TUN_PREPARED, TUN_CREATING, TUN_UP };
 enum rk_state { RK_IDLE, RK_STEP1, RK_GRACE, RK_STEP2 };

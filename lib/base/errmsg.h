@@ -27,3 +27,7 @@ int errmsg_set_errno(char **reterr, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #define ERRMSG_FAIL(reterr, ...) (errmsg_set((reterr), __VA_ARGS__) < 0 ? -ENOMEM : -EINVAL)
+
+/* errmsg_set() and evaluate to @r: for a message that already says why (a callee's *reterr),
+ * where errmsg_set_errno() would add strerror(-@r) to it a second time */
+#define ERRMSG_RET(reterr, r, ...) ((void)errmsg_set((reterr), __VA_ARGS__), (r))

@@ -481,6 +481,29 @@ const char *peer_manager_link_key(struct peer_manager *m, const struct h2_link *
 	return id ?: PEER_KEY_DEFAULT_ID;
 }
 
+unsigned peer_manager_close_revoked(struct peer_manager *m)
+{
+	unsigned n = 0;
+
+	for (struct accepted *a = m->accepted, *next; a; a = next) {
+		const struct peer_key *key = NULL;
+		const char *id;
+		char *why;
+
+		next = a->next;
+		if (!h2_link_is_up(a->link))
+			continue;
+		id = peer_manager_link_key(m, a->link, &key);
+		if (!id || key)
+			continue;
+		if (asprintf(&why, "its key '%s' was revoked", id) < 0)
+			why = NULL;
+		on_accepted_down(a->link, -EKEYREVOKED, why, m); /* frees a and its link */
+		n++;
+	}
+	return n;
+}
+
 size_t peer_manager_key_count(struct peer_manager *m)
 {
 	return m->keyring ? peer_keyring_count(m->keyring) : 1;

@@ -85,6 +85,14 @@ struct peer_manager *peer_manager_free(struct peer_manager *m);
 int peer_manager_listen(struct peer_manager *m, const char *addr, char **ret_error);
 
 /**
+ * peer_manager_close_revoked() - Close every accepted link whose key is gone from the key
+ * directory (revoked by removing its file); the open streams on it end. Cheap when nothing
+ * changed: the directory is re-read only when its mtime moved.
+ * Return: how many links were closed
+ */
+unsigned peer_manager_close_revoked(struct peer_manager *m);
+
+/**
  * peer_manager_listen_fd() - Accept links on @fd, a listening stream socket bound elsewhere
  * (systemd's wormholed.socket, FileDescriptorName=peer)
  * @fd:		owned by the manager on success only (made non-blocking and close-on-exec)

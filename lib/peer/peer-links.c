@@ -249,7 +249,7 @@ int peer_manager_get_arg(struct peer_manager *m, const char *arg, bool resolve, 
 	*ret_error = NULL;
 	r = peer_addr_parse(arg, false, &pa, &err);
 	if (r < 0)
-		return errmsg_set_errno(ret_error, r, "'%s': %s", arg, err ?: strerror(-r));
+		return ERRMSG_RET(ret_error, r, "'%s': %s", arg, err ?: strerror(-r));
 	r = peer_get(m, pa.host && pa.host[0] ? pa.host : "127.0.0.1",
 		     strchr(arg, ':') ? pa.port : 0, resolve, ret, ret_error);
 	peer_addr_done(&pa);

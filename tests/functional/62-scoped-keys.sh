@@ -83,3 +83,13 @@ mv "$wh_tmp/keys.d/homelab.key" "$wh_tmp/homelab.key"
 if in_ns "$ns_a" "$WORMHOLE" -H "unix://$(wh_sock a)" list >/dev/null && rb list 2>"$wh_tmp/err"; then
 	fail "homelab still lists after its key was removed"
 fi
+# and the link it opened is closed within the lease timer's second: the data path through it ends
+revoked_closed() { grep -q "peer link from 198.18.0.2:[0-9]* down: its key 'homelab' was revoked" "$(wh_log a)"; }
+wait_for "A closes homelab's link" 50 revoked_closed
+homelab_up() { "$WORMHOLE" -H "unix://$(wh_sock a)" list --json | grep -q '"name":"homelab","address":"[^"]*","direction":"in","state":"up"'; }
+sleep 1 # B re-dials at once: each try must fail the handshake
+if homelab_up; then fail "homelab's link is up again with a revoked key"; fi
+if echo probe-$$ | in_ns "$ns_a" socat -T 2 - TCP:198.18.0.1:8081 2>/dev/null | grep -q "probe-$$"; then
+	fail "data still flows through the revoked key's link"
+fi
+echo "ok: the revoked key's link is closed and stays closed" >&2

@@ -41,11 +41,18 @@ info "the README's block:"
 printf '%s\n' "$block" >&2
 
 cleanup_readme() {
-	local rc=$? p
+	local rc=$? p i
+	set +e # a process that exits between the listing and the kill is not a failure
 	for p in $(cat "$wh_tmp/jobs" 2>/dev/null); do
 		kill "$p" 2>/dev/null
 	done
-	sleep 0.3
+	# the README's daemons get 10 s to exit (an ASan build checks for leaks at exit)
+	for p in $(cat "$wh_tmp/jobs" 2>/dev/null); do
+		for ((i = 0; i < 200; i++)); do
+			alive "$p" || break
+			sleep 0.05
+		done
+	done
 	for ns in A B; do
 		if [[ -e /run/netns/$ns ]]; then
 			for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
