@@ -4,7 +4,9 @@
  *
  * The engine asks wormholed, through struct daemon_hooks, for what only the process knows: the
  * sockets systemd passed (systemd.c), the listeners and ports the previous run had and the
- * triggers that had run (state.c). Creations at start may finish later (a Docker container);
+ * triggers that had run (state.c), which segments are restored (their docker-run words adopt the
+ * containers the previous run left) and which are saved in the state file (their containers
+ * outlive the daemon's exit). Creations at start may finish later (a Docker container);
  * a counter of pending ones decides when the daemon is ready.
  */
 #include <errno.h>
@@ -92,6 +94,23 @@ static bool keep_in_state(const struct segment *s)
 		if (strcmp(file_ids[i], s->id) == 0)
 			return false;
 	return true;
+}
+
+static bool hook_restored(struct daemon *d, const char *id)
+{
+	if (!booting || !state)
+		return false;
+	for (size_t i = 0; i < n_file_ids; i++) /* a chain file's segment is not restored */
+		if (strcmp(file_ids[i], id) == 0)
+			return false;
+	return state_find_head(state, id) != NULL;
+}
+
+/* The segments the state file holds (state_serialize()): top segments not from chain files. Their
+ * docker-run containers stay at exit, for the next start to adopt. */
+static bool hook_persists(struct daemon *d, const struct segment *s)
+{
+	return state && !s->parent && s->spec && keep_in_state(s);
 }
 
 /*
@@ -234,6 +253,8 @@ static const struct daemon_hooks hooks = {
 	.restore_port = hook_restore_port,
 	.restore_child_id = hook_restore_child_id,
 	.restore_triggered = hook_restore_triggered,
+	.restored = hook_restored,
+	.persists = hook_persists,
 	.changed = hook_changed,
 };
 

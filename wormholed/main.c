@@ -2,9 +2,11 @@
 /*
  * main.c - wormholed: arguments, the event loop, the control socket, clean shutdown
  *
- * One thread, one sd-event loop. SIGTERM and SIGINT end the loop; every segment is then deleted
+ * One thread, one sd-event loop. SIGTERM and SIGINT end the loop; every segment is then freed
  * (listeners closed, connections ended, children and containers undone) and the control socket
- * removed before exit status 0. A control socket passed by systemd (FileDescriptorName=control)
+ * removed before exit status 0. The docker-run containers of segments saved in the state file
+ * are left running: the next start restores those segments and adopts them (lib/engine/
+ * segment.c); the containers of chain-file segments and of children are removed. A control socket passed by systemd (FileDescriptorName=control)
  * is adopted instead of binding one.
  */
 #include <errno.h>
@@ -412,6 +414,7 @@ static int on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *s
 	peer_server_detach_control(peers);
 	ctl = control_free(ctl);
 	labels = labels_free(labels);
+	d->exiting = true; /* the containers of segments in the state file stay */
 	daemon_free_all_segments(d);
 	/* the deletes of our remote segments are on their way over the links: let them go */
 	stop_min = d->peers ? now_usec() + 300 * 1000 : 0;
@@ -664,6 +667,7 @@ out:
 	metrics = metrics_free(metrics);
 	labels = labels_free(labels);
 	boot_stopping();
+	d.exiting = true;
 	daemon_free_all_segments(&d);
 	boot_free();
 	tunnels_stop(); /* the kernel keeps the tunnels */

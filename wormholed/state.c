@@ -702,7 +702,9 @@ int state_serialize(struct daemon *d, bool (*keep)(const struct segment *s), cha
 						    ? 0
 						    : c->head.port);
 			gen_str(g, "triggered");
-			yajl_gen_bool(g, c->sseg->n_trig > 0 && c->state == SEGMENT_LISTENING);
+			/* RUNNING: triggered, with an idle timer */
+			yajl_gen_bool(g, c->sseg->n_trig > 0 && (c->state == SEGMENT_LISTENING ||
+								 c->state == SEGMENT_RUNNING));
 			yajl_gen_map_close(g);
 		}
 		yajl_gen_array_close(g);

@@ -6,6 +6,12 @@
  * with the last. Events are matched by container id, and "start" also by name, so a container
  * recreated under the same name is followed too. The namespace of a started container is opened
  * from the pid the event carries as soon as the event arrives, which pins it.
+ *
+ * The orphan sweep at start removes the containers labelled with our daemon id that no segment
+ * follows. It waits until every restored segment has adopted what it could (restores_pending,
+ * segment.c), and a sweep that finds a segment busy applying words (a container may exist that
+ * is not followed yet) lists again a little later, so it never takes a container that is about
+ * to be adopted or started.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -222,9 +228,9 @@ const char *container_watch_id(const struct container_watch *w)
 	return w->id;
 }
 
-int containers_labels(struct segment *s, char ***ret)
+int containers_labels(struct segment *s, const char *word, char ***ret)
 {
-	char **l = calloc(3, sizeof(char *));
+	char **l = calloc(4, sizeof(char *));
 
 	if (!l)
 		return -ENOMEM;
@@ -235,6 +241,11 @@ int containers_labels(struct segment *s, char ***ret)
 	if (asprintf(&l[1], "wormhole.daemon=%s", s->d->instance) < 0) {
 		l[1] = NULL;
 		strv_free(l); /* frees l[0] */
+		return -ENOMEM;
+	}
+	if (word && asprintf(&l[2], "wormhole.word=%s", word) < 0) {
+		l[2] = NULL;
+		strv_free(l);
 		return -ENOMEM;
 	}
 	*ret = l;
@@ -252,15 +263,37 @@ static void on_orphan_removed(struct docker *dk, int r, const char *error, void 
 		log_info("removed container %.12s left behind by an earlier run", id);
 }
 
+#define SWEEP_RETRY_USEC (500 * 1000ULL)
+#define SWEEP_RETRIES	 120 /* a minute of segments busy without a pause */
+
+static int sweep_now(struct daemon *d);
+
+static int on_sweep_retry(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	d->sweep_src = sd_event_source_disable_unref(d->sweep_src);
+	(void)sweep_now(d);
+	return 0;
+}
+
 static void on_orphans(struct docker *dk, int r, const char *error, char *const *ids,
 		       void *userdata)
 {
+	struct daemon *d = userdata;
+
 	if (r < 0) {
 		log_debug("no Docker engine to check for orphaned containers: %s",
 			  error ?: strerror(-r));
 		return;
 	}
-	struct daemon *d = userdata;
+	if (d->exiting)
+		return;
+	if (ids[0] && d->runners_active > 0 && d->sweep_retries++ < SWEEP_RETRIES) {
+		if (sd_event_add_time_relative(d->event, &d->sweep_src, CLOCK_MONOTONIC,
+					       SWEEP_RETRY_USEC, 0, on_sweep_retry, d) >= 0)
+			return;
+	}
 
 	for (char *const *id = ids; *id; id++) {
 		struct container_watch *w;
@@ -286,7 +319,7 @@ int containers_init(struct daemon *d)
 	return docker_new(d->event, NULL, &d->docker);
 }
 
-int containers_sweep(struct daemon *d)
+static int sweep_now(struct daemon *d)
 {
 	_cleanup_free_ char *label = NULL;
 	int r;
@@ -299,6 +332,25 @@ int containers_sweep(struct daemon *d)
 	return 0;
 }
 
+int containers_sweep(struct daemon *d)
+{
+	d->sweep_wanted = true;
+	if (d->restores_pending > 0) {
+		log_debug("orphan sweep: waiting for %u restored segment%s to adopt their "
+			  "containers",
+			  d->restores_pending, d->restores_pending == 1 ? "" : "s");
+		return 0;
+	}
+	d->sweep_wanted = false;
+	return sweep_now(d);
+}
+
+void containers_restores_done(struct daemon *d)
+{
+	if (d->sweep_wanted && !d->exiting)
+		(void)containers_sweep(d);
+}
+
 bool containers_drained(struct daemon *d)
 {
 	/* the events stream stays pending forever: it does not count */
@@ -307,6 +359,7 @@ bool containers_drained(struct daemon *d)
 
 void containers_free(struct daemon *d)
 {
+	d->sweep_src = sd_event_source_disable_unref(d->sweep_src);
 	while (d->watches)
 		container_watch_free(d->watches);
 	d->docker = docker_free(d->docker);

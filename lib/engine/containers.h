@@ -32,11 +32,19 @@ int containers_init(struct daemon *d);
  * containers_sweep() - If an engine answers, remove the containers an earlier run of this daemon
  * left behind (label wormhole.daemon=<d->instance>, the daemon id) and that no segment of this
  * run follows. Call it only while holding the daemon id's lock (wormholed/state.c): then the
- * run that started them provably is gone.
+ * run that started them provably is gone. While restored segments are still adopting
+ * (d->restores_pending) it only marks the sweep as wanted: containers_restores_done() runs it.
+ * A sweep that answers while a segment applies words lists again 0.5 s later (bounded).
  *
  * Return: 0 or -ENOMEM
  */
 int containers_sweep(struct daemon *d);
+
+/**
+ * containers_restores_done() - The last restored segment finished adopting (segment.c): run the
+ * sweep if containers_sweep() asked for it
+ */
+void containers_restores_done(struct daemon *d);
 
 /**
  * containers_free() - Cancel the event stream and free the client (pending removals are
@@ -50,12 +58,15 @@ void containers_free(struct daemon *d);
 bool containers_drained(struct daemon *d);
 
 /**
- * containers_labels() - The labels every container wormhole starts for @s carries
+ * containers_labels() - The labels every container wormhole starts for @s carries:
+ * wormhole.segment=<id>, wormhole.daemon=<daemon id> and, with @word, wormhole.word=<word>
+ * (which word of the segment started it: a restore adopts it by these three)
+ * @word:	"init.0", "trig.1", ... (borrowed), or NULL
  * @ret:	NULL-terminated, malloc'ed; free with strv_free()
  *
  * Return: 0 or -ENOMEM
  */
-int containers_labels(struct segment *s, char ***ret);
+int containers_labels(struct segment *s, const char *word, char ***ret);
 
 /**
  * container_watch_new() - Follow a container for an endpoint of @s

@@ -51,8 +51,15 @@ struct daemon_hooks {
 	 * (NULL: generate one) */
 	uint16_t (*restore_port)(struct daemon *d, const char *id);
 	const char *(*restore_child_id)(struct daemon *d, const char *parent_id);
-	/* a restore: whether the trigger of segment @id had run (it runs again at once) */
+	/* a restore: whether the trigger of segment @id had run (it runs again at once, adopting
+	 * the containers it had started) */
 	bool (*restore_triggered)(struct daemon *d, const char *id);
+	/* a restore: whether top segment @id comes from the state file (its docker-run words
+	 * adopt the containers the previous run left, found by their labels) */
+	bool (*restored)(struct daemon *d, const char *id);
+	/* whether @s is saved in the state file: at the daemon's exit its docker-run containers
+	 * are left running, for the next start to adopt */
+	bool (*persists)(struct daemon *d, const struct segment *s);
 	/* a segment was registered or unregistered, or its trigger ran: what a state file holds
 	 * changed */
 	void (*changed)(struct daemon *d);
@@ -98,8 +105,13 @@ struct daemon {
 
 	const struct daemon_hooks *hooks; /* NULL: none */
 	void *hooks_userdata;
-	bool restoring; /* words adopt what the previous run left (docker-run: its container) */
-	char **adopted; /* containers adopted by a restore: not orphans (strv) */
+	bool exiting;		    /* the daemon exits: segments are freed, not deleted */
+	unsigned restores_pending;  /* restored segments still adopting (segment.c) */
+	bool sweep_wanted;	    /* the orphan sweep waits for restores_pending == 0 */
+	unsigned sweep_retries;	    /* a sweep answered while a segment was busy runs again */
+	unsigned runners_active;    /* word lists being applied (runner.c): a container made or
+				     * adopted by one is not followed yet */
+	sd_event_source *sweep_src; /* that retry's timer */
 };
 
 /**

@@ -53,6 +53,7 @@ struct runner *runner_free(struct runner *rn)
 		return NULL;
 	if (rn->pending_op && rn->pending_op->cancel)
 		rn->pending_op->cancel(rn->s, rn->pending);
+	rn->s->d->runners_active--;
 	free(rn);
 	return NULL;
 }
@@ -135,6 +136,7 @@ int runner_start(struct segment *s, const struct spec_word *words, size_t n, boo
 		return -ENOMEM;
 	*rn = (struct runner){ .s = s, .words = words, .n = n, .trig = trig, .finish = finish };
 	s->runner = rn;
+	s->d->runners_active++;
 	r = runner_run(rn, ret_error);
 	if (r == 1)
 		return 1;

@@ -7,6 +7,15 @@
  * asynchronous creation reports through its callback. A trigger saves the tail, runs the trigger
  * words, and either completes the tail and serves the waiting connections or restores the tail,
  * closes them and re-arms. The connection path itself is conn.c.
+ *
+ * A restore (the daemon restarted, the segment comes from the state file) adopts instead of
+ * starting anew: the init words of a restored top segment, and the first trigger run of one
+ * whose trigger had run, are applied with segment_adopting() true, and docker-run then looks for
+ * the container the previous run left (by its labels) before it starts one. A trigger run that
+ * finds nothing to adopt re-arms quietly: the next connection runs the trigger as usual. Until
+ * every restore is done (d->restores_pending), the orphan sweep waits (containers.c), so it
+ * never takes a container a restore is about to adopt. At the daemon's exit the containers of
+ * segments saved in the state file are left running (segment_keeps_containers()).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -266,6 +275,30 @@ static int segment_complete_tail(struct segment *s, char **ret_error)
 
 /* ---- the trigger -------------------------------------------------------------------------- */
 
+bool segment_adopting(const struct segment *s)
+{
+	return s->adopting;
+}
+
+bool segment_keeps_containers(const struct segment *s)
+{
+	struct daemon *d = s->d;
+
+	return d->exiting && d->hooks && d->hooks->persists && d->hooks->persists(d, s);
+}
+
+/* The restore of @s is over (adopted, nothing to adopt, failed, or @s is gone): the orphan
+ * sweep may run once no restore is left. */
+static void segment_restore_done(struct segment *s)
+{
+	s->restore_trigger = false;
+	if (!s->restore_counted)
+		return;
+	s->restore_counted = false;
+	if (--s->d->restores_pending == 0)
+		containers_restores_done(s->d);
+}
+
 static void trigger_account(struct segment *s)
 {
 	double sec = (double)(now_usec() - s->trigger_start_usec) / (double)USEC_PER_SEC;
@@ -282,8 +315,11 @@ static void trigger_account(struct segment *s)
 static void trigger_finished(struct segment *s, int r, char *error)
 {
 	_cleanup_free_ char *err = error;
+	bool adopted = s->adopting;
 
-	trigger_account(s);
+	s->adopting = false;
+	if (!adopted)
+		trigger_account(s);
 	if (r >= 0) {
 		r = segment_complete_tail(s, &err);
 		if (r < 0)
@@ -296,6 +332,22 @@ static void trigger_finished(struct segment *s, int r, char *error)
 		s->tail_saved = ENDPOINT_EMPTY;
 		s->tail.ops = s->tail_ops_armed;
 		s->tail_ready = false;
+		if (adopted) {
+			/* not a failure: what it had started is gone, the next connection starts
+			 * it again */
+			log_notice("segment '%s': %s from before the restart (%s); armed, the next "
+				   "connection runs the trigger",
+				   s->id,
+				   r == -ENOENT ? "nothing to adopt" : "cannot adopt what it had",
+				   err ?: "unknown error");
+			segment_set_state(s, SEGMENT_ARMED);
+			segment_restore_done(s);
+			if (s->d->hooks && s->d->hooks->changed)
+				s->d->hooks->changed(s->d);
+			if (conn_count_waiting(s) > 0)
+				segment_trigger(s);
+			return;
+		}
 		s->stats.trigger_failures++;
 		/* the reason first, then one line per connection it ends */
 		log_error("segment '%s': trigger failed: %s; closing %u waiting connection(s), "
@@ -320,9 +372,17 @@ static void trigger_finished(struct segment *s, int r, char *error)
 		s->d->hooks->changed(s->d);
 	{
 		_cleanup_free_ char *tail = segment_tail_url(s);
-		log_info("segment '%s': triggered, tail is %s (in %.3f s)", s->id, tail ?: "?",
-			 (double)(now_usec() - s->trigger_start_usec) / (double)USEC_PER_SEC);
+		if (adopted)
+			log_info("segment '%s': adopted what its trigger had started before the "
+				 "restart, tail is %s",
+				 s->id, tail ?: "?");
+		else
+			log_info("segment '%s': triggered, tail is %s (in %.3f s)", s->id,
+				 tail ?: "?",
+				 (double)(now_usec() - s->trigger_start_usec) /
+					 (double)USEC_PER_SEC);
 	}
+	segment_restore_done(s);
 	conn_trigger_done(s, 0, NULL);
 	segment_idle_check(s);
 }
@@ -332,9 +392,18 @@ void segment_trigger(struct segment *s)
 	_cleanup_free_ char *error = NULL;
 	int r;
 
+	/* only the first run after a restore adopts */
+	s->adopting = s->restore_trigger;
+	s->restore_trigger = false;
 	segment_set_state(s, SEGMENT_TRIGGERING);
-	log_info("segment '%s': first connection, running the trigger", s->id);
-	s->stats.trigger_starts++;
+	if (s->adopting) {
+		log_info("segment '%s': its trigger had run before the restart, adopting what it "
+			 "started",
+			 s->id);
+	} else {
+		log_info("segment '%s': first connection, running the trigger", s->id);
+		s->stats.trigger_starts++;
+	}
 	s->trigger_start_usec = now_usec();
 	s->tail_ops_armed = s->tail.ops;
 	r = endpoint_copy(&s->tail_saved, &s->tail.ep);
@@ -428,6 +497,8 @@ bool segment_stopping(const struct segment *s)
 static void segment_stop_done(struct segment *s)
 {
 	segment_set_state(s, SEGMENT_ARMED);
+	if (s->d->hooks && s->d->hooks->changed) /* the state file: no longer triggered */
+		s->d->hooks->changed(s->d);
 	log_info("segment '%s': scaled to zero, armed again%s", s->id,
 		 conn_count_waiting(s) > 0 ? "; a connection waits, running the trigger" : "");
 	if (conn_count_waiting(s) > 0)
@@ -530,9 +601,11 @@ static int on_retrigger(sd_event_source *src, void *userdata)
 
 	s->retrigger_src = sd_event_source_disable_unref(s->retrigger_src);
 	if (s->state == SEGMENT_ARMED) {
-		log_info("segment '%s': its trigger had run before the restart, running it again",
-			 s->id);
-		segment_trigger(s);
+		if (!s->restore_trigger)
+			log_info("segment '%s': its trigger had run before the restart, running it "
+				 "again",
+				 s->id);
+		segment_trigger(s); /* adopts (s->restore_trigger) */
 	}
 	return 0;
 }
@@ -561,13 +634,21 @@ static int create_finish(struct segment *s, char **ret_error)
 	log_info("segment '%s' created: %s -> %s%s%s", s->id, head ?: "?", tail ?: "?",
 		 s->parent ? ", child of " : "", s->parent ? s->parent->id : "");
 	/* restored: a trigger that had run before the restart runs again now, so the segment is
-	 * as it was (its containers adopted, its children there) before a client arrives */
+	 * as it was (its containers adopted, its children there) before a client arrives; in a
+	 * restored top segment that first run adopts (segment_trigger()) */
 	if (s->state == SEGMENT_ARMED && s->d->hooks && s->d->hooks->restore_triggered &&
-	    s->d->hooks->restore_triggered(s->d, s->id) &&
-	    sd_event_add_defer(s->d->event, &s->retrigger_src, on_retrigger, s) < 0)
-		log_warning("segment '%s': cannot run its trigger again now; it runs on the first "
-			    "connection",
-			    s->id);
+	    s->d->hooks->restore_triggered(s->d, s->id)) {
+		s->restore_trigger = s->restore_counted;
+		if (sd_event_add_defer(s->d->event, &s->retrigger_src, on_retrigger, s) < 0) {
+			log_warning(
+				"segment '%s': cannot run its trigger again now; it runs on the "
+				"first connection",
+				s->id);
+			s->restore_trigger = false;
+		}
+	}
+	if (!s->restore_trigger)
+		segment_restore_done(s);
 	return 0;
 }
 
@@ -576,6 +657,7 @@ static void create_after_init(struct segment *s, int r, char *error)
 	segment_created_fn cb = s->create_cb;
 	void *userdata = s->create_userdata;
 
+	s->adopting = false;
 	if (r >= 0)
 		r = create_finish(s, &error);
 	if (r < 0) {
@@ -651,8 +733,16 @@ int segment_create_with_head(struct daemon *d, const struct head_ops *head_ops, 
 		segment_free(s);
 		return r;
 	}
+	/* a restored top segment: its init words adopt; the orphan sweep waits for it */
+	if (!parent && d->hooks && d->hooks->restored && d->hooks->restored(d, s->id)) {
+		s->restore_counted = true;
+		d->restores_pending++;
+		s->adopting = true;
+	}
 
 	r = runner_start(s, sseg->init, sseg->n_init, false, create_after_init, ret_error);
+	if (r != 1)
+		s->adopting = false;
 	if (r == 1) {
 		s->spec = spec; /* ownership passes only on success; see segment_created_fn */
 		*ret = s;
@@ -675,6 +765,7 @@ struct segment *segment_free(struct segment *s)
 		return NULL;
 	s->runner = runner_free(s->runner);
 	s->retrigger_src = sd_event_source_disable_unref(s->retrigger_src);
+	segment_restore_done(s);
 	if (s->head_ops)
 		s->head_ops->stop(s);
 	conn_free_all(s, "segment deleted");

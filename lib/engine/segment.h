@@ -175,6 +175,9 @@ struct segment {
 	struct container_watch *head_watch; /* a head inherited inside a container (child) */
 	segment_created_fn create_cb;	    /* an asynchronous creation reports here */
 	sd_event_source *retrigger_src;	    /* a restore runs a trigger that had run */
+	bool restore_counted; /* counted in d->restores_pending until its restore is done */
+	bool restore_trigger; /* the trigger had run before the restart: it adopts when it runs */
+	bool adopting;	      /* words now applied adopt the previous run's containers */
 	void *create_userdata;
 
 	struct conn *conns; /* all TCP connections, waiting or relaying */
@@ -336,6 +339,21 @@ char *segment_kept_take(struct segment *s, const void *key);
  * undo() may then stop instead of remove, see s->idle_keep)
  */
 bool segment_stopping(const struct segment *s);
+
+/**
+ * segment_adopting() - Return: whether the words of @s being applied now should adopt what
+ * the daemon's previous run left (docker-run: its container, found by its labels) instead of
+ * starting anew: during the creation of a restored top segment (init words) and during the
+ * first trigger run of one whose trigger had run before the restart
+ */
+bool segment_adopting(const struct segment *s);
+
+/**
+ * segment_keeps_containers() - Return: whether undoing the words of @s now must leave its
+ * containers running: the daemon exits and @s is saved in the state file (the next start
+ * adopts them). A delete, a failure or an idle stop always removes them.
+ */
+bool segment_keeps_containers(const struct segment *s);
 
 /**
  * segment_trigger() - Run the trigger words (for the engine's connection code, when the first

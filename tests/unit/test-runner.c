@@ -6,8 +6,10 @@
  * tests hand it fake ops that record what they did: "ok" applies at once, "async" completes from
  * the event loop a moment later, "fail" fails. They check that a failure halfway undoes exactly
  * what was applied, in reverse; that deleting a segment with a pending op cancels the op and
- * undoes the rest; that an op completing after its segment was deleted reaches nobody; and that a
- * failed trigger undoes only the trigger's words and re-arms the segment.
+ * undoes the rest; that an op completing after its segment was deleted reaches nobody; that a
+ * failed trigger undoes only the trigger's words and re-arms the segment; and that a restored
+ * segment whose trigger had run applies its trigger words in adopt mode once (no trigger counted,
+ * a failure re-arms quietly) and keeps its containers only when the daemon exits.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +41,7 @@
 
 /* What the fake ops did, in order: "+url" applied, "-url" undone, "x" cancelled... */
 static char journal[512];
+static unsigned adopting_applies; /* applies made while segment_adopting() */
 
 static void note(const char *what, const struct spec_word *w)
 {
@@ -61,6 +64,7 @@ static int ok_apply(struct segment *s, const struct spec_word *w, struct endpoin
 		    void **ret_state, char **ret_error, chain_done_fn done, void *userdata)
 {
 	note("+", w);
+	adopting_applies += segment_adopting(s);
 	if (w->tail)
 		target->port = 9; /* a tail that is not the head */
 	*ret_state = (void *)(uintptr_t)w;
@@ -76,6 +80,7 @@ static int fail_apply(struct segment *s, const struct spec_word *w, struct endpo
 		      void **ret_state, char **ret_error, chain_done_fn done, void *userdata)
 {
 	note("!", w);
+	adopting_applies += segment_adopting(s);
 	*ret_error = strdup("fake failure");
 	return -EIO;
 }
@@ -109,6 +114,7 @@ static int async_apply(struct segment *s, const struct spec_word *w, struct endp
 						    0, on_async, p),
 			 0);
 	note("...", w);
+	adopting_applies += segment_adopting(s);
 	*ret_state = p;
 	return 1;
 }
@@ -156,6 +162,7 @@ static int setup(void **state)
 	f->d.max_conns = 16;
 	f->d.instance = "/nonexistent/test-runner.sock";
 	journal[0] = 0;
+	adopting_applies = 0;
 	late_completion_reached_nobody = false;
 	*state = f;
 	return 0;
@@ -307,6 +314,83 @@ static void test_failed_trigger_undoes_only_its_words(void **state)
 	assert_string_equal(journal, "+url ...docker-ns +docker-ns !docker-run -docker-ns -url");
 }
 
+/* What a restore hands the engine: every segment comes from the state file, triggered */
+static bool hook_yes(struct daemon *d, const char *id)
+{
+	return true;
+}
+
+static bool hook_persists(struct daemon *d, const struct segment *s)
+{
+	return !s->parent;
+}
+
+static const struct daemon_hooks restore_hooks = {
+	.restore_triggered = hook_yes,
+	.restored = hook_yes,
+	.persists = hook_persists,
+};
+
+static void test_restore_adopts_once(void **state)
+{
+	struct fixture *f = *state;
+	const char *words[] = {
+		"url", "127.0.0.1", "trigger", "url", ":9", "docker-ns", "c1", NULL
+	};
+	struct spec *sp = parse(words);
+	struct segment *s = NULL;
+	_cleanup_free_ char *err = NULL;
+
+	f->d.hooks = &restore_hooks;
+	assert_int_equal(
+		segment_create(&f->d, "r", sp, sp->top, NULL, NULL, on_created, f, &s, &err), 0);
+	/* the init word adopted (a restored top segment), the trigger waits for the loop */
+	assert_int_equal(adopting_applies, 1);
+	assert_int_equal(s->state, SEGMENT_ARMED);
+	assert_int_equal(f->d.restores_pending, 1);
+	assert_false(segment_adopting(s));
+	for (int i = 0; i < 200 && s->state != SEGMENT_LISTENING; i++)
+		assert_true(sd_event_run(f->d.event, 10 * 1000) >= 0);
+	assert_int_equal(s->state, SEGMENT_LISTENING);
+	assert_string_equal(journal, "+url +url ...docker-ns +docker-ns");
+	assert_int_equal(adopting_applies, 3);
+	assert_false(segment_adopting(s));
+	assert_int_equal(f->d.restores_pending, 0);
+	assert_int_equal(s->stats.trigger_starts, 0); /* adopting is not a trigger run */
+	assert_int_equal(s->stats.trigger_count, 0);
+	/* containers stay only when the daemon exits, and only for a segment it saves */
+	assert_false(segment_keeps_containers(s));
+	f->d.exiting = true;
+	assert_true(segment_keeps_containers(s));
+	f->d.exiting = false;
+}
+
+static void test_restore_nothing_to_adopt_rearms(void **state)
+{
+	struct fixture *f = *state;
+	const char *words[] = { "url", "127.0.0.1", "trigger", "docker-run", "img", NULL };
+	struct spec *sp = parse(words);
+	struct segment *s = NULL;
+	_cleanup_free_ char *err = NULL;
+
+	f->d.hooks = &restore_hooks;
+	assert_int_equal(
+		segment_create(&f->d, "g", sp, sp->top, NULL, NULL, on_created, f, &s, &err), 0);
+	for (int i = 0; i < 200 && !strstr(journal, "!docker-run"); i++)
+		assert_true(sd_event_run(f->d.event, 10 * 1000) >= 0);
+	assert_string_equal(journal, "+url !docker-run");
+	assert_int_equal(adopting_applies, 2);
+	assert_int_equal(s->state, SEGMENT_ARMED);
+	assert_int_equal(s->stats.trigger_failures, 0); /* not a failure: re-armed */
+	assert_int_equal(f->d.restores_pending, 0);
+	assert_false(segment_adopting(s));
+	/* only the first run adopts: the next trigger run is a plain one */
+	segment_trigger(s);
+	assert_int_equal(adopting_applies, 2);
+	assert_int_equal(s->stats.trigger_starts, 1);
+	assert_int_equal(s->stats.trigger_failures, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +399,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_delete_while_pending_cancels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_trigger_undoes_only_its_words, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_restore_adopts_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_nothing_to_adopt_rearms, setup,
 						teardown),
 	};
 

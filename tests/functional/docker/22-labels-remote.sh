@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# 21-labels-remote: a container labelled wormhole.publish=... and wormhole.publish.remote=HOST is
+# 22-labels-remote: a container labelled wormhole.publish=... and wormhole.publish.remote=HOST is
 # published on the peer HOST, never here. Home (A, wormholed --docker-labels --name home) runs the
 # containers (--network none, echo servers on their own localhost); the gateway (B) listens on
 # the published ports and each connection travels the peer link back into the container. A
