@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 
+#include "ctl-proto.h"
 #include "spec.h"
 #include "word-ops.h"
 
@@ -53,6 +54,13 @@ struct segment;
  * segments there (remote.c)
  */
 void chain_remote_peer_up(struct peer *p);
+
+/**
+ * chain_remote_send() - Send @op (delete, renew) for segment @id to @p without waiting: the
+ * outcome is only logged (a refusal at debug level, a link failure as a warning). The request
+ * keeps @p referenced until it ends, so the caller may drop its own reference at once.
+ */
+void chain_remote_send(struct peer *p, enum ctl_op op, const char *id);
 
 /**
  * chain_remote_child() - The remote segments @s made on peers, one per call

@@ -32,12 +32,16 @@ const struct chain_op chain_op_proxy_protocol = {
 	.undo = pp_undo,
 };
 
-/* `balance MODE`: how a `remote H1,H2` tail picks its provider per connection (remote.c) */
+/* `balance MODE`: how a connection picks one of the segment's several tails (the grammar gave
+ * it one per `tail`: the engine's SEGMENT_ROUTE_BALANCE, conn.c), or how a `remote H1,H2` tail
+ * picks its provider (remote.c) */
 static int balance_apply(struct segment *s, const struct spec_word *w, struct endpoint *target,
 			 void **ret_state, char **ret_error, chain_done_fn done, void *userdata)
 {
 	s->balance = strcmp(w->arg, "round-robin") == 0 ? SEGMENT_BALANCE_ROUND_ROBIN
 							: SEGMENT_BALANCE_LEAST_LOADED;
+	if (s->n_tails > 1 && s->route == SEGMENT_ROUTE_ONE)
+		s->route = SEGMENT_ROUTE_BALANCE;
 	*ret_state = NULL;
 	return 0;
 }
@@ -45,6 +49,8 @@ static int balance_apply(struct segment *s, const struct spec_word *w, struct en
 static void balance_undo(struct segment *s, void *state)
 {
 	s->balance = SEGMENT_BALANCE_LEAST_LOADED;
+	if (s->route == SEGMENT_ROUTE_BALANCE)
+		s->route = SEGMENT_ROUTE_ONE;
 }
 
 const struct chain_op chain_op_balance = {

@@ -21,6 +21,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "balance.h"
 #include "chains.h"
 #include "cleanup.h"
 #include "ctl-proto.h"
@@ -63,7 +64,7 @@ struct remote_state {
 	struct remote_state *remotes_prev, *remotes_next;
 };
 
-#define PROVIDER_RETRY_USEC (2ULL * 1000000ULL)
+#define PROVIDER_RETRY_USEC SEGMENT_TAIL_RETRY_USEC /* 2 s, as a segment's tails */
 
 /* every live remote segment of this daemon, for lease renewals */
 static struct remote_state *remotes;
@@ -76,23 +77,17 @@ static uint64_t mono_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static void on_fire_and_forget(void *userdata, int r, const char *line, size_t len)
+static void on_fire_and_forget(void *userdata, int r, const char *error)
 {
 	_cleanup_free_ char *what = userdata;
-	_cleanup_free_ char *err = NULL;
-	struct ctl_reply rep = { 0 };
 
-	if (r < 0) {
+	if (r == -EREMOTEIO)
+		log_debug("%s: %s", what, error);
+	else if (r < 0)
 		log_warning_errno(r, "%s", what);
-		return;
-	}
-	if (ctl_reply_parse(line, len, &rep, &err) >= 0 && !rep.ok)
-		log_debug("%s: %s", what, rep.error ?: "refused");
-	ctl_reply_done(&rep);
 }
 
-/* Send @op for @rid to the peer; the outcome is only logged. */
-static void remote_send(struct peer *p, enum ctl_op op, const char *rid)
+void chain_remote_send(struct peer *p, enum ctl_op op, const char *rid)
 {
 	_cleanup_free_ char *line = NULL;
 	char id[128], *what = NULL;
@@ -105,7 +100,7 @@ static void remote_send(struct peer *p, enum ctl_op op, const char *rid)
 	if (asprintf(&what, "remote segment '%s' on %s: %s", rid, peer_name(p), ctl_op_name(op)) <
 	    0)
 		return;
-	r = peer_request(p, line, on_fire_and_forget, what, NULL);
+	r = peer_ctl_request(p, line, on_fire_and_forget, what, NULL);
 	if (r < 0) {
 		log_warning_errno(r, "%s, ignoring", what);
 		free(what);
@@ -170,63 +165,52 @@ static int pool_complete(struct segment *s, struct segment_tail *t, char **ret_e
 	return 0;
 }
 
+static struct balance_cand provider_cand(size_t k, void *userdata)
+{
+	const struct remote_state *st = userdata;
+	const struct provider *pv = &st->prov[k];
+
+	return (struct balance_cand){ .usable = pv->created,
+				      .down = !peer_link_up(pv->peer),
+				      .retry_usec = pv->retry_at,
+				      .load = peer_streams(pv->peer) };
+}
+
 /*
- * Each provider in turn from the round-robin position (balance round-robin), or the one with
- * the fewest streams on its link first (least-loaded, the default); a provider whose link is
- * down or whose open failed lately is skipped and tried again after PROVIDER_RETRY_USEC, so a
- * connection fails only when no provider can take it.
+ * The engine's selection (balance.h), as for a segment's several tails: the provider with the
+ * fewest streams on its link (least-loaded, the default) or the next in turn (round-robin); a
+ * provider whose link is down is skipped at once, one whose open failed for
+ * PROVIDER_RETRY_USEC, and the connection goes on to the next, so it fails only when no
+ * provider can take it.
  */
 static int pool_open_tail(struct segment *s, const struct segment_tail *t, tail_opened_fn done,
 			  void *userdata, void **ret_handle)
 {
 	struct remote_state *st = t->data;
-	uint64_t now = mono_usec();
+	uint64_t now = mono_usec(), tried = 0;
 	struct pool_open *o;
-	int r = -EHOSTUNREACH;
-	size_t n = st->n_prov;
+	int r = -EHOSTUNREACH, k;
 
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
 	o->done = done;
 	o->userdata = userdata;
-	for (int pass = 0; pass < 2 && !o->st; pass++) {
-		bool tried[64] = { false };
+	while (!o->st && (k = balance_pick(s->balance, st->n_prov, &st->next, tried, now,
+					   provider_cand, st)) >= 0) {
+		struct provider *pv = &st->prov[k];
 
-		for (size_t k = 0; k < n && k < 64 && !o->st; k++) {
-			size_t best = SIZE_MAX;
-
-			for (size_t j = 0; j < n && j < 64; j++) {
-				size_t i = (st->next + j) % n;
-				struct provider *pv = &st->prov[i];
-
-				if (tried[i] || !pv->created)
-					continue;
-				/* first pass: only providers not in their retry pause */
-				if (pass == 0 && pv->retry_at > now)
-					continue;
-				if (best == SIZE_MAX ||
-				    (s->balance != SEGMENT_BALANCE_ROUND_ROBIN &&
-				     peer_streams(pv->peer) < peer_streams(st->prov[best].peer)))
-					best = i;
-				if (s->balance == SEGMENT_BALANCE_ROUND_ROBIN)
-					break;
-			}
-			if (best == SIZE_MAX)
-				break;
-			tried[best] = true;
-			r = tail_peer_open_stream(s, st->prov[best].peer, st->tp.path, &o->st);
-			if (r < 0) {
-				st->prov[best].fails++;
-				st->prov[best].retry_at = now + PROVIDER_RETRY_USEC;
-				log_debug("segment '%s': provider %s skipped: %s", s->id,
-					  peer_name(st->prov[best].peer), strerror(-r));
-				continue;
-			}
-			st->prov[best].total++;
-			st->prov[best].retry_at = 0;
-			st->next = (unsigned)((best + 1) % n);
+		tried |= 1ULL << k;
+		r = tail_peer_open_stream(s, pv->peer, st->tp.path, &o->st);
+		if (r < 0) {
+			pv->fails++;
+			pv->retry_at = now + PROVIDER_RETRY_USEC;
+			log_debug("segment '%s': provider %s skipped: %s", s->id,
+				  peer_name(pv->peer), strerror(-r));
+			continue;
 		}
+		pv->total++;
+		pv->retry_at = 0;
 	}
 	if (!o->st) {
 		pool_cancel(o);
@@ -280,26 +264,18 @@ static int remote_tail_link(struct remote_state *st)
 	return 0;
 }
 
-static void on_created(void *userdata, int r, const char *line, size_t len)
+static void on_created(void *userdata, int r, const char *error)
 {
 	struct provider *pv = userdata;
 	struct remote_state *st = pv->st;
 	chain_done_fn done = st->done;
 	void *ud = st->userdata;
-	_cleanup_free_ char *err = NULL, *msg = NULL;
-	struct ctl_reply rep = { 0 };
+	_cleanup_free_ char *msg = NULL;
 	struct provider *failed = NULL;
 
 	pv->rq = NULL;
-	if (r >= 0) {
-		r = ctl_reply_parse(line, len, &rep, &err);
-		if (r >= 0 && !rep.ok) {
-			r = -EREMOTEIO;
-			(void)errmsg_set(&pv->msg, "remote '%s': %s", peer_name(pv->peer),
-					 rep.error ?: "refused");
-		}
-		ctl_reply_done(&rep);
-	}
+	if (r == -EREMOTEIO)
+		(void)errmsg_set(&pv->msg, "remote '%s': %s", peer_name(pv->peer), error);
 	pv->error = r < 0 ? r : 0;
 	pv->created = r >= 0;
 	if (--st->pending > 0)
@@ -321,7 +297,7 @@ static void on_created(void *userdata, int r, const char *line, size_t len)
 		/* all or nothing: what the others made goes, and what the failed one may have */
 		for (size_t i = 0; i < st->n_prov; i++)
 			if (st->prov[i].created || st->prov[i].error != -EREMOTEIO)
-				remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
+				chain_remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
 		state_free(st);
 		done(ud, r, NULL, TAKE_PTR(msg));
 		return;
@@ -358,19 +334,12 @@ static int provider_add(struct remote_state *st, const char *arg, const struct s
 			char **ret_error)
 {
 	_cleanup_free_ char *err = NULL;
-	struct peer_addr pa = { 0 };
 	struct provider *pv;
 	int r;
 
-	r = peer_addr_parse(arg, false, &pa, &err);
-	if (r < 0)
-		return ERRMSG_RET(ret_error, r, "word %u 'remote': '%s': %s", w->pos, arg,
-				  err ?: strerror(-r));
 	pv = &st->prov[st->n_prov];
 	*pv = (struct provider){ .st = st };
-	r = peer_manager_get(st->s->d->peers, pa.host && pa.host[0] ? pa.host : "127.0.0.1",
-			     strchr(arg, ':') ? pa.port : 0, &pv->peer, &err);
-	peer_addr_done(&pa);
+	r = peer_manager_get_arg(st->s->d->peers, arg, true, &pv->peer, &err);
 	if (r < 0)
 		return ERRMSG_RET(ret_error, r, "word %u 'remote': %s", w->pos,
 				  err ?: strerror(-r));
@@ -449,8 +418,8 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 							      .peer_head = head },
 				       &st->create_line);
 	for (size_t i = 0; r >= 0 && i < st->n_prov; i++) {
-		r = peer_request(st->prov[i].peer, st->create_line, on_created, &st->prov[i],
-				 &st->prov[i].rq);
+		r = peer_ctl_request(st->prov[i].peer, st->create_line, on_created, &st->prov[i],
+				     &st->prov[i].rq);
 		if (r >= 0)
 			st->pending++;
 		else {
@@ -458,7 +427,7 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 
 			snprintf(name, sizeof(name), "%s", peer_name(st->prov[i].peer));
 			for (size_t j = 0; j < i; j++)
-				remote_send(st->prov[j].peer, CTL_OP_DELETE, st->rid);
+				chain_remote_send(st->prov[j].peer, CTL_OP_DELETE, st->rid);
 			state_free(st);
 			return ERRMSG_RET(ret_error, r, "word %u 'remote': %s: %s", w->pos, name,
 					  strerror(-r));
@@ -478,7 +447,7 @@ static void remote_cancel(struct segment *s, void *pending)
 
 	/* the request may have reached the peers already: delete what they may have made */
 	for (size_t i = 0; i < st->n_prov; i++)
-		remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
+		chain_remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
 	state_free(st);
 }
 
@@ -492,44 +461,38 @@ static void remote_undo(struct segment *s, void *state)
 	}
 	tail_peer_close_dgrams(&st->tp);
 	for (size_t i = 0; i < st->n_prov; i++) {
-		remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
+		chain_remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
 		log_info("segment '%s': deleting remote segment '%s' on %s", s->id, st->rid,
 			 peer_name(st->prov[i].peer));
 	}
 	state_free(st);
 }
 
-static void on_fire_and_forget_provider(void *userdata, int r, const char *line, size_t len)
+static void on_fire_and_forget_provider(void *userdata, int r, const char *error)
 {
 	struct provider *pv = userdata;
 
 	pv->rq = NULL;
 	if (r < 0)
-		log_warning_errno(r, "segment '%s': creating '%s' again on %s", pv->st->s->id,
-				  pv->st->rid, peer_name(pv->peer));
+		log_warning("segment '%s': creating '%s' again on %s: %s", pv->st->s->id,
+			    pv->st->rid, peer_name(pv->peer), error ?: strerror(-r));
 }
 
 /* A renew came back: a provider that lost the segment (its daemon restarted) gets it again. */
-static void on_renewed(void *userdata, int r, const char *line, size_t len)
+static void on_renewed(void *userdata, int r, const char *error)
 {
 	struct provider *pv = userdata;
-	_cleanup_free_ char *err = NULL;
-	struct ctl_reply rep = { 0 };
 
 	pv->rq = NULL;
-	if (r < 0 || ctl_reply_parse(line, len, &rep, &err) < 0)
-		return;
 	/* a daemon that dials us (behind NAT) and restarted: it is the only one who can serve
 	 * that name, so it gets its part again; a peer by address keeps issue 7's lease rules */
-	if (!rep.ok && rep.error && strstr(rep.error, "no such segment") &&
-	    peer_is_named(pv->peer)) {
+	if (r == -EREMOTEIO && strstr(error, "no such segment") && peer_is_named(pv->peer)) {
 		log_notice("segment '%s': %s lost remote segment '%s', creating it again",
 			   pv->st->s->id, peer_name(pv->peer), pv->st->rid);
-		if (peer_request(pv->peer, pv->st->create_line, on_fire_and_forget_provider, pv,
-				 &pv->rq) < 0)
+		if (peer_ctl_request(pv->peer, pv->st->create_line, on_fire_and_forget_provider, pv,
+				     &pv->rq) < 0)
 			pv->rq = NULL;
 	}
-	ctl_reply_done(&rep);
 }
 
 void chain_remote_peer_up(struct peer *p)
@@ -548,7 +511,7 @@ void chain_remote_peer_up(struct peer *p)
 			if (ctl_request_format(
 				    &(struct ctl_request){ .op = CTL_OP_RENEW, .id = id }, &line) <
 				    0 ||
-			    peer_request(p, line, on_renewed, pv, &pv->rq) < 0)
+			    peer_ctl_request(p, line, on_renewed, pv, &pv->rq) < 0)
 				pv->rq = NULL;
 		}
 }

@@ -10,6 +10,7 @@
  * returning <0 becomes an error reply naming the op; `list` lives in control-list.c.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,9 +74,14 @@ static int handle_create_peer(struct ctl_client *c, struct ctl_request *req, str
 	head.proto = u.proto;
 	head.port = u.port;
 	head.host = strdup("peer-link"); /* nothing listens: only for display */
+	/* and who asked for it, shown as "tcp://peer:gw@peer-link:80" (as docker:NAME@ is) */
+	if (asprintf(&head.ns_name, "peer:%s", ctl->peer_name(c->origin)) < 0)
+		head.ns_name = NULL;
 	url_done(&u);
-	if (!head.host)
+	if (!head.host || !head.ns_name) {
+		endpoint_done(&head);
 		return -ENOMEM;
+	}
 	/* the peer's remote words may wait (a container start); its reply waits with them */
 	{
 		struct create_req *cr = calloc(1, sizeof(*cr));

@@ -29,10 +29,28 @@ int control_segment_info(const struct segment *s, struct ctl_segment_info *i)
 	i->id = strdup(s->id);
 	i->parent = s->parent ? strdup(s->parent->id) : NULL;
 	i->head = segment_head_url(s, true);
-	i->tail = segment_tail_url(s);
+	i->tail = segment_tails_text(s);
 	i->state = segment_state_text(s);
 	if (!i->id || (s->parent && !i->parent) || !i->head || !i->tail || !i->state)
 		return -ENOMEM;
+	if (s->route == SEGMENT_ROUTE_BALANCE && s->tail_ready) { /* each tail, for --json */
+		i->tails = calloc(s->n_tails, sizeof(*i->tails));
+		if (!i->tails)
+			return -ENOMEM;
+		i->n_tails = s->n_tails;
+		for (size_t k = 0; k < s->n_tails; k++) {
+			const struct segment_tail *t = k == 0 ? &s->tail : &s->more_tails[k - 1];
+			struct ctl_tail_info *ti = &i->tails[k];
+
+			ti->address = endpoint_url(&t->ep, true);
+			ti->state = strdup(t->retry_usec ? "down" : "up");
+			ti->conns_active = t->conns_active;
+			ti->conns_total = t->conns_total;
+			ti->failures = t->failures;
+			if (!ti->address || !ti->state)
+				return -ENOMEM;
+		}
+	}
 	return 0;
 }
 

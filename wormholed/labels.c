@@ -14,6 +14,26 @@
  * not yet published are published, published ones no longer running are withdrawn.
  *
  * Segments are remembered by id, never by pointer: a user may `wormhole delete` one.
+ *
+ * With `wormhole.publish.remote=HOST` the items are published on the peer daemon HOST instead,
+ * never here: each becomes HOST's segment `id OURNAME.NAME.HEAD url HEAD remote OURNAME tail url
+ * :PORT docker-ns ID`, asked for over the link to HOST (control requests through the same helpers
+ * `remote` uses: peer_ctl_request() in lib/peer, chain_remote_send()). HOST listens on HEAD and its `remote OURNAME` hop creates, back here over the same
+ * link, the segment with a peer-link head and the container's tail, so connections to HOST's
+ * HEAD travel the link into the container. HOST reaches us by name, so we keep the link to HOST
+ * up ourselves with our name said on it, as `wormhole link HOST` does (peer.c). The id carries
+ * our name (names are unique among the daemons linked to HOST, and two hosts may run a
+ * container "web"), so a segment of that id on HOST is ours from an earlier link or run: each
+ * item is renewed first (its lease moves to the current link) and created only when HOST has no
+ * such segment. All or nothing as locally: a refusal by HOST (its port taken, an id used by
+ * something else, a scoped key's rule) deletes what was made there and is logged with
+ * HOST's reason. A link that fails meanwhile is not a refusal: the publication waits, and goes
+ * on (renewing what is there) each time HOST takes our name on a new link. A HOST that dials us
+ * (a daemon known here by the name it claimed, behind NAT) is reached the other way round: the
+ * link is its own, and its segment's `remote` names the address of ours that it dialed. When the
+ * container
+ * stops, or the daemon stops, its segments on HOST are deleted; HOST deletes what is left
+ * there by itself once our link has been gone for its lease time.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,12 +42,17 @@
 
 #include "chains.h"
 #include "cleanup.h"
+#include "ctl-proto.h"
 #include "docker.h"
+#include "h2-link.h"
 #include "labels.h"
+#include "link-manager.h"
 #include "list.h"
 #include "log.h"
+#include "peer.h"
 #include "publish-label.h"
 #include "segment.h"
+#include "sockaddr.h"
 #include "spec.h"
 #include "strv.h"
 
@@ -45,6 +70,14 @@ struct pub {
 	struct segment *pending;      /* a creation in progress (not registered yet) */
 	struct docker_op *inspect_op; /* looking the container up */
 	bool withdraw;		      /* died while being published */
+	/* wormhole.publish.remote=HOST: @seg_ids are segments on @peer, items[i].id prefixed */
+	char *remote;		 /* HOST as the label says it */
+	struct peer *peer;	 /* NULL: published here */
+	bool link_held;		 /* through peer_server_label_link(), or peer_hold() (@named) */
+	bool named;		 /* @peer dials us: it reaches us back by address, not by name */
+	struct peer_request *rq; /* the renew or create of items[next] */
+	bool creating;		 /* @rq is a create (items[next] may exist there) */
+	bool published;		 /* every item is there */
 };
 
 /* An inspect in flight, cancelled if the labels go first. */
@@ -56,6 +89,7 @@ struct lookup {
 
 struct labels {
 	struct daemon *d;
+	struct peer_server *ps; /* NULL: no peer key */
 	struct docker_op *events_op;
 	struct docker_op *list_op;
 	struct pub *pubs;
@@ -72,6 +106,24 @@ static struct pub *pub_find(struct labels *l, const char *cid)
 	return NULL;
 }
 
+/* Deletes every segment of @p on its peer, and lets the link go. */
+static void pub_remote_withdraw(struct pub *p, const char *why)
+{
+	if (p->rq && p->creating) /* it may have been made there already */
+		chain_remote_send(p->peer, CTL_OP_DELETE, p->items[p->next].id);
+	p->rq = peer_request_cancel(p->rq);
+	for (size_t i = 0; i < p->n_seg; i++) {
+		log_info("container '%s' %s: deleting its segment '%s' on %s", p->name, why,
+			 p->seg_ids[i], peer_name(p->peer));
+		chain_remote_send(p->peer, CTL_OP_DELETE, p->seg_ids[i]);
+	}
+	if (p->link_held && p->named)
+		peer_hold(p->peer, false);
+	else if (p->link_held)
+		(void)peer_server_label_link(p->l->ps, p->peer, false);
+	p->peer = peer_unref(p->peer);
+}
+
 /* Deletes every segment of @p and frees it. */
 static void pub_free(struct pub *p, const char *why)
 {
@@ -79,7 +131,9 @@ static void pub_free(struct pub *p, const char *why)
 		docker_op_cancel(p->inspect_op);
 	if (p->pending)
 		segment_free(p->pending); /* cancels its docker-ns inspect; the spec goes with it */
-	for (size_t i = 0; i < p->n_seg; i++) {
+	if (p->peer)
+		pub_remote_withdraw(p, why);
+	for (size_t i = 0; i < p->n_seg && !p->remote; i++) {
 		struct segment *s = segment_find(p->l->d, p->seg_ids[i]);
 
 		if (s && !s->parent) {
@@ -91,6 +145,7 @@ static void pub_free(struct pub *p, const char *why)
 	LIST_REMOVE(pubs, p->l->pubs, p);
 	strv_free(p->seg_ids);
 	publish_items_free(p->items, p->n_items);
+	free(p->remote);
 	free(p->cid);
 	free(p->name);
 	free(p);
@@ -100,8 +155,14 @@ static void pub_next(struct pub *p);
 
 static void pub_refused(struct pub *p, const char *what, const char *err)
 {
-	log_error("container '%s': label " PUBLISH_LABEL " refused: %s: %s; nothing published",
-		  p->name, what, err);
+	if (p->remote)
+		log_error("container '%s': label " PUBLISH_LABEL " refused on %s: %s: %s; nothing "
+			  "published",
+			  p->name, p->remote, what, err);
+	else
+		log_error("container '%s': label " PUBLISH_LABEL " refused: %s: %s; nothing "
+			  "published",
+			  p->name, what, err);
 	pub_free(p, "was refused");
 }
 
@@ -171,6 +232,218 @@ static void pub_next(struct pub *p)
 	}
 }
 
+/* ---- publishing on a peer (wormhole.publish.remote=HOST) -------------------------------- */
+
+static void remote_step(struct pub *p);
+
+/* Not a refusal: the link failed. Go on when HOST takes our name on a new one. */
+static void remote_wait(struct pub *p, int r)
+{
+	p->published = false;
+	log_warning("container '%s': cannot publish on %s now: %s; going on when the link is back",
+		    p->name, p->remote, strerror(-r));
+}
+
+static int remote_record(struct pub *p)
+{
+	const char *id = p->items[p->next].id;
+	int r;
+
+	for (size_t i = 0; i < p->n_seg; i++)
+		if (strcmp(p->seg_ids[i], id) == 0)
+			goto next;
+	r = strv_push_dup(&p->seg_ids, &p->n_seg, id);
+	if (r < 0)
+		return r;
+	log_info("container '%s': published %s on %s as segment '%s'", p->name,
+		 p->items[p->next].head, p->remote, id);
+next:
+	p->next++;
+	return 0;
+}
+
+static void on_remote_created(void *userdata, int r, const char *error)
+{
+	struct pub *p = userdata;
+
+	p->rq = NULL;
+	p->creating = false;
+	if (r == -EREMOTEIO) {
+		pub_refused(p, p->items[p->next].id, error);
+		return;
+	}
+	if (r >= 0)
+		r = remote_record(p);
+	if (r == -ENOMEM) {
+		pub_refused(p, p->items[p->next].id, strerror(-r));
+		return;
+	}
+	if (r < 0) { /* made there or not: the renew after the link is back finds out */
+		remote_wait(p, r);
+		return;
+	}
+	remote_step(p);
+}
+
+static void remote_create(struct pub *p)
+{
+	const struct publish_item *it = &p->items[p->next];
+	_cleanup_free_ char *line = NULL;
+	static char w_id[] = "id", w_url[] = "url", w_remote[] = "remote", w_tail[] = "tail",
+		    w_ns[] = "docker-ns";
+	char back[SOCKADDR_STR_MAX];
+	char *words[] = { w_id,	  it->id, w_url,    it->head, w_remote, back,
+			  w_tail, w_url,  it->tail, w_ns,     p->cid,	NULL };
+	int r = 0;
+
+	/* how HOST reaches us back: by our name on the link we dial, or, when it dials us, at the
+	 * address it dialed */
+	if (p->named) {
+		struct h2_link *hl = peer_manager_named_link(p->l->d->peers, peer_name(p->peer));
+
+		r = hl ? h2_link_local(hl, back) : -EHOSTUNREACH;
+	} else
+		snprintf(back, sizeof(back), "%s", peer_server_name(p->l->ps));
+	if (r >= 0)
+		r = ctl_request_format(&(struct ctl_request){ .op = CTL_OP_CREATE, .words = words },
+				       &line);
+	if (r >= 0)
+		r = peer_ctl_request(p->peer, line, on_remote_created, p, &p->rq);
+	if (r == -ENOMEM) {
+		pub_refused(p, it->id, strerror(-r));
+		return;
+	}
+	if (r < 0) {
+		remote_wait(p, r);
+		return;
+	}
+	p->creating = true;
+}
+
+static void on_remote_renewed(void *userdata, int r, const char *error)
+{
+	struct pub *p = userdata;
+
+	p->rq = NULL;
+	if (r == -EREMOTEIO && strstr(error, "no such segment")) {
+		remote_create(p);
+		return;
+	}
+	if (r == -EREMOTEIO) { /* there, but not ours ("has no lease"), or a rule says no */
+		pub_refused(p, p->items[p->next].id, error);
+		return;
+	}
+	if (r >= 0)
+		r = remote_record(p);
+	if (r == -ENOMEM) {
+		pub_refused(p, p->items[p->next].id, strerror(-r));
+		return;
+	}
+	if (r < 0) {
+		remote_wait(p, r);
+		return;
+	}
+	remote_step(p);
+}
+
+/* The next item: renewed if HOST has it from an earlier link or run of ours, else created. */
+static void remote_step(struct pub *p)
+{
+	_cleanup_free_ char *line = NULL;
+	int r;
+
+	if (p->next == p->n_items) {
+		if (!p->published)
+			log_info("container '%s': published on %s (%zu segment%s)", p->name,
+				 p->remote, p->n_seg, p->n_seg == 1 ? "" : "s");
+		p->published = true;
+		return;
+	}
+	r = ctl_request_format(
+		&(struct ctl_request){ .op = CTL_OP_RENEW, .id = p->items[p->next].id }, &line);
+	if (r >= 0)
+		r = peer_ctl_request(p->peer, line, on_remote_renewed, p, &p->rq);
+	if (r == -ENOMEM) {
+		pub_refused(p, p->items[p->next].id, strerror(-r));
+		return;
+	}
+	if (r < 0)
+		remote_wait(p, r);
+}
+
+/* HOST took our name on a (new) link: publish, or renew what is there, from the first item. */
+static void on_peer_named(struct peer *peer, void *userdata)
+{
+	struct labels *l = userdata;
+	struct pub *p, *n;
+
+	LIST_FOREACH_SAFE(pubs, p, n, l->pubs)
+	{ /* a refusal frees p */
+		if (p->peer != peer)
+			continue;
+		/* an answer from the old link will not come: what it made is found by its renew */
+		p->rq = peer_request_cancel(p->rq);
+		p->creating = false;
+		p->next = 0;
+		remote_step(p);
+	}
+}
+
+static void pub_remote_start(struct pub *p, const char *remote)
+{
+	_cleanup_free_ char *err = NULL;
+	const char *self;
+	int r;
+
+	if (!p->l->ps) {
+		pub_refused(p, PUBLISH_REMOTE_LABEL,
+			    "this wormholed has no peer key (start it with -K PATH)");
+		return;
+	}
+	self = peer_server_name(p->l->ps);
+	r = peer_manager_get_arg(p->l->d->peers, remote, false, &p->peer, &err);
+	if (r < 0) {
+		pub_refused(p, PUBLISH_REMOTE_LABEL, err ?: strerror(-r));
+		return;
+	}
+	p->named = peer_is_named(p->peer);
+	for (size_t i = 0; i < p->n_items; i++) {
+		char *id = NULL;
+
+		if (strlen(self) + 1 + strlen(p->items[i].id) > SPEC_ID_MAX) {
+			char why[96];
+
+			snprintf(why, sizeof(why),
+				 "with this daemon's name in front, the segment id is longer than "
+				 "%d",
+				 SPEC_ID_MAX);
+			pub_refused(p, p->items[i].id, why);
+			return;
+		}
+		if (asprintf(&id, "%s.%s", self, p->items[i].id) < 0) {
+			pub_refused(p, p->items[i].id, strerror(ENOMEM));
+			return;
+		}
+		free(p->items[i].id);
+		p->items[i].id = id;
+	}
+	if (p->named) { /* its own link: held, so that we hear when it comes back */
+		peer_hold(p->peer, true);
+		r = peer_link_up(p->peer);
+	} else
+		r = peer_server_label_link(p->l->ps, p->peer, true);
+	if (r < 0) {
+		pub_refused(p, PUBLISH_REMOTE_LABEL, strerror(-r));
+		return;
+	}
+	p->link_held = true;
+	if (r == 1)
+		remote_step(p);
+	else
+		log_info("container '%s': publishing on %s once the link there is up", p->name,
+			 p->remote);
+}
+
 static void pub_start(struct labels *l, const struct docker_container_info *info)
 {
 	_cleanup_free_ char *err = NULL;
@@ -196,11 +469,8 @@ static void pub_start(struct labels *l, const struct docker_container_info *info
 	if (!p->cid || !p->name)
 		goto oom;
 	/* what is meant for another host is never published on this one instead */
-	if (remote) {
-		pub_refused(p, PUBLISH_REMOTE_LABEL,
-			    "publishing through a peer is not supported yet");
-		return;
-	}
+	if (remote && !(p->remote = strdup(remote)))
+		goto oom;
 	r = publish_label_parse(value, p->name, &p->items, &p->n_items, &err);
 	if (r == -ENOMEM)
 		goto oom;
@@ -208,7 +478,10 @@ static void pub_start(struct labels *l, const struct docker_container_info *info
 		pub_refused(p, value, err ?: "invalid");
 		return;
 	}
-	pub_next(p);
+	if (remote)
+		pub_remote_start(p, remote);
+	else
+		pub_next(p);
 	return;
 oom:
 	log_error("container '%s': out of memory publishing it", info->name ?: info->id);
@@ -309,7 +582,7 @@ static void on_event(struct docker *dk, const struct docker_event *ev, void *use
 		pub_free(p, strcmp(ev->action, "die") == 0 ? "stopped" : "was removed");
 }
 
-int labels_new(struct daemon *d, struct labels **ret)
+int labels_new(struct daemon *d, struct peer_server *ps, struct labels **ret)
 {
 	static const char *const actions[] = { "start", "die", "destroy", NULL };
 	const struct docker_events_filter filter = { .label = PUBLISH_LABEL, .actions = actions };
@@ -320,11 +593,14 @@ int labels_new(struct daemon *d, struct labels **ret)
 	if (!l)
 		return -ENOMEM;
 	l->d = d;
+	l->ps = ps;
 	r = docker_events(d->docker, &filter, on_event, l, &l->events_op);
 	if (r < 0) {
 		free(l);
 		return r;
 	}
+	if (ps)
+		peer_server_set_named_hook(ps, on_peer_named, l);
 	scan(l); /* after subscribing, so nothing starts unseen in between */
 	*ret = l;
 	return 0;
@@ -334,6 +610,8 @@ struct labels *labels_free(struct labels *l)
 {
 	if (!l)
 		return NULL;
+	if (l->ps)
+		peer_server_set_named_hook(l->ps, NULL, NULL);
 	if (l->events_op)
 		docker_op_cancel(l->events_op);
 	if (l->list_op)
@@ -348,8 +626,10 @@ struct labels *labels_free(struct labels *l)
 	while (l->pubs) {
 		struct pub *p = l->pubs;
 
-		/* the segments stay (the daemon deletes them at exit); only forget them */
-		p->n_seg = 0;
+		/* the segments here stay (the daemon deletes them at exit); only forget them;
+		 * those on a peer are deleted now: nothing here would delete them later */
+		if (!p->peer)
+			p->n_seg = 0;
 		pub_free(p, "is no longer followed");
 	}
 	free(l);

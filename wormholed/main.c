@@ -607,14 +607,6 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
-	if (o.docker_labels) {
-		r = labels_new(&d, &labels);
-		if (r < 0) {
-			log_error_errno(r, "cannot follow Docker for labelled containers");
-			goto out;
-		}
-	}
-
 	if (o.metrics_addr) {
 		r = metrics_new(&d, o.metrics_addr, &metrics);
 		if (r < 0) {
@@ -645,6 +637,13 @@ int main(int argc, char *argv[])
 	r = start_peers(&d, &o);
 	if (r < 0)
 		goto out;
+	if (o.docker_labels) { /* after the peers: wormhole.publish.remote goes through them */
+		r = labels_new(&d, peers, &labels);
+		if (r < 0) {
+			log_error_errno(r, "cannot follow Docker for labelled containers");
+			goto out;
+		}
+	}
 	r = tunnels_start(&d, &o.tunnels); /* before the chain files: they may hold tunnels */
 	if (r == -EINVAL)
 		goto out;

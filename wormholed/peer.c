@@ -46,6 +46,9 @@
 #include "url.h"
 
 #define HELLO_RETRY_USEC (5ULL * 1000000ULL)
+/* after the last published container went: long enough for the peer's delete of the part it
+ * made here to come back over the link, which would otherwise end with our last reference */
+#define LINGER_USEC (2ULL * 1000000ULL)
 
 struct link_out {
 	struct peer_server *ps;
@@ -53,7 +56,10 @@ struct link_out {
 	struct peer *peer;
 	struct peer_request *rq; /* a hello on its way */
 	sd_event_source *retry;
-	bool named; /* the far side took our name on the current link */
+	bool named;		 /* the far side took our name on the current link */
+	bool asked;		 /* by --link or `wormhole link` (not only for labels) */
+	unsigned label_refs;	 /* containers published through this peer (labels.c) */
+	sd_event_source *linger; /* the last label went: the link lives on for LINGER_USEC */
 	struct link_out *next;
 };
 
@@ -73,6 +79,8 @@ struct peer_server {
 	char *name;
 	char instance[33];
 	struct link_out *links_out;
+	void (*named_fn)(struct peer *p, void *userdata);
+	void *named_userdata;
 };
 
 static uint64_t now_usec(void)
@@ -199,6 +207,8 @@ static void on_hello_reply(void *userdata, int r, const char *line, size_t len)
 	if (r >= 0 && rep.ok) {
 		lo->named = true;
 		log_info("link to %s: known there as '%s'", lo->host, lo->ps->name);
+		if (lo->ps->named_fn)
+			lo->ps->named_fn(lo->peer, lo->ps->named_userdata);
 	} else {
 		log_error("link to %s: the name '%s' was refused: %s; asking again in %llu s",
 			  lo->host, lo->ps->name,
@@ -241,6 +251,9 @@ static void on_peer_up(struct peer_manager *m, struct peer *p, void *userdata)
 		if (lo->peer == p)
 			send_hello(lo);
 	chain_remote_peer_up(p);
+	/* a daemon that dials us came back: it knows where we are, no name to say */
+	if (peer_is_named(p) && ps->named_fn)
+		ps->named_fn(p, ps->named_userdata);
 }
 
 static void on_link_gone(struct peer_manager *m, struct h2_link *l, void *userdata)
@@ -265,6 +278,7 @@ static struct link_out *link_out_free(struct link_out *lo)
 		return NULL;
 	lo->rq = peer_request_cancel(lo->rq);
 	lo->retry = sd_event_source_disable_unref(lo->retry);
+	lo->linger = sd_event_source_disable_unref(lo->linger);
 	if (lo->peer)
 		peer_hold(lo->peer, false);
 	peer_unref(lo->peer);
@@ -285,13 +299,20 @@ int peer_server_link(struct peer_server *ps, const char *host, bool on, char **r
 	if (r < 0)
 		return ERRMSG_RET(ret_error, r, "%s", err ?: strerror(-r));
 	for (pp = &ps->links_out; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->host, host) == 0)
+		if (strcmp((*pp)->host, host) == 0 && (on || (*pp)->asked))
 			break;
 	if (!on) {
 		peer_addr_done(&pa);
 		if (!*pp)
 			return ERRMSG_FAIL(ret_error, "no link to '%s' was asked for", host);
 		lo = *pp;
+		lo->asked = false;
+		if (lo->label_refs > 0) {
+			log_info("link to %s: no longer asked for, still kept for published "
+				 "containers",
+				 lo->host);
+			return 0;
+		}
 		*pp = lo->next;
 		log_info("link to %s: no longer kept", lo->host);
 		link_out_free(lo);
@@ -299,6 +320,7 @@ int peer_server_link(struct peer_server *ps, const char *host, bool on, char **r
 	}
 	if (*pp) {
 		peer_addr_done(&pa);
+		(*pp)->asked = true;
 		return 0; /* kept already */
 	}
 	lo = calloc(1, sizeof(*lo));
@@ -308,6 +330,7 @@ int peer_server_link(struct peer_server *ps, const char *host, bool on, char **r
 		return -ENOMEM;
 	}
 	lo->ps = ps;
+	lo->asked = true;
 	r = peer_manager_get(ps->d->peers, pa.host && pa.host[0] ? pa.host : "127.0.0.1",
 			     pa.port ?: PEER_DEFAULT_PORT, &lo->peer, &err);
 	peer_addr_done(&pa);
@@ -322,6 +345,77 @@ int peer_server_link(struct peer_server *ps, const char *host, bool on, char **r
 	if (peer_link_up(lo->peer))
 		send_hello(lo);
 	return 0;
+}
+
+static int on_linger_end(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct link_out *lo = userdata;
+	struct peer_server *ps = lo->ps;
+
+	if (lo->label_refs > 0 || lo->asked)
+		return 0;
+	for (struct link_out **pp = &ps->links_out; *pp; pp = &(*pp)->next)
+		if (*pp == lo) {
+			*pp = lo->next;
+			break;
+		}
+	log_info("link to %s: no longer kept (no container is published there)", lo->host);
+	link_out_free(lo);
+	return 0;
+}
+
+int peer_server_label_link(struct peer_server *ps, struct peer *p, bool on)
+{
+	struct link_out *lo;
+
+	for (lo = ps->links_out; lo; lo = lo->next)
+		if (lo->peer == p && (on || lo->label_refs > 0))
+			break;
+	if (!on) {
+		if (!lo || --lo->label_refs > 0 || lo->asked)
+			return 0;
+		if (!lo->linger &&
+		    sd_event_add_time_relative(ps->d->event, &lo->linger, CLOCK_MONOTONIC,
+					       LINGER_USEC, 100000, on_linger_end, lo) < 0) {
+			on_linger_end(NULL, 0, lo);
+			return 0;
+		}
+		(void)sd_event_source_set_time_relative(lo->linger, LINGER_USEC);
+		(void)sd_event_source_set_enabled(lo->linger, SD_EVENT_ONESHOT);
+		return 0;
+	}
+	if (lo) {
+		lo->label_refs++;
+		return lo->named && peer_link_up(p);
+	}
+	lo = calloc(1, sizeof(*lo));
+	if (!lo || !(lo->host = strdup(peer_name(p)))) {
+		free(lo);
+		return -ENOMEM;
+	}
+	lo->ps = ps;
+	lo->peer = peer_ref(p);
+	lo->label_refs = 1;
+	lo->next = ps->links_out;
+	ps->links_out = lo;
+	log_info("link to %s: kept up from here for published containers, as '%s'", lo->host,
+		 ps->name);
+	peer_hold(lo->peer, true); /* dials now; on_peer_up() says hello */
+	if (peer_link_up(lo->peer))
+		send_hello(lo);
+	return 0;
+}
+
+void peer_server_set_named_hook(struct peer_server *ps, void (*fn)(struct peer *p, void *userdata),
+				void *userdata)
+{
+	ps->named_fn = fn;
+	ps->named_userdata = userdata;
+}
+
+const char *peer_server_name(const struct peer_server *ps)
+{
+	return ps->name;
 }
 
 int peer_server_set_key_dir(struct peer_server *ps, const struct peer_key *key, const char *dir)

@@ -9,6 +9,7 @@
 
 struct control;
 struct daemon;
+struct peer;
 struct peer_key;
 struct peer_server;
 
@@ -62,3 +63,28 @@ int peer_server_link(struct peer_server *ps, const char *host, bool on, char **r
  * Return: 0 or a negative errno after logging why
  */
 int peer_server_set_key_dir(struct peer_server *ps, const struct peer_key *key, const char *dir);
+
+/**
+ * peer_server_label_link() - Keep (@on) or release a link to @p with our name said on it, for a
+ * container published there (labels.c): counted, one release per keep; a link also asked for
+ * with --link or `wormhole link` stays when the last label releases it, and `wormhole unlink`
+ * leaves a link that labels still use
+ * @p:		the peer (borrowed; the link keeps its own reference)
+ * Return: (@on) 1 when the far side knows our name on the link that is up now, 0 when not yet
+ * (the named hook is called once it does), -ENOMEM; (release) 0
+ */
+int peer_server_label_link(struct peer_server *ps, struct peer *p, bool on);
+
+/**
+ * peer_server_set_named_hook() - @fn is called each time a peer took our name on a link kept
+ * from here (the link came up, or back up), and each time a held peer that dials us (known by
+ * its name) came back: what is published through that peer can be made or renewed now. NULL
+ * @fn: none
+ */
+void peer_server_set_named_hook(struct peer_server *ps, void (*fn)(struct peer *p, void *userdata),
+				void *userdata);
+
+/**
+ * peer_server_name() - Return: this daemon's name on the links it dials (borrowed)
+ */
+const char *peer_server_name(const struct peer_server *ps);

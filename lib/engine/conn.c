@@ -9,6 +9,13 @@
  * connection). A ClientHello already there at accept costs one recv() and nothing else. Every
  * other segment goes straight on, as before: no peek, no extra syscall.
  *
+ * A segment that balances (SEGMENT_ROUTE_BALANCE, `balance MODE` over several tails) picks the
+ * tail when it opens one (segment_balance_pick()). An open that fails (refused, unreachable,
+ * timed out, the tail's container not running) marks that tail down for SEGMENT_TAIL_RETRY_USEC
+ * and the same connection goes on to the next tail at once; it fails only when every tail failed
+ * for it. Which tails it tried is a bit mask in the connection (c->tried), so struct conn does not
+ * grow (it fits a hole), and a segment with one tail never reaches any of this.
+ *
  * Admission (conn_admit()): descriptors are shared fairly between segments, so one segment
  * flooded with idle connections cannot starve the others or the daemon itself. Each connection
  * is counted as two descriptors (a UDP session holds one; counting two keeps the arithmetic one
@@ -89,13 +96,14 @@ struct conn {
 	void *tail_handle;		 /* an open in progress */
 	struct relay *relay;
 
-	/* routing (conn_peek()): the tail picked, NULL for s->tail */
-	const struct segment_tail *tail;
+	/* routing (conn_peek()) or balancing: the tail picked, NULL for s->tail */
+	struct segment_tail *tail;
 	char *sni;		/* the server name the client sent, for the log */
 	struct conn_peek *peek; /* while peeking */
 	sd_event_source *idle;	/* --idle-timeout: the check timer, while relaying */
 	uint64_t idle_bytes;	/* bytes both ways at the last check */
 	unsigned idle_quiet;	/* checks in a row that saw no new byte */
+	uint32_t tried;		/* balancing: the tails tried (bit k: tail k) */
 };
 
 /* descriptors never given to connections: 256 control clients, the pipe pool (2 x 64), the
@@ -184,7 +192,7 @@ static void conn_log_end(const struct segment *s, const struct segment_tail *t, 
 		       "segment '%s': %s%s%s%s -> %s: closed after %" PRIu64 ".%03" PRIu64
 		       " s, %" PRIu64 " bytes in, %" PRIu64 " bytes out: %s%s%s",
 		       s->id, client, sni ? " (sni '" : "", sni ?: "", sni ? "')" : "",
-		       t || s->route == SEGMENT_ROUTE_ONE ? tail ?: "?" : "(no tail)",
+		       t || s->route != SEGMENT_ROUTE_SNI ? tail ?: "?" : "(no tail)",
 		       dur / 1000000, (dur / 1000) % 1000, in, out, reason, error < 0 ? ": " : "",
 		       error < 0 ? strerror(-error) : "");
 }
@@ -219,6 +227,8 @@ static void conn_free(struct conn *c, int error, const char *reason)
 	s->conns_active--;
 	s->d->conns_active--;
 	LIST_REMOVE(conns, s->conns, c);
+	if (c->tail)
+		c->tail->conns_active--;
 	c->idle = sd_event_source_disable_unref(c->idle);
 	c->relay = relay_free(c->relay);
 	if (c->tail_handle)
@@ -347,11 +357,25 @@ static void conn_idle_start(struct conn *c)
 				  c->s->id, c->id);
 }
 
+static void conn_open_balanced(struct conn *c, int r);
+
 static void on_tail_opened(void *userdata, int r, struct relay_end end)
 {
 	struct conn *c = userdata;
 
 	c->tail_handle = NULL;
+	if (c->s->route == SEGMENT_ROUTE_BALANCE && c->tail) {
+		struct segment_tail *t = c->tail;
+
+		if (r < 0) { /* this tail is down; the connection goes on to the next one */
+			t->conns_active--;
+			c->tail = NULL;
+			segment_tail_failed(c->s, t, r);
+			conn_open_balanced(c, r);
+			return;
+		}
+		segment_tail_opened(c->s, t);
+	}
 	if (r >= 0 && c->s->proxy_protocol) {
 		r = conn_send_proxy_header(c, &end);
 		if (r < 0) {
@@ -401,6 +425,45 @@ static void conn_open_dgram_tail(struct conn *c, const struct segment_tail *t)
 	on_tail_opened(c, 0, RELAY_END_STREAM(ds));
 }
 
+/* Starts opening @t. Return: 0 (on_tail_opened() follows), or -errno (it does not) */
+static int conn_open_one(struct conn *c, const struct segment_tail *t)
+{
+	struct segment *s = c->s;
+	int r;
+
+	c->tail_ops = t->ops;
+	s->d->opening_client = c->client_len > 0 ? &c->client_sa.sa : NULL;
+	s->d->opening_client_len = c->client_len;
+	r = c->tail_ops->open(s, t, on_tail_opened, c, &c->tail_handle);
+	s->d->opening_client = NULL;
+	s->d->opening_client_len = 0;
+	return r;
+}
+
+/* Balancing: open the next tail that is up, or any left when none is; @r: why the last one
+ * failed (for the message when none is left). */
+static void conn_open_balanced(struct conn *c, int r)
+{
+	struct segment *s = c->s;
+	uint64_t now = now_usec();
+	int k;
+
+	while ((k = segment_balance_pick(s, c->tried, now)) >= 0) {
+		struct segment_tail *t = segment_tail_nth(s, (size_t)k);
+
+		c->tried |= 1u << k;
+		r = t->ep.down ? -EHOSTDOWN : conn_open_one(c, t);
+		if (r >= 0) {
+			c->tail = t;
+			t->conns_active++;
+			return;
+		}
+		segment_tail_failed(s, t, r);
+	}
+	conn_fail(c, r == -ETIMEDOUT ? SEGMENT_FAIL_REFUSED : SEGMENT_FAIL_CONNECT, r,
+		  "every tail failed");
+}
+
 static void conn_open_tail(struct conn *c)
 {
 	struct segment *s = c->s;
@@ -408,6 +471,10 @@ static void conn_open_tail(struct conn *c)
 	int r;
 
 	conn_set_state(c, CONN_CONNECTING);
+	if (s->route == SEGMENT_ROUTE_BALANCE) {
+		conn_open_balanced(c, -EHOSTUNREACH);
+		return;
+	}
 	if (t->ep.down) {
 		conn_fail(c, SEGMENT_FAIL_TAIL_DOWN, -EHOSTDOWN,
 			  "the tail's container is not running");
@@ -417,12 +484,7 @@ static void conn_open_tail(struct conn *c)
 		conn_open_dgram_tail(c, t);
 		return;
 	}
-	c->tail_ops = t->ops;
-	s->d->opening_client = c->client_len > 0 ? &c->client_sa.sa : NULL;
-	s->d->opening_client_len = c->client_len;
-	r = c->tail_ops->open(s, t, on_tail_opened, c, &c->tail_handle);
-	s->d->opening_client = NULL;
-	s->d->opening_client_len = 0;
+	r = conn_open_one(c, t);
 	if (r < 0)
 		conn_fail(c, SEGMENT_FAIL_CONNECT, r, "cannot connect to the tail");
 }
@@ -452,7 +514,7 @@ static void conn_start(struct conn *c)
 static void conn_route(struct conn *c, const char *name)
 {
 	struct segment *s = c->s;
-	const struct segment_tail *t;
+	struct segment_tail *t;
 
 	conn_peek_end(c); /* the relay registers the fd anew (ioloop_add() replaces the watch) */
 	if (name) {
@@ -466,6 +528,7 @@ static void conn_route(struct conn *c, const char *name)
 		return;
 	}
 	c->tail = t;
+	c->tail->conns_active++;
 	conn_start(c);
 }
 

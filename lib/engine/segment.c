@@ -23,12 +23,14 @@
  * (segment_keeps_containers()).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "balance.h"
 #include "cleanup.h"
 #include "conn.h"
 #include "containers.h"
@@ -93,7 +95,7 @@ char *segment_head_url(const struct segment *s, bool with_ns)
 	return endpoint_url(&s->head, with_ns);
 }
 
-char *segment_tail_url(const struct segment *s)
+static char *tails_text(const struct segment *s, bool with_counts)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -103,14 +105,29 @@ char *segment_tail_url(const struct segment *s)
 		return strdup("(on trigger)");
 	if (s->route == SEGMENT_ROUTE_ONE)
 		return endpoint_url(&s->tail.ep, true);
-	/* "sni a.example=tcp://127.0.0.1:8443 sni *.b.example=tcp://... default=tcp://..." */
+	/* "sni a.example=tcp://127.0.0.1:8443 sni *.b.example=tcp://... default=tcp://..." or
+	 * "round-robin: tcp://127.0.0.1:8081, tcp://127.0.0.1:8082" */
 	f = open_memstream(&text, &len);
 	if (!f)
 		return NULL;
+	if (s->route == SEGMENT_ROUTE_BALANCE)
+		fputs(s->balance == SEGMENT_BALANCE_ROUND_ROBIN ? "round-robin: "
+								: "least-loaded: ",
+		      f);
 	for (size_t k = 0; k < s->n_tails; k++) {
 		const struct segment_tail *t = k == 0 ? &s->tail : &s->more_tails[k - 1];
 		_cleanup_free_ char *url = endpoint_url(&t->ep, true);
 
+		if (s->route == SEGMENT_ROUTE_BALANCE) {
+			fprintf(f, "%s%s", k > 0 ? ", " : "", url ?: "?");
+			if (with_counts)
+				fprintf(f,
+					" (%s, %" PRIu64 " active, %" PRIu64 " total, %" PRIu64
+					" failed)",
+					t->retry_usec ? "down" : "up", t->conns_active,
+					t->conns_total, t->failures);
+			continue;
+		}
 		if (k > 0)
 			fputc(' ', f);
 		if (t->n_names == 0)
@@ -124,6 +141,57 @@ char *segment_tail_url(const struct segment *s)
 		return NULL;
 	}
 	return text;
+}
+
+char *segment_tail_url(const struct segment *s)
+{
+	return tails_text(s, false);
+}
+
+char *segment_tails_text(const struct segment *s)
+{
+	return tails_text(s, true);
+}
+
+static struct balance_cand tail_cand(size_t k, void *userdata)
+{
+	const struct segment_tail *t = segment_tail_nth(userdata, k);
+
+	return (struct balance_cand){ .usable = true,
+				      .down = t->ep.down,
+				      .retry_usec = t->retry_usec,
+				      .load = t->conns_active };
+}
+
+int segment_balance_pick(struct segment *s, uint32_t tried, uint64_t now)
+{
+	size_t n = s->n_tails < SEGMENT_BALANCE_TAILS_MAX ? s->n_tails : SEGMENT_BALANCE_TAILS_MAX;
+
+	return balance_pick(s->balance, n, &s->balance_next, tried, now, tail_cand, s);
+}
+
+void segment_tail_failed(struct segment *s, struct segment_tail *t, int error)
+{
+	_cleanup_free_ char *url = endpoint_url(&t->ep, true);
+	bool was_up = t->retry_usec == 0;
+
+	t->failures++;
+	t->retry_usec = now_usec() + SEGMENT_TAIL_RETRY_USEC;
+	log_full_errno(was_up ? LOG_NOTICE : LOG_DEBUG, 0,
+		       "segment '%s': tail %s %s: %s; new connections skip it for %llu s", s->id,
+		       url ?: "?", was_up ? "is down" : "is still down", strerror(-error),
+		       SEGMENT_TAIL_RETRY_USEC / USEC_PER_SEC);
+}
+
+void segment_tail_opened(struct segment *s, struct segment_tail *t)
+{
+	t->conns_total++;
+	if (t->retry_usec) {
+		_cleanup_free_ char *url = endpoint_url(&t->ep, true);
+
+		t->retry_usec = 0;
+		log_notice("segment '%s': tail %s is up again", s->id, url ?: "?");
+	}
 }
 
 struct segment_tail *segment_tail_nth(struct segment *s, size_t k)

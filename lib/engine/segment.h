@@ -56,7 +56,8 @@ struct tail_ops;
 struct udp_session;
 
 enum segment_balance {
-	SEGMENT_BALANCE_LEAST_LOADED, /* the provider with the fewest open streams (default) */
+	SEGMENT_BALANCE_LEAST_LOADED, /* the tail (provider) with the fewest open connections
+				       * (streams); ties go round-robin (default) */
 	SEGMENT_BALANCE_ROUND_ROBIN,
 };
 
@@ -110,7 +111,7 @@ typedef void (*segment_created_fn)(struct segment *s, int r, char *error, void *
 
 /* One tail of a segment: where a connection may go. Most segments have one (s->tail); a segment
  * that routes by server name has several, each with its own endpoint, kind and address, and the
- * names it serves. Later selectors (round-robin) pick among the same tails. */
+ * names it serves; a segment that balances has several that serve alike. */
 struct segment_tail {
 	struct endpoint ep;	    /* where it connects: the tail words act on it */
 	const struct tail_ops *ops; /* how a connection to it is opened (tail.h) */
@@ -119,15 +120,25 @@ struct segment_tail {
 	void *data;   /* a tail kind's own state, set with @ops (tail-peer.c) */
 	char **names; /* `sni NAME`: the server names (or "*.suffix") it serves; NULL: none */
 	size_t n_names;
+	/* connections routed or balanced to it (not counted for the one tail of a plain segment) */
+	uint64_t conns_active; /* connecting or relaying */
+	uint64_t conns_total;  /* opened */
+	uint64_t failures;     /* opens that failed (a balancing segment tried the next tail) */
+	uint64_t retry_usec;   /* down (its last open failed): skipped until then; 0: up */
 };
 
 /* How a connection picks its tail. */
 enum segment_route {
 	SEGMENT_ROUTE_ONE, /* the one tail, at once (no peek: the fast path) */
 	SEGMENT_ROUTE_SNI, /* by the server name in the ClientHello; the unnamed tail is the default */
+	SEGMENT_ROUTE_BALANCE, /* `balance` over several tails: segment_balance_pick() */
 };
 
-#define SEGMENT_PEEK_USEC 5000000ULL /* how long a ClientHello may take to arrive (5 s) */
+/* How long a balanced tail whose open failed is skipped by new connections (as the providers of
+ * `remote H1,H2`, chains/remote.c) */
+#define SEGMENT_TAIL_RETRY_USEC 2000000ULL
+
+#define SEGMENT_PEEK_USEC	5000000ULL /* how long a ClientHello may take to arrive (5 s) */
 
 /* What a restored segment had before the restart (the state file): its id, the port of an
  * ephemeral head, and whether its trigger had run. A restored top segment takes one for itself and
@@ -171,9 +182,11 @@ struct segment {
 	socklen_t tail_salen;
 	void *tail_data;     /* a tail kind's own state, set with tail_ops (tail-peer.c) */
 	bool proxy_protocol; /* `proxy-protocol`: a PROXY v2 header starts each tail connection */
-	enum segment_balance balance; /* `balance`: how a tail with several providers picks one */
+	enum segment_balance balance; /* `balance`: how a connection picks a tail or a provider */
+	unsigned balance_next;	      /* SEGMENT_ROUTE_BALANCE: the round-robin position */
 	/* tail 0 is @tail (its endpoint is what the tail words and the trigger change); a
-	 * segment that routes (`tail sni NAME ...`) has tails 1.. in @more_tails */
+	 * segment that routes (`tail sni NAME ...`) or balances (`balance MODE tail ... tail ...`)
+	 * has tails 1.. in @more_tails */
 	struct segment_tail *more_tails;
 	size_t n_tails;		  /* 1 + the extra ones */
 	enum segment_route route; /* how a connection picks its tail */
@@ -417,3 +430,36 @@ int segment_tail_add_name(struct segment *s, size_t k, const char *pattern);
  * Return: the tail (borrowed), NULL when none fits (the connection is closed)
  */
 struct segment_tail *segment_route_pick(struct segment *s, const char *name);
+
+/* A balancing segment picks among at most this many tails (a connection's tried set is a mask). */
+#define SEGMENT_BALANCE_TAILS_MAX 32
+
+/**
+ * segment_balance_pick() - The tail for a new connection of a balancing segment (or for one
+ * whose open failed): among the tails not in @tried (bit k: tail k) and not down, the one with
+ * the fewest active connections, ties and `balance round-robin` going round from the last pick.
+ * When every tail left is down, the next of them anyway: a connection fails only when every
+ * tail failed for it.
+ * @now:	the monotonic time (now_usec())
+ * Return: the tail's index (< SEGMENT_BALANCE_TAILS_MAX), or -1 when every tail was tried
+ */
+int segment_balance_pick(struct segment *s, uint32_t tried, uint64_t now);
+
+/**
+ * segment_tail_failed() - An open to tail @t of balancing segment @s failed with @error: it is
+ * down, skipped for SEGMENT_TAIL_RETRY_USEC (logged when it goes down)
+ */
+void segment_tail_failed(struct segment *s, struct segment_tail *t, int error);
+
+/**
+ * segment_tail_opened() - An open to tail @t of @s succeeded: it is up (logged when it was down)
+ */
+void segment_tail_opened(struct segment *s, struct segment_tail *t);
+
+/**
+ * segment_tails_text() - The tail for `list`: segment_tail_url(), and for a balancing segment
+ * each tail's state and counts: "round-robin: tcp://127.0.0.1:8081 (up, 1 active, 10 total,
+ * 0 failed), tcp://127.0.0.1:8082 (down, ...)"
+ * Return: malloc'ed, NULL on ENOMEM
+ */
+char *segment_tails_text(const struct segment *s);

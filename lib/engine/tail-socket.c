@@ -7,7 +7,8 @@
  * blocking (lib/net/connector). A refusal is retried (until --connect-timeout) only where something
  * may still be starting: a segment with a trigger, a tail inside a container (docker-ns,
  * docker-run), or any tail when the daemon was given --connect-timeout; a plain tail that refuses
- * fails the connection at once instead of keeping the client waiting. The namespace fd is duplicated
+ * fails the connection at once instead of keeping the client waiting; so does every tail of a
+ * balancing segment (the connection goes on to the next tail). The namespace fd is duplicated
  * per open: a container restart replaces the endpoint's while a connect may still be retrying.
  */
 #include <errno.h>
@@ -50,9 +51,12 @@ static void on_connected(struct connector *cn, int fd, void *userdata)
 	done(ud, fd < 0 ? fd : 0, RELAY_END_FD(fd < 0 ? -EBADF : fd));
 }
 
-/* Whether a refusal from @t may mean "not up yet" rather than "down" (see the top). */
+/* Whether a refusal from @t may mean "not up yet" rather than "down" (see the top). A balancing
+ * segment never waits on one tail: the connection goes on to the next one at once. */
 static bool socket_retry(const struct segment *s, const struct segment_tail *t)
 {
+	if (s->route == SEGMENT_ROUTE_BALANCE)
+		return false;
 	return s->d->connect_timeout_set || (s->sseg && s->sseg->n_trig > 0) || t->ep.container ||
 	       t->ep.container_id;
 }

@@ -125,6 +125,15 @@ struct ctl_link_info {
 	uint64_t bytes_out;
 };
 
+/* One tail of a segment that balances over several (`balance MODE tail ... tail ...`). */
+struct ctl_tail_info {
+	char *address; /* "tcp://127.0.0.1:8081" */
+	char *state;   /* "up", or "down" (its last open failed; skipped for a while) */
+	uint64_t conns_active;
+	uint64_t conns_total; /* opened */
+	uint64_t failures;    /* opens that failed */
+};
+
 struct ctl_segment_info {
 	char *id;
 	char *parent; /* NULL for a top segment */
@@ -133,8 +142,10 @@ struct ctl_segment_info {
 	char *state; /* "listening", "armed", "triggering" */
 	uint64_t conns_active;
 	uint64_t conns_total;
-	uint64_t bytes_in;  /* from clients, toward the tail */
-	uint64_t bytes_out; /* from the tail, back to clients */
+	uint64_t bytes_in;	     /* from clients, toward the tail */
+	uint64_t bytes_out;	     /* from the tail, back to clients */
+	struct ctl_tail_info *tails; /* a balancing segment's tails ("tails"), else NULL */
+	size_t n_tails;
 };
 
 struct ctl_reply {

@@ -36,6 +36,22 @@ static int gen_segment(yajl_gen g, const struct ctl_segment_info *s)
 	r = r ?: ctl_json_gen_ku(g, "conns_total", s->conns_total);
 	r = r ?: ctl_json_gen_ku(g, "bytes_in", s->bytes_in);
 	r = r ?: ctl_json_gen_ku(g, "bytes_out", s->bytes_out);
+	if (r == 0 && s->n_tails > 0) {
+		r = ctl_json_gen_str(g, "tails");
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < s->n_tails && r == 0; i++) {
+			const struct ctl_tail_info *t = &s->tails[i];
+
+			yajl_gen_map_open(g);
+			r = r ?: ctl_json_gen_kv(g, "address", t->address);
+			r = r ?: ctl_json_gen_kv(g, "state", t->state);
+			r = r ?: ctl_json_gen_ku(g, "conns_active", t->conns_active);
+			r = r ?: ctl_json_gen_ku(g, "conns_total", t->conns_total);
+			r = r ?: ctl_json_gen_ku(g, "failures", t->failures);
+			yajl_gen_map_close(g);
+		}
+		yajl_gen_array_close(g);
+	}
 	yajl_gen_map_close(g);
 	return r;
 }
@@ -159,8 +175,29 @@ int ctl_reply_format(const struct ctl_reply *rep, char **ret)
 	return ctl_json_gen_finish(g, ret);
 }
 
+static int parse_array(yajl_val v, const char *key, size_t size,
+		       int (*fn)(yajl_val o, void *item, char **reterr), bool *has, void *items,
+		       size_t *n, char **reterr);
+
+static int parse_tail_item(yajl_val o, void *item, char **reterr)
+{
+	struct ctl_tail_info *t = item;
+	int r;
+
+	if (!YAJL_IS_OBJECT(o))
+		return set_err(reterr, "a tail must be an object");
+	r = ctl_json_check_unique(o, "tail", reterr);
+	r = r ?: ctl_json_get_str(o, "address", &t->address, reterr);
+	r = r ?: ctl_json_get_str(o, "state", &t->state, reterr);
+	r = r ?: ctl_json_get_u64(o, "conns_active", &t->conns_active, reterr);
+	r = r ?: ctl_json_get_u64(o, "conns_total", &t->conns_total, reterr);
+	r = r ?: ctl_json_get_u64(o, "failures", &t->failures, reterr);
+	return r;
+}
+
 static int parse_segment(yajl_val o, struct ctl_segment_info *s, char **reterr)
 {
+	bool has_tails = false;
 	int r = 0;
 
 	if (!YAJL_IS_OBJECT(o))
@@ -177,6 +214,9 @@ static int parse_segment(yajl_val o, struct ctl_segment_info *s, char **reterr)
 	r = r ?: ctl_json_get_u64(o, "conns_total", &s->conns_total, reterr);
 	r = r ?: ctl_json_get_u64(o, "bytes_in", &s->bytes_in, reterr);
 	r = r ?: ctl_json_get_u64(o, "bytes_out", &s->bytes_out, reterr);
+	r = r
+		    ?: parse_array(o, "tails", sizeof(*s->tails), parse_tail_item, &has_tails,
+				   &s->tails, &s->n_tails, reterr);
 	if (r == 0 && !s->id)
 		r = set_err(reterr, "a segment needs an 'id'");
 	return r;
@@ -341,6 +381,11 @@ void ctl_segment_info_done(struct ctl_segment_info *s)
 	free(s->head);
 	free(s->tail);
 	free(s->state);
+	for (size_t i = 0; s->tails && i < s->n_tails; i++) {
+		free(s->tails[i].address);
+		free(s->tails[i].state);
+	}
+	free(s->tails);
 	*s = (struct ctl_segment_info){ 0 };
 }
 

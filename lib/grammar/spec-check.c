@@ -28,13 +28,13 @@
 struct ep {
 	enum url_proto proto;
 	unsigned proto_pos;
-	bool ns; /* ns@, docker-ns or docker-run */
 	unsigned ns_pos;
-	bool addr; /* a host, port or path was given */
 	unsigned addr_pos;
-	bool host_remote;   /* a host that 127.0.0.1 does not reach */
 	unsigned fd_pos;    /* fd:NAME: an inherited listener (its protocol is known only then) */
 	unsigned other_pos; /* a word besides fd:NAME that shapes this endpoint */
+	bool ns;	    /* ns@, docker-ns or docker-run */
+	bool addr;	    /* a host, port or path was given */
+	bool host_remote;   /* a host that 127.0.0.1 does not reach */
 };
 
 struct seg_info {
@@ -43,6 +43,8 @@ struct seg_info {
 	const struct spec_word *link;
 	enum url_proto t_proto; /* the tail's own proto (before a chain-like link replaces it) */
 	unsigned t_proto_pos;
+	const struct spec_word *multi; /* routing, or balancing over several tails: its first
+					* `sni` or `balance` word */
 };
 
 /* Listening here is reached by the default tail 127.0.0.1:PORT. */
@@ -148,36 +150,95 @@ static int check_seg_options(char *const *words, const struct spec *sp, size_t n
 	return 0;
 }
 
-/* A segment that routes by server name (WORD_ROUTE words): settle its tails and check them.
- * Any other segment has one tail, and every word's tail_idx goes back to 0. */
+/* The checks of a segment with several tails, by what makes it have them. */
+static int check_balance(char *const *words, const struct spec_seg *s, size_t k,
+			 const struct spec_word *bal, const struct ep *h, char **reterr)
+{
+	if (s->n_trig > 0)
+		return fail_at(words, bal->pos, reterr,
+			       "segment %zu balances over several tails and cannot have trigger "
+			       "words (word %u)",
+			       k + 1, s->trig[0].pos);
+	if (head_proto(h) == URL_PROTO_UDP)
+		return fail_at(
+			words, bal->pos, reterr,
+			"segment %zu balances TCP connections over several tails, and its head "
+			"is udp",
+			k + 1);
+	return 0;
+}
+
+static int check_sni(char *const *words, const struct spec_seg *s, const struct seg_meta *m,
+		     size_t k, const struct spec_word *route, const struct ep *h, char **reterr)
+{
+	if (s->n_trig > 0)
+		return fail_at(words, route->pos, reterr,
+			       "segment %zu routes by server name and cannot have trigger words "
+			       "(word %u)",
+			       k + 1, s->trig[0].pos);
+	if (m->link_pos > 0) {
+		const struct word_desc *ld = words_find(words[m->link_pos - 1]);
+
+		if (ld && (ld->flags & WORD_PEER))
+			return fail_at(words, route->pos, reterr,
+				       "segment %zu is reached over a peer link (word %u), where "
+				       "the ClientHello cannot be peeked yet",
+				       k + 1, m->link_pos);
+	}
+	if (head_proto(h) == URL_PROTO_UDP)
+		return fail_at(words, route->pos, reterr,
+			       "server names route TLS streams, and the head of segment %zu is udp",
+			       k + 1);
+	return 0;
+}
+
+/*
+ * A segment with several tails: one that routes by server name (WORD_ROUTE words), or one that
+ * balances (a WORD_BALANCE word, no link word, more than one `tail`). Settle its tails and check
+ * them. Any other segment has one tail, and every word's tail_idx goes back to 0 (a repeated
+ * `tail` goes on with the one tail, as it always did).
+ */
 static int check_route(char *const *words, struct spec_seg *s, const struct seg_meta *m, size_t k,
 		       char **reterr)
 {
-	const struct spec_word *route = NULL, *names[SPEC_TAILS_MAX] = {};
+	const struct spec_word *route = NULL, *bal = NULL, *names[SPEC_TAILS_MAX] = {};
 	unsigned addr[SPEC_TAILS_MAX] = {}, def = 0;
-	struct ep h = {};
+	struct ep h = {}, te[SPEC_TAILS_MAX] = {};
+	bool link = false;
 	int r;
 
-	for (size_t i = 0; i < s->n_init; i++)
-		if (!route && (spec_type_flags(s->init[i].type) & WORD_ROUTE))
-			route = &s->init[i];
-	if (!route) {
+	for (size_t pass = 0; pass < 2; pass++) {
+		const struct spec_word *l = pass ? s->trig : s->init;
+		size_t n = pass ? s->n_trig : s->n_init;
+
+		for (size_t i = 0; i < n; i++) {
+			unsigned flags = spec_type_flags(l[i].type);
+
+			if (!route && (flags & WORD_ROUTE))
+				route = &l[i];
+			if (!bal && (flags & WORD_BALANCE))
+				bal = &l[i];
+			link = link || (flags & WORD_LINK);
+		}
+	}
+	if (route && bal)
+		return fail_at(words, bal->pos, reterr,
+			       "segment %zu routes by server name (word %u): its tails serve "
+			       "different names and cannot be balanced",
+			       k + 1, route->pos);
+	/* `balance` with a link word picks among providers (remote H1,H2): one tail, as before */
+	if (!route && (!bal || link || m->n_tail_kw < 2)) {
 		for (size_t i = 0; i < s->n_init; i++)
 			s->init[i].tail_idx = 0;
 		s->n_tails = 1;
 		return 0;
 	}
 	s->n_tails = m->n_tail_kw;
-	if (s->n_trig > 0)
-		return fail_at(words, route->pos, reterr,
-			       "segment %zu routes by server name and cannot have trigger words "
-			       "(word %u)",
-			       k + 1, s->trig[0].pos);
 	for (size_t i = 0; i < s->n_init; i++) {
 		const struct spec_word *w = &s->init[i];
 		unsigned flags = spec_type_flags(w->type);
 
-		if (flags & WORD_LINK)
+		if (route && (flags & WORD_LINK))
 			return fail_at(words, w->pos, reterr,
 				       "segment %zu routes by server name (word %u) and cannot "
 				       "link on",
@@ -195,27 +256,16 @@ static int check_route(char *const *words, struct spec_seg *s, const struct seg_
 			names[w->tail_idx] = w;
 			continue;
 		}
-		if (!w->tail) {
-			r = ep_apply(&h, w);
-			if (r < 0)
-				return r;
-		} else if (!addr[w->tail_idx]) {
+		r = ep_apply(w->tail ? &te[w->tail_idx] : &h, w);
+		if (r < 0)
+			return r;
+		if (w->tail && !addr[w->tail_idx] && (flags & (WORD_EP_URL | WORD_EP_NS)))
 			addr[w->tail_idx] = w->pos;
-		}
 	}
-	if (m->link_pos > 0) {
-		const struct word_desc *ld = words_find(words[m->link_pos - 1]);
-
-		if (ld && (ld->flags & WORD_PEER))
-			return fail_at(words, route->pos, reterr,
-				       "segment %zu is reached over a peer link (word %u), where "
-				       "the ClientHello cannot be peeked yet",
-				       k + 1, m->link_pos);
-	}
-	if (head_proto(&h) == URL_PROTO_UDP)
-		return fail_at(words, route->pos, reterr,
-			       "server names route TLS streams, and the head of segment %zu is udp",
-			       k + 1);
+	r = route ? check_sni(words, s, m, k, route, &h, reterr)
+		  : check_balance(words, s, k, bal, &h, reterr);
+	if (r < 0)
+		return r;
 	for (unsigned t = 0; t < s->n_tails; t++) {
 		if (!addr[t]) {
 			unsigned pos = names[t] ? names[t]->pos : m->tail_pos[t];
@@ -225,7 +275,18 @@ static int check_route(char *const *words, struct spec_seg *s, const struct seg_
 				"tail %u of segment %zu has no address; add e.g. 'url :PORT'",
 				t + 1, k + 1);
 		}
-		if (names[t])
+		/* the merged tail of validate() would hide one odd tail among several */
+		if (te[t].proto == URL_PROTO_UDP)
+			return fail_at(words, te[t].proto_pos, reterr,
+				       "tail %u of segment %zu is udp, and a segment with several "
+				       "tails carries TCP streams",
+				       t + 1, k + 1);
+		if (te[t].proto == URL_PROTO_UNIX && te[t].ns)
+			return fail_at(words, max_pos(te[t].proto_pos, te[t].ns_pos), reterr,
+				       "unix sockets do not live in network namespaces (tail %u of "
+				       "segment %zu)",
+				       t + 1, k + 1);
+		if (!route || names[t])
 			continue;
 		if (def)
 			return fail_at(
@@ -283,6 +344,10 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 					in->link = &l[i];
 					continue;
 				}
+				if (!in->multi && ((spec_type_flags(l[i].type) & WORD_ROUTE) ||
+						   (s->n_tails > 1 &&
+						    (spec_type_flags(l[i].type) & WORD_BALANCE))))
+					in->multi = &l[i];
 				r = ep_apply(l[i].tail ? &in->t : &in->h, &l[i]);
 				if (r < 0)
 					return r;
@@ -329,6 +394,16 @@ static int validate(char *const *words, const struct spec *sp, const struct seg_
 
 		/* every message stays one grep-able string */
 		/* clang-format off */
+		/* the head's protocol may come from the segment before (chain, child, remote) */
+		if (in->multi && hp == URL_PROTO_UDP && (spec_type_flags(in->multi->type) & WORD_ROUTE)) {
+			return fail_at(words, in->multi->pos, reterr,
+				       "server names route TLS streams, and the head of segment %u is udp", seg);
+		}
+		if (in->multi && hp == URL_PROTO_UDP) {
+			return fail_at(words, in->multi->pos, reterr,
+				       "segment %u has several tails, which carry TCP streams, and its head is udp",
+				       seg);
+		}
 		if (in->t.fd_pos) {
 			return fail_at(words, in->t.fd_pos, reterr,
 				       "fd:NAME is a listener passed by the service manager: a head, not a tail (segment %u)",

@@ -243,7 +243,8 @@ int spec_parse(char *const *words, struct spec **ret, char **reterr)
 			if (m->n_tail_kw >= SPEC_TAILS_MAX)
 				return fail(reterr, "word %u '%s': too many tails (at most %d)",
 					    pos, w, SPEC_TAILS_MAX);
-			/* a new tail if the segment routes (check_route() folds them otherwise) */
+			/* a new tail if the segment routes or balances (check_route() folds them
+			 * otherwise) */
 			m->tail_pos[m->n_tail_kw++] = pos;
 			phase = PH_TAIL;
 			continue;

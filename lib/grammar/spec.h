@@ -12,15 +12,22 @@
  *
  *   segment    ::= head-phase [ "tail" tail-phase ] [ "trigger" trig-phase ] [ link segment ]
  *                 | head-phase ( "tail" [ "sni" NAME ]... tail-phase )...     (routing, below)
+ *                 | head-phase "balance" MODE ( "tail" tail-phase )...        (balancing, below)
  *   mod        ::= "url" URL | "docker-ns" CONTAINER | "docker-run" ARGS
  *   link       ::= "child" | "chain" | "remote" HOST | "tunnel" HOST | "udptunnel" HOST
- *   "id" NAME may appear anywhere and names the top segment.
+ *   "id" NAME may appear anywhere and names the top segment; "balance" MODE and
+ *   "proxy-protocol" anywhere in their segment.
  *
- * Routing: a segment with `sni` words has several tails. Each `tail` keyword opens the next one,
- * labelled by the `sni NAME` words that follow it; the one without `sni` is the default. In any
- * other segment a repeated `tail` goes on with the one tail, as it always did. A routing
- * segment has no trigger words and no link (yet), each tail has an address word, one default at
- * most, and every server name routes to one tail.
+ * Several tails: in a segment with `sni` words (routing) or with a `balance` word and no link
+ * word (balancing), each `tail` keyword opens the next tail. Routing: the `sni NAME` words after
+ * a `tail` label that tail; the one without `sni` is the default. Balancing: every tail serves
+ * every connection, each new one goes to the least loaded tail or round-robin (MODE). In any
+ * other segment a repeated `tail` goes on with the one tail, as it always did (also with
+ * `balance` beside a link word: `balance` then picks among `remote H1,H2` providers). A segment
+ * with several tails has no trigger words and a TCP (or unix) head, each tail has an address
+ * word and carries streams; routing and balancing do not mix. A routing segment has no link and
+ * is not reached over a peer link (yet), has one default at most, and every server name routes
+ * to one tail.
  *
  * spec_parse() validates everything that can be checked without touching the system: words,
  * arguments (URL, netns name, container reference, docker-run flags, peer address), and
@@ -42,8 +49,9 @@ struct spec_word {
 	bool tail;		/* modifiers: applies to the tail (after `tail` or `trigger`) */
 	char *arg;		/* NULL for child and chain */
 	unsigned pos;		/* 1-based position of the keyword among the create words */
-	unsigned tail_idx;	/* in a segment that routes: which of its tails (0-based) the word
-				 * after the k-th `tail` belongs to; 0 everywhere else */
+	unsigned tail_idx;	/* in a segment with several tails (routing, balancing): which of
+				 * its tails (0-based) the word after the k-th `tail` belongs to;
+				 * 0 everywhere else */
 	struct spec_seg *child; /* link words: the segment they create (owned) */
 };
 
@@ -52,7 +60,7 @@ struct spec_seg {
 	size_t n_init;
 	struct spec_word *trig; /* run once, on the first inbound connection */
 	size_t n_trig;
-	size_t n_tails; /* 1, or in a segment that routes (`sni`) one per `tail` keyword */
+	size_t n_tails; /* 1, or with several tails (`sni`, `balance`) one per `tail` keyword */
 };
 
 struct spec {

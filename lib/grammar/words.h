@@ -50,8 +50,8 @@
 	  words_check_idle,       "undo the trigger after TIME without connections (5m[,keep])")   \
 	X(SPEC, SNI,        "sni",        "NAME", WORD_IN_TAIL | WORD_ROUTE,                       \
 	  words_check_sni,        "this tail serves TLS server name NAME or *.SUFFIX (routing)")    \
-	X(SPEC, BALANCE,    "balance",    "MODE", WORD_IN_ANY | WORD_SEG,                          \
-	  words_check_balance,    "several providers: least-loaded (default) or round-robin")      \
+	X(SPEC, BALANCE,    "balance",    "MODE", WORD_IN_ANY | WORD_SEG | WORD_BALANCE,           \
+	  words_check_balance,    "several tails or providers: least-loaded (default), round-robin")\
 	X(SPEC, PROXY_PROTOCOL, "proxy-protocol", NULL, WORD_IN_TAIL | WORD_IN_TRIG | WORD_SEG,  \
 	  NULL,                   "send a PROXY v2 header with the client's address to the tail")  \
 	X(KW,   ID,         "id",         "NAME", WORD_IN_ANY | WORD_SPEC_ID,                      \
@@ -74,7 +74,9 @@ enum word_flag {
 	WORD_SPEC_ID = 1u << 11, /* keyword: names the top segment; belongs to no segment */
 	WORD_SEG = 1u << 12,	 /* a segment option: runs at creation wherever it stands, once */
 	WORD_NEEDS_TRIG = 1u << 13, /* only in a segment that has trigger words */
-	WORD_ROUTE = 1u << 14, /* labels its tail: each `tail` of the segment opens a new tail */
+	WORD_ROUTE = 1u << 14,	 /* labels its tail: each `tail` of the segment opens a new tail */
+	WORD_BALANCE = 1u << 15, /* spreads connections: in a segment without a link word, each
+				  * `tail` opens a new tail */
 };
 
 #define WORDS_GEN_ENUM_SPEC(id) SPEC_##id,

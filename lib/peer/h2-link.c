@@ -622,6 +622,17 @@ const char *h2_link_peer(const struct h2_link *l)
 	return l->peer;
 }
 
+int h2_link_local(const struct h2_link *l, char *buf)
+{
+	union sockaddr_union sa = { 0 };
+	socklen_t salen = sizeof(sa);
+
+	if (getsockname(l->fd, &sa.sa, &salen) < 0)
+		return -errno;
+	sockaddr_format(&sa.sa, salen, buf);
+	return 0;
+}
+
 void h2_link_get_stats(const struct h2_link *l, struct h2_link_stats *ret)
 {
 	*ret = l->stats;

@@ -99,6 +99,14 @@ bool h2_link_is_up(const struct h2_link *l);
 const char *h2_link_peer(const struct h2_link *l);
 
 /**
+ * h2_link_local() - This end's address of @l as text ("198.18.0.1:9999", "[fd57:6f72::1]:9999"):
+ * on a link the peer dialed, the address it dialed (unless a NAT in between rewrote it)
+ * @buf:	output, at least SOCKADDR_STR_MAX (sockaddr.h) bytes
+ * Return: 0, or a negative errno from getsockname()
+ */
+int h2_link_local(const struct h2_link *l, char *buf);
+
+/**
  * h2_link_streams() - Return: the streams open on @l now (both directions)
  */
 unsigned h2_link_streams(const struct h2_link *l);

@@ -113,6 +113,19 @@ int peer_manager_get(struct peer_manager *m, const char *host, uint16_t port, st
 		     char **ret_error);
 
 /**
+ * peer_manager_get_arg() - The peer a `remote` argument names, "HOST[:PORT]" (peer_addr_parse():
+ * "[v6]:PORT", ":PORT" for this host); without a port, a daemon linked to us under the name HOST
+ * comes first, else HOST on the default port
+ * @resolve:	false: a HOST that is neither a numeric address, nor known already (a peer of that
+ *		exact "host:port", or a linked name), is an error instead of a blocking lookup
+ * @ret:	a new reference on success only; drop it with peer_unref()
+ * @ret_error:	on failure, a malloc'ed message
+ * Return: 0, -EINVAL (bad argument), -EADDRNOTAVAIL (cannot resolve, or not numeric), -ENOMEM
+ */
+int peer_manager_get_arg(struct peer_manager *m, const char *arg, bool resolve, struct peer **ret,
+			 char **ret_error);
+
+/**
  * peer_ref() / peer_unref() - Take / drop a reference (NULL is fine; unref returns NULL)
  */
 struct peer *peer_ref(struct peer *p);
@@ -241,6 +254,21 @@ typedef void (*peer_reply_fn)(void *userdata, int r, const char *line, size_t le
  */
 int peer_request(struct peer *p, const char *line, peer_reply_fn cb, void *userdata,
 		 struct peer_request **ret);
+
+typedef void (*peer_ctl_fn)(void *userdata, int r, const char *error);
+
+/**
+ * peer_ctl_request() - peer_request() for a request whose reply says only "ok" or an error
+ * (create, delete, renew, hello)
+ * @line:	one JSON object with its '\n' (ctl_request_format(); copied)
+ * @cb:		called once (unless the request is cancelled, never from inside this call) with 0
+ *		(ok), -EREMOTEIO and the far side's message (borrowed, valid during the call), or
+ *		another negative errno and NULL (link down, timeout, a reply that does not parse)
+ * @ret:	the pending request (optional), for peer_request_cancel()
+ * Return: 0 (@cb comes later) or a negative errno from peer_open()
+ */
+int peer_ctl_request(struct peer *p, const char *line, peer_ctl_fn cb, void *userdata,
+		     struct peer_request **ret);
 
 /**
  * peer_request_set_progress() - Progress lines of @rq go to @fn (borrowed line)

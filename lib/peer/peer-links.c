@@ -169,11 +169,13 @@ static int on_reconnect(sd_event_source *src, uint64_t usec, void *userdata)
 	return 0;
 }
 
-int peer_manager_get(struct peer_manager *m, const char *host, uint16_t port, struct peer **ret,
-		     char **ret_error)
+static int peer_get(struct peer_manager *m, const char *host, uint16_t port, bool resolve,
+		    struct peer **ret, char **ret_error)
 {
 	_cleanup_free_ char *name = NULL;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = resolve ? 0 : AI_NUMERICHOST },
+			*ai = NULL;
 	char portstr[8];
 	struct peer *p;
 	int r;
@@ -200,9 +202,16 @@ int peer_manager_get(struct peer_manager *m, const char *host, uint16_t port, st
 	snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
 	r = getaddrinfo(host, portstr, &hints, &ai);
 	if (r != 0 || !ai) {
-		(void)errmsg_set(ret_error, "cannot resolve peer '%s': %s%s", host,
-				 r ? gai_strerror(r) : "no address",
-				 by_name ? " (and no daemon of that name has a link here)" : "");
+		if (!resolve && r == EAI_NONAME)
+			(void)errmsg_set(ret_error,
+					 "'%s' is neither a numeric address nor a daemon linked "
+					 "here (a host name is not looked up here)",
+					 host);
+		else
+			(void)errmsg_set(ret_error, "cannot resolve peer '%s': %s%s", host,
+					 r ? gai_strerror(r) : "no address",
+					 by_name ? " (and no daemon of that name has a link here)"
+						 : "");
 		return -EADDRNOTAVAIL;
 	}
 	p = calloc(1, sizeof(*p));
@@ -222,6 +231,29 @@ int peer_manager_get(struct peer_manager *m, const char *host, uint16_t port, st
 	m->peers = p;
 	*ret = p;
 	return 0;
+}
+
+int peer_manager_get(struct peer_manager *m, const char *host, uint16_t port, struct peer **ret,
+		     char **ret_error)
+{
+	return peer_get(m, host, port, true, ret, ret_error);
+}
+
+int peer_manager_get_arg(struct peer_manager *m, const char *arg, bool resolve, struct peer **ret,
+			 char **ret_error)
+{
+	_cleanup_free_ char *err = NULL;
+	struct peer_addr pa = { 0 };
+	int r;
+
+	*ret_error = NULL;
+	r = peer_addr_parse(arg, false, &pa, &err);
+	if (r < 0)
+		return ERRMSG_RET(ret_error, r, "'%s': %s", arg, err ?: strerror(-r));
+	r = peer_get(m, pa.host && pa.host[0] ? pa.host : "127.0.0.1",
+		     strchr(arg, ':') ? pa.port : 0, resolve, ret, ret_error);
+	peer_addr_done(&pa);
+	return r;
 }
 
 struct peer *peer_ref(struct peer *p)

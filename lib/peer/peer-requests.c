@@ -16,6 +16,7 @@
 #include <systemd/sd-event.h>
 
 #include "cleanup.h"
+#include "ctl-proto.h"
 #include "link-manager-internal.h"
 #include "link-manager.h"
 #include "stream.h"
@@ -25,6 +26,7 @@ struct peer_request {
 	struct stream *st;
 	sd_event_source *wake_src, *timeout_src;
 	peer_reply_fn cb;
+	peer_ctl_fn ctl_cb; /* instead of @cb: peer_ctl_request() */
 	void (*progress)(void *userdata, const char *line, size_t len);
 	void *userdata;
 	char *in;
@@ -36,12 +38,25 @@ struct peer_request {
 static void request_finish(struct peer_request *rq, int r, const char *line, size_t len)
 {
 	peer_reply_fn cb = rq->cb;
+	peer_ctl_fn ctl_cb = rq->ctl_cb;
 	void *ud = rq->userdata;
+	_cleanup_free_ char *err = NULL;
+	struct ctl_reply rep = { 0 };
 
 	rq->cb = NULL;
+	rq->ctl_cb = NULL;
 	peer_request_cancel(rq);
 	if (cb)
 		cb(ud, r, line, len);
+	if (!ctl_cb)
+		return;
+	if (r >= 0)
+		r = ctl_reply_parse(line, len, &rep, &err);
+	if (r >= 0 && !rep.ok)
+		ctl_cb(ud, -EREMOTEIO, rep.error ?: "refused");
+	else
+		ctl_cb(ud, r < 0 ? r : 0, NULL);
+	ctl_reply_done(&rep);
 }
 
 static int on_request_run(sd_event_source *src, void *userdata)
@@ -151,6 +166,21 @@ fail:
 	rq->cb = NULL;
 	peer_request_cancel(rq);
 	return r;
+}
+
+int peer_ctl_request(struct peer *p, const char *line, peer_ctl_fn cb, void *userdata,
+		     struct peer_request **ret)
+{
+	struct peer_request *rq = NULL;
+	int r;
+
+	r = peer_request(p, line, NULL, userdata, &rq);
+	if (r < 0)
+		return r;
+	rq->ctl_cb = cb;
+	if (ret)
+		*ret = rq;
+	return 0;
 }
 
 void peer_request_set_progress(struct peer_request *rq,

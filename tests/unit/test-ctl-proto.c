@@ -1016,6 +1016,68 @@ static void test_duplicate_keys(void **state)
 }
 
 /* A streamed list: {"segment":{...}} per segment, then {"ok":true,"count":N}. */
+/* A balancing segment's line carries each tail: address, state and counts, and back. */
+static void test_reply_segment_tails(void **state)
+{
+	struct ctl_tail_info tails[] = {
+		{ .address = S("tcp://127.0.0.1:8081"),
+		  .state = S("up"),
+		  .conns_active = 1,
+		  .conns_total = 10 },
+		{ .address = S("tcp://127.0.0.1:8082"),
+		  .state = S("down"),
+		  .conns_total = 3,
+		  .failures = 2 },
+	};
+	struct ctl_segment_info seg = { .id = S("web"),
+					.tail = S("round-robin: ..."),
+					.tails = tails,
+					.n_tails = ELEMENTSOF(tails) };
+	_cleanup_free_ char *line = NULL;
+	struct ctl_reply back = { 0 };
+	static const char *const bad[] = {
+		"{\"segment\":{\"id\":\"a\",\"tails\":{}}}",
+		"{\"segment\":{\"id\":\"a\",\"tails\":[1]}}",
+		"{\"segment\":{\"id\":\"a\",\"tails\":[{\"failures\":-1}]}}",
+	};
+
+	assert_int_equal(
+		ctl_reply_format(&(struct ctl_reply){ .has_segment = true, .segment = seg }, &line),
+		0);
+	assert_non_null(strstr(line, "\"tails\":[{\"address\":\"tcp://127.0.0.1:8081\","
+				     "\"state\":\"up\",\"conns_active\":1,\"conns_total\":10,"
+				     "\"failures\":0},{\"address\":\"tcp://127.0.0.1:8082\","
+				     "\"state\":\"down\",\"conns_active\":0,\"conns_total\":3,"
+				     "\"failures\":2}]"));
+	parse_rep_ok(line, &back);
+	assert_int_equal(back.segment.n_tails, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_string_equal(back.segment.tails[i].address, tails[i].address);
+		assert_string_equal(back.segment.tails[i].state, tails[i].state);
+		assert_true(back.segment.tails[i].conns_active == tails[i].conns_active);
+		assert_true(back.segment.tails[i].conns_total == tails[i].conns_total);
+		assert_true(back.segment.tails[i].failures == tails[i].failures);
+	}
+	ctl_reply_done(&back);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		struct ctl_reply rep = { 0 };
+		_cleanup_free_ char *err = NULL;
+
+		assert_int_equal(ctl_reply_parse(bad[i], strlen(bad[i]), &rep, &err), -EINVAL);
+		assert_non_null(err);
+		ctl_reply_done(&rep);
+	}
+	/* a segment without several tails has no "tails" key */
+	free(line);
+	line = NULL;
+	seg.tails = NULL;
+	seg.n_tails = 0;
+	assert_int_equal(
+		ctl_reply_format(&(struct ctl_reply){ .has_segment = true, .segment = seg }, &line),
+		0);
+	assert_null(strstr(line, "tails"));
+}
+
 static void test_reply_segment_lines(void **state)
 {
 	for (size_t i = 0; i < ELEMENTSOF(list_segments); i++) {
@@ -1148,6 +1210,7 @@ int main(void)
 		cmocka_unit_test(test_rejects_invalid_utf8),
 		cmocka_unit_test(test_counters_clamped),
 		cmocka_unit_test(test_duplicate_keys),
+		cmocka_unit_test(test_reply_segment_tails),
 		cmocka_unit_test(test_reply_segment_lines),
 		cmocka_unit_test(test_rejects_lone_surrogate),
 	};

@@ -3,7 +3,7 @@
  * test-h2-link - two peer links over real TCP on loopback with real OpenSSL: handshake with the
  * same key, streams opened by either end, bulk data both ways with half-close, per-stream flow
  * control (a stream nobody reads does not stall another), a wrong key refused on both ends,
- * peer keys loaded and checked.
+ * peer keys loaded and checked; `remote` arguments looked up without blocking when asked to.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -26,7 +26,9 @@
 
 #include "cleanup.h"
 #include "h2-link.h"
+#include "link-manager.h"
 #include "peer-key.h"
+#include "sockaddr.h"
 #include "stream.h"
 #include "tls-psk.h"
 
@@ -171,6 +173,13 @@ static void test_streams_both_ways(void **state)
 	run_until(&c.up, 100);
 	assert_true(c.up && s.up);
 	assert_true(h2_link_is_up(c.link));
+	{
+		/* the accepting end's own address is the one the dialer connected to */
+		char local[SOCKADDR_STR_MAX];
+
+		assert_int_equal(h2_link_local(s.link, local), 0);
+		assert_string_equal(local, h2_link_peer(c.link));
+	}
 	assert_int_equal(st->ops->write(st, "x", 1), 1);
 	for (int i = 0; i < 100 && !s.got; i++)
 		sd_event_run(ev, 100 * 1000);
@@ -357,6 +366,40 @@ static void test_key_files(void **state)
 	rmdir(dir);
 }
 
+/* peer_manager_get_arg(): "HOST[:PORT]" as `remote` takes it; resolve=false never looks up */
+static void test_manager_get_arg(void **state)
+{
+	static const struct peer_manager_ops mops = { 0 };
+	struct peer_manager *m = NULL;
+	struct peer *a = NULL, *b = NULL, *c = NULL;
+	char *err = NULL;
+	struct peer_key k;
+
+	make_key(&k, 7);
+	assert_int_equal(peer_manager_new(ev, &k, &mops, NULL, &m), 0);
+	assert_int_equal(peer_manager_get_arg(m, "198.18.0.9", false, &a, &err), 0);
+	assert_string_equal(peer_name(a), "198.18.0.9:9999");
+	assert_int_equal(peer_manager_get_arg(m, "198.18.0.9:9999", false, &b, &err), 0);
+	assert_ptr_equal(a, b); /* the same peer, a reference more */
+	assert_int_equal(peer_manager_get_arg(m, "[fd57:6f72::9]:1234", false, &c, &err), 0);
+	assert_string_equal(peer_name(c), "[fd57:6f72::9]:1234");
+	assert_false(peer_is_named(c));
+	peer_unref(c);
+	c = NULL;
+	/* a name that no daemon linked: an error, not a lookup that would block the loop */
+	assert_int_equal(peer_manager_get_arg(m, "no-such-peer", false, &c, &err), -EADDRNOTAVAIL);
+	assert_null(c);
+	assert_non_null(strstr(err, "'no-such-peer' is neither a numeric address"));
+	free(err);
+	err = NULL;
+	assert_int_equal(peer_manager_get_arg(m, "198.18.0.9:99999", false, &c, &err), -EINVAL);
+	assert_non_null(strstr(err, "'198.18.0.9:99999'"));
+	free(err);
+	peer_unref(b);
+	peer_unref(a);
+	peer_manager_free(m);
+}
+
 static int setup(void **state)
 {
 	return sd_event_new(&ev) < 0 ? -1 : 0;
@@ -371,10 +414,9 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_streams_both_ways),
-		cmocka_unit_test(test_flow_control),
-		cmocka_unit_test(test_wrong_key),
-		cmocka_unit_test(test_key_files),
+		cmocka_unit_test(test_streams_both_ways), cmocka_unit_test(test_flow_control),
+		cmocka_unit_test(test_wrong_key),	  cmocka_unit_test(test_key_files),
+		cmocka_unit_test(test_manager_get_arg),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -644,6 +644,104 @@ static void test_idle(void **state)
 		  "word 6 'idle': missing argument (idle TIME)");
 }
 
+/* Balancing: each `tail` of a segment with `balance` and no link word is a tail of its own. */
+static void test_balance_tails(void **state)
+{
+	const char *in = "url :8080 balance round-robin tail url :8081 tail url :8082 tail url :80 "
+			 "docker-ns web";
+	_cleanup_(strv_freep) char **v = mkv(in);
+	_cleanup_(spec_freep) struct spec *sp = NULL;
+	static const unsigned idx[] = { 0, 0, 0, 1, 2, 2 };
+
+	ok(in, "I(url=:8080 balance=round-robin url^=:8081 url^=:8082 url^=:80 "
+	       "docker-ns^=web)");
+	assert_int_equal(spec_parse(v, &sp, NULL), 0);
+	assert_int_equal(sp->top->n_tails, 3);
+	assert_int_equal(sp->top->n_init, ELEMENTSOF(idx));
+	for (size_t i = 0; i < ELEMENTSOF(idx); i++)
+		assert_int_equal(sp->top->init[i].tail_idx, idx[i]);
+	/* the words come back as they were given (the state file, a peer) */
+	check_words(in, "url :8080 balance round-robin tail url :8081 tail url :8082 tail url :80 "
+			"docker-ns web");
+	/* `balance` may stand anywhere in its segment */
+	check_words("url :8080 tail url :8081 balance least-loaded tail url :8082",
+		    "url :8080 tail url :8081 balance least-loaded tail url :8082");
+	ok("url :8080 tail url :8081 tail url :8082 balance least-loaded",
+	   "I(url=:8080 url^=:8081 url^=:8082 balance=least-loaded)");
+	{
+		_cleanup_(strv_freep) char **v2 =
+			mkv("url :8080 tail url :8081 tail url :8082 balance least-loaded");
+		_cleanup_(spec_freep) struct spec *sp2 = NULL;
+
+		assert_int_equal(spec_parse(v2, &sp2, NULL), 0);
+		assert_int_equal(sp2->top->n_tails, 2);
+		assert_int_equal(sp2->top->init[2].tail_idx, 1);
+	}
+	/* every spec keeps its meaning: one `tail` with balance, a repeated `tail` without it,
+	 * and `balance` beside a link word (providers) go on with the one tail */
+	{
+		static const char *const one[] = {
+			"url :8080 balance round-robin tail url :8081",
+			"url :8080 tail url :8081 tail docker-ns db",
+			"url :8080 balance round-robin remote h1,h2 tail url :80",
+			"url :8080 balance round-robin tail url :1 tail url :2 chain url :9 tail "
+			"url :10",
+			"url :8080 balance round-robin tail url :8081 trigger url :8082",
+		};
+
+		for (size_t i = 0; i < ELEMENTSOF(one); i++) {
+			_cleanup_(strv_freep) char **v3 = mkv(one[i]);
+			_cleanup_(spec_freep) struct spec *sp3 = NULL;
+
+			assert_int_equal(spec_parse(v3, &sp3, NULL), 0);
+			assert_int_equal(sp3->top->n_tails, 1);
+			for (size_t j = 0; j < sp3->top->n_init; j++)
+				assert_int_equal(sp3->top->init[j].tail_idx, 0);
+		}
+	}
+	check_words("url :8080 balance round-robin remote h1,h2 tail url :80",
+		    "url :8080 balance round-robin remote h1,h2 tail url :80");
+	/* on a peer: the segment after `remote` may balance too */
+	ok("url :80 remote peer-host balance round-robin tail url :1 tail url :2",
+	   "I(url=:80 remote=peer-host{I(balance=round-robin url^=:1 url^=:2)})");
+
+	bad_exact("url :8080 balance round-robin tail url :1 tail",
+		  "word 8 'tail': tail 2 of segment 1 has no address; add e.g. 'url :PORT'");
+	bad_exact("url :8080 balance round-robin tail tail url :1",
+		  "word 5 'tail': tail 1 of segment 1 has no address; add e.g. 'url :PORT'");
+	bad_exact("url :8080 balance round-robin tail proxy-protocol tail url :1",
+		  "word 5 'tail': tail 1 of segment 1 has no address; add e.g. 'url :PORT'");
+	bad_exact("url :443 balance round-robin tail sni a.example url :1 tail url :2",
+		  "word 3 'balance': segment 1 routes by server name (word 6): its tails serve "
+		  "different names and cannot be balanced");
+	bad_exact("url :8080 balance round-robin tail url :1 tail url :2 trigger url :3",
+		  "word 3 'balance': segment 1 balances over several tails and cannot have "
+		  "trigger words (word 12)");
+	bad_exact("url udp://:53 balance round-robin tail url :1 tail url :2",
+		  "word 3 'balance': segment 1 balances TCP connections over several tails, and "
+		  "its head is udp");
+	bad_exact("url :80 balance round-robin tail url udp://:1 tail url :2",
+		  "word 6 'url': tail 1 of segment 1 is udp, and a segment with several tails "
+		  "carries TCP streams");
+	bad_exact("url :80 balance round-robin tail url unix:///x docker-ns web tail url :2",
+		  "word 8 'docker-ns': unix sockets do not live in network namespaces (tail 1 of "
+		  "segment 1)");
+	/* a head that is udp because the segment before says so */
+	bad_exact("url udp://:53 chain balance round-robin tail url :1 tail url :2",
+		  "word 4 'balance': segment 2 has several tails, which carry TCP streams, and its "
+		  "head is udp");
+	bad_exact("url udp://:53 remote peer-host balance round-robin tail url :1 tail url :2",
+		  "word 5 'balance': segment 2 has several tails, which carry TCP streams, and its "
+		  "head is udp");
+	bad_exact("url udp://:53 chain tail sni a.example url :1",
+		  "word 5 'sni': server names route TLS streams, and the head of segment 2 is udp");
+	bad_exact("url :80 balance round-robin balance least-loaded tail url :1 tail url :2",
+		  "word 5 'balance': given twice in segment 1 (first as word 3)");
+	bad("url :80 balance fastest tail url :1 tail url :2",
+	    "'fastest': expected round-robin or least-loaded");
+	bad_exact("url :80 balance", "word 3 'balance': missing argument (balance MODE)");
+}
+
 /* Routing by server name: each `tail` of a segment with `sni` words is a tail of its own. */
 static void test_sni(void **state)
 {
@@ -764,6 +862,7 @@ int main(void)
 		cmocka_unit_test(test_to_words_remote_child),
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_sni),
+		cmocka_unit_test(test_balance_tails),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_null_reterr),
 	};

@@ -80,7 +80,7 @@ wh delete "$proj-taken.9106"
 dk_run "$proj-junk" --label "wormhole.publish=80" -- wh-echo 80
 wait_for "the malformed label's refusal" 100 grep -q "container '$proj-junk': label wormhole.publish refused: 80: item '80'" "$(wh_log main)"
 dk_run "$proj-far" --label "wormhole.publish=9109:80" --label "wormhole.publish.remote=198.18.0.2" -- wh-echo 80
-wait_for "the remote label's refusal" 100 grep -q "container '$proj-far': label wormhole.publish refused: wormhole.publish.remote: publishing through a peer is not supported yet" "$(wh_log main)"
+wait_for "the remote label's refusal" 100 grep -q "container '$proj-far': label wormhole.publish refused on 198.18.0.2: wormhole.publish.remote: this wormholed has no peer key" "$(wh_log main)"
 tcp_listening "$ns_host" 9109 && fail "a label meant for a peer was published here"
 wh list >&2
 

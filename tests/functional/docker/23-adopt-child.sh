@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# 22-adopt-child: children adopt their containers across a restart like top segments. `site` is
+# 23-adopt-child: children adopt their containers across a restart like top segments. `site` is
 # 09-nested's example (`url :8080 trigger docker-run 'web' child url :3306 trigger docker-run
 # 'db'`, web relaying each connection to its own localhost:3306, where the child listens); `ch`
 # is `url :9001 trigger chain url :9002 trigger url :3306 docker-run 'db2'`, whose chain child is
