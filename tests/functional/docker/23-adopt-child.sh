@@ -13,7 +13,9 @@
 # segment, the orphan sweep takes none) and data goes end to end through both chains.
 # A restart while Docker does not answer adopts nothing and removes nothing: the triggers re-arm
 # still adopting, a connection meanwhile is closed, the state file keeps every segment triggered
-# and the children's ids, and the next restart, with Docker, adopts all three containers.
+# and the children's ids; once Docker answers (its socket appears) the next connections adopt
+# all three containers. After another restart without Docker, stopped before Docker answers,
+# the next restart, with Docker, adopts all three.
 # `wormhole delete site` removes the parent, its child and both their containers; `delete ch`
 # the rest.
 #
@@ -160,6 +162,21 @@ assert_eq "without Docker: the containers run on" "$(printf '%s\n' "${cid[@]}" |
 for seg in site "$site_child" ch "$ch_child"; do
 	state_triggered "$seg" || fail "without Docker: the state file lost '$seg' triggered"
 done
+info "Docker answers again (its socket appears): the next connections adopt"
+ln -s "${DOCKER_HOST#unix://}" "$wh_tmp/no-docker.sock"
+wait_echo "$ns_host" 127.0.0.1:8080 "site's next connection adopts web, then its child db" 300
+wait_echo "$ns_host" 127.0.0.1:9001 "ch's next connection: its child adopts db2" 300
+for seg in site "$site_child" "$ch_child"; do
+	wait_for "'$seg' adopts once Docker answers" 150 log_has "segment '$seg': adopted the running container"
+done
+check_all "Docker answers again"
+assert_eq "Docker answers again: containers started (log)" 0 "$(grep -c "started container" "$(wh_log main)")"
+rm "$wh_tmp/no-docker.sock"
+info "the same restart without Docker, stopped while still without it"
+stop_daemon TERM
+DOCKER_HOST="unix://$wh_tmp/no-docker.sock" wh_start_daemon main
+wait_for "site defers its adoption again" 150 log_has "segment 'site': cannot adopt what it had from before the restart"
+wait_for "ch's child defers its adoption again" 150 log_has "segment '$ch_child': cannot adopt what it had from before the restart"
 stop_daemon TERM
 for seg in site "$site_child" ch "$ch_child"; do
 	state_triggered "$seg" || fail "after a stop without Docker: the state file lost '$seg' triggered"
