@@ -13,6 +13,7 @@
  * Links dialed from here, and our name on them: peer-out.c.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
