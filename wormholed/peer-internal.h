@@ -15,6 +15,7 @@ struct daemon;
 struct h2_link;
 struct peer;
 struct peer_request;
+struct resolve;
 
 struct link_out {
 	struct peer_server *ps;
@@ -26,6 +27,11 @@ struct link_out {
 	bool asked;		 /* by --link or `wormhole link` (not only for labels) */
 	unsigned label_refs;	 /* containers published through this peer (labels.c) */
 	sd_event_source *linger; /* the last label went: the link lives on for LINGER_USEC */
+	/* a host name, looked up off the loop (again every RESOLVE_RETRY_USEC until it resolves) */
+	struct resolve *res;
+	sd_event_source *resolve_retry;
+	char *rhost;
+	uint16_t rport;
 	struct link_out *next;
 };
 

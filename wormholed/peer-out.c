@@ -8,7 +8,8 @@
  * this run, and the far side serves `remote NAME` through that link (lib/peer/link-manager.h,
  * peer_manager_name_link()). A refused name is logged and asked again every HELLO_RETRY_USEC. A
  * link kept only for published containers lingers LINGER_USEC after the last one went, so the
- * peer's delete of the part it made here can still come back over it.
+ * peer's delete of the part it made here can still come back over it. A host name is looked up
+ * off the loop (lib/net/resolver.h), again every RESOLVE_RETRY_USEC until it resolves.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,12 +27,14 @@
 #include "log.h"
 #include "peer-internal.h"
 #include "peer.h"
+#include "resolver.h"
 #include "url.h"
 
 #define HELLO_RETRY_USEC (5ULL * 1000000ULL)
 /* after the last published container went: long enough for the peer's delete of the part it
  * made here to come back over the link, which would otherwise end with our last reference */
-#define LINGER_USEC (2ULL * 1000000ULL)
+#define LINGER_USEC	   (2ULL * 1000000ULL)
+#define RESOLVE_RETRY_USEC (5ULL * 1000000ULL) /* a --link host name that did not resolve */
 
 static int on_hello_retry(sd_event_source *src, uint64_t usec, void *userdata)
 {
@@ -97,12 +100,67 @@ struct link_out *peer_out_free(struct link_out *lo)
 	lo->rq = peer_request_cancel(lo->rq);
 	lo->retry = sd_event_source_disable_unref(lo->retry);
 	lo->linger = sd_event_source_disable_unref(lo->linger);
+	lo->res = resolve_cancel(lo->res);
+	lo->resolve_retry = sd_event_source_disable_unref(lo->resolve_retry);
+	free(lo->rhost);
 	if (lo->peer)
 		peer_hold(lo->peer, false);
 	peer_unref(lo->peer);
 	free(lo->host);
 	free(lo);
 	return NULL;
+}
+
+static void link_out_resolve(struct link_out *lo);
+
+static int on_resolve_retry(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	link_out_resolve(userdata);
+	return 0;
+}
+
+static void link_out_resolve_later(struct link_out *lo, const char *why)
+{
+	log_warning("link to %s: cannot resolve '%s': %s; trying again in %llu s", lo->host,
+		    lo->rhost, why, RESOLVE_RETRY_USEC / 1000000);
+	if (!lo->resolve_retry) {
+		if (sd_event_add_time_relative(lo->ps->d->event, &lo->resolve_retry,
+					       CLOCK_MONOTONIC, RESOLVE_RETRY_USEC, 100000,
+					       on_resolve_retry, lo) < 0)
+			log_error("link to %s: cannot arm the retry timer", lo->host);
+		return;
+	}
+	(void)sd_event_source_set_time_relative(lo->resolve_retry, RESOLVE_RETRY_USEC);
+	(void)sd_event_source_set_enabled(lo->resolve_retry, SD_EVENT_ONESHOT);
+}
+
+static void on_link_resolved(void *userdata, int r, const struct sockaddr *sa, socklen_t salen,
+			     const char *error)
+{
+	struct link_out *lo = userdata;
+
+	lo->res = NULL;
+	if (r >= 0)
+		r = peer_manager_get_resolved(lo->ps->d->peers, lo->rhost, lo->rport, sa, salen,
+					      &lo->peer);
+	if (r < 0) {
+		link_out_resolve_later(lo, error ?: strerror(-r));
+		return;
+	}
+	lo->resolve_retry = sd_event_source_disable_unref(lo->resolve_retry);
+	log_info("link to %s: '%s' resolved, dialing %s", lo->host, lo->rhost, peer_name(lo->peer));
+	peer_hold(lo->peer, true); /* dials now; on_peer_up() says hello */
+	if (peer_link_up(lo->peer))
+		peer_out_hello(lo);
+}
+
+static void link_out_resolve(struct link_out *lo)
+{
+	int r = resolve_start(lo->ps->d->event, lo->rhost, lo->rport, on_link_resolved, lo,
+			      &lo->res);
+
+	if (r < 0)
+		link_out_resolve_later(lo, strerror(-r));
 }
 
 int peer_server_link(struct peer_server *ps, const char *host, bool on, char **ret_error)
@@ -149,8 +207,24 @@ int peer_server_link(struct peer_server *ps, const char *host, bool on, char **r
 	}
 	lo->ps = ps;
 	lo->asked = true;
-	r = peer_manager_get(ps->d->peers, pa.host && pa.host[0] ? pa.host : "127.0.0.1",
-			     pa.port ?: PEER_DEFAULT_PORT, &lo->peer, &err);
+	r = peer_manager_get_arg(ps->d->peers, host, false, &lo->peer, &err);
+	if (r == -EADDRNOTAVAIL) {
+		/* a host name: looked up off the loop, and again until it resolves (a host that
+		 * boots before its DNS works still links once it does) */
+		lo->rhost = strdup(pa.host && pa.host[0] ? pa.host : "127.0.0.1");
+		lo->rport = pa.port ?: PEER_DEFAULT_PORT;
+		peer_addr_done(&pa);
+		if (!lo->rhost) {
+			peer_out_free(lo);
+			return -ENOMEM;
+		}
+		lo->next = ps->links_out;
+		ps->links_out = lo;
+		log_info("link to %s: kept up from here, as '%s' (looking up '%s')", lo->host,
+			 ps->name, lo->rhost);
+		link_out_resolve(lo);
+		return 0;
+	}
 	peer_addr_done(&pa);
 	if (r < 0) {
 		peer_out_free(lo);

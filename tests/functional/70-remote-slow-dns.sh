@@ -9,6 +9,7 @@
 # it is left. A create whose client goes away during the lookup is undone, and the lookup
 # finishing later harms nothing (the functional-asan step runs this too). A name from
 # /etc/hosts still works, and a name given twice as providers is refused, nothing created.
+# `wormhole link NAME` returns at once and keeps looking the name up until it resolves.
 #
 #   A (wh-a-$$) 198.18.0.1  [dropping "DNS" 127.0.0.1:53]    B (wh-b-$$) 198.18.0.2 :9999
 set -euo pipefail
@@ -84,4 +85,16 @@ out=$(whd a create id two url :9011 remote peer-b,peer-b:9999 tail url :9002 2>&
 	fail "the same peer named twice was taken twice: $out"
 grep -q "named twice" <<<"$out" || fail "the duplicate is not named: $out"
 assert_eq "segments after the refused duplicate" "local" "$(whd a list -q | tr '\n' ' ' | sed 's/ $//')"
+
+# `wormhole link NAME` (as --link) does not wait for the lookup either, and a name that does not
+# resolve yet is looked up again every 5 s: once /etc/hosts knows it, the link comes up
+t0=$(date +%s.%N)
+whd a link slow-peer.example >/dev/null || fail "link to a name being looked up was refused"
+"$PYTHON" -c "import sys; sys.exit(not $(date +%s.%N) - $t0 < 1.5)" || fail "link waited for the lookup"
+not_resolved() { grep -q "link to slow-peer.example: cannot resolve 'slow-peer.example'" "$(wh_log a)"; }
+wait_for "the lookup's failure logged" 100 not_resolved
+printf '198.18.0.2 slow-peer.example\n' >>"/etc/netns/$ns_a/hosts" # the same file, appended
+link_up() { whd a list --json | grep -q '"name":"slow-peer.example:9999","address":"slow-peer.example:9999","direction":"out","state":"up"'; }
+wait_for "the link once the name resolves" 150 link_up
+whd a unlink slow-peer.example >/dev/null || fail "unlink failed"
 echo "PASS"
