@@ -29,6 +29,7 @@
 #include "link-manager.h"
 #include "list.h"
 #include "log.h"
+#include "resolver.h"
 #include "segment.h"
 #include "stream.h"
 #include "strv.h"
@@ -47,6 +48,11 @@ struct provider {
 	uint64_t retry_at; /* skipped until then after a failed open */
 	int error;
 	char *msg;
+	/* a host name being looked up off the loop (lib/net/resolver.h); its create follows */
+	struct resolve *res;
+	char *host;
+	uint16_t port;
+	bool by_name; /* no port given: it could have been a linked daemon's name */
 };
 
 struct remote_state {
@@ -60,6 +66,7 @@ struct remote_state {
 	struct tail_peer tp;
 	chain_done_fn done;
 	void *userdata;
+	unsigned pos; /* the `remote` word's, for messages */
 	bool held;
 	struct remote_state *remotes_prev, *remotes_next;
 };
@@ -115,10 +122,12 @@ static void state_free(struct remote_state *st)
 		struct provider *pv = &st->prov[i];
 
 		pv->rq = peer_request_cancel(pv->rq);
+		pv->res = resolve_cancel(pv->res);
 		if (pv->held)
 			peer_hold(pv->peer, false);
 		peer_unref(pv->peer);
 		free(pv->msg);
+		free(pv->host);
 	}
 	if (st->held)
 		LIST_REMOVE(remotes, remotes, st);
@@ -239,6 +248,7 @@ static int remote_tail_link(struct remote_state *st)
 	const char *name = peer_name(st->prov[0].peer);
 	const char *colon = strrchr(name, ':');
 
+	st->tp.peer = st->prov[0].peer; /* resolved by now, if it was a host name */
 	/* the tail, for display: the peer daemon's address (or its name, if it dialed us) */
 	endpoint_done(&s->tail.ep);
 	s->tail.ep.proto = URL_PROTO_TCP;
@@ -264,18 +274,16 @@ static int remote_tail_link(struct remote_state *st)
 	return 0;
 }
 
-static void on_created(void *userdata, int r, const char *error)
+/* @pv's create was answered (@r), or it never went out (its name did not resolve): once every
+ * provider answered, the segment is linked, or all of it undone */
+static void provider_done(struct provider *pv, int r)
 {
-	struct provider *pv = userdata;
 	struct remote_state *st = pv->st;
 	chain_done_fn done = st->done;
 	void *ud = st->userdata;
 	_cleanup_free_ char *msg = NULL;
 	struct provider *failed = NULL;
 
-	pv->rq = NULL;
-	if (r == -EREMOTEIO)
-		(void)errmsg_set(&pv->msg, "remote '%s': %s", peer_name(pv->peer), error);
 	pv->error = r < 0 ? r : 0;
 	pv->created = r >= 0;
 	if (--st->pending > 0)
@@ -296,7 +304,8 @@ static void on_created(void *userdata, int r, const char *error)
 					: "");
 		/* all or nothing: what the others made goes, and what the failed one may have */
 		for (size_t i = 0; i < st->n_prov; i++)
-			if (st->prov[i].created || st->prov[i].error != -EREMOTEIO)
+			if (st->prov[i].peer &&
+			    (st->prov[i].created || st->prov[i].error != -EREMOTEIO))
 				chain_remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
 		state_free(st);
 		done(ud, r, NULL, TAKE_PTR(msg));
@@ -311,6 +320,48 @@ static void on_created(void *userdata, int r, const char *error)
 			 peer_name(st->prov[i].peer));
 	}
 	done(ud, 0, st, NULL);
+}
+
+static void on_created(void *userdata, int r, const char *error)
+{
+	struct provider *pv = userdata;
+
+	pv->rq = NULL;
+	if (r == -EREMOTEIO)
+		(void)errmsg_set(&pv->msg, "remote '%s': %s", peer_name(pv->peer), error);
+	provider_done(pv, r);
+}
+
+/* A provider's host name resolved (or not): it gets its peer, and its create goes out. */
+static void on_resolved(void *userdata, int r, const struct sockaddr *sa, socklen_t salen,
+			const char *error)
+{
+	struct provider *pv = userdata;
+	struct remote_state *st = pv->st;
+
+	pv->res = NULL;
+	if (r < 0) {
+		(void)errmsg_set(&pv->msg, "word %u 'remote': cannot resolve peer '%s': %s%s",
+				 st->pos, pv->host, error ?: strerror(-r),
+				 pv->by_name ? " (and no daemon of that name has a link here)"
+					     : "");
+		provider_done(pv, r);
+		return;
+	}
+	r = peer_manager_get_resolved(st->s->d->peers, pv->host, pv->port, sa, salen, &pv->peer);
+	for (size_t i = 0; r >= 0 && i < st->n_prov; i++)
+		if (&st->prov[i] != pv && st->prov[i].peer == pv->peer) {
+			(void)errmsg_set(&pv->msg, "word %u 'remote': '%s' is named twice", st->pos,
+					 peer_name(pv->peer));
+			r = -EINVAL;
+		}
+	if (r >= 0)
+		r = peer_ctl_request(pv->peer, st->create_line, on_created, pv, &pv->rq);
+	if (r < 0) {
+		if (!pv->msg)
+			(void)errmsg_set(&pv->msg, "remote '%s': %s", pv->host, strerror(-r));
+		provider_done(pv, r);
+	}
 }
 
 /* What the peer's tail defaults from: our tail as far as the words set it, else our head. */
@@ -329,17 +380,35 @@ static int peer_head_url(struct segment *s, char **ret)
 	return 0;
 }
 
-/* One provider of @st from HOST[:PORT] (without a port, a daemon linked here by that name). */
+/* One provider of @st from HOST[:PORT] (without a port, a daemon linked here by that name). A
+ * host name that is not known yet is looked up off the loop; its create goes out then. */
 static int provider_add(struct remote_state *st, const char *arg, const struct spec_word *w,
 			char **ret_error)
 {
 	_cleanup_free_ char *err = NULL;
+	struct peer_addr pa = { 0 };
 	struct provider *pv;
 	int r;
 
 	pv = &st->prov[st->n_prov];
 	*pv = (struct provider){ .st = st };
-	r = peer_manager_get_arg(st->s->d->peers, arg, true, &pv->peer, &err);
+	r = peer_manager_get_arg(st->s->d->peers, arg, false, &pv->peer, &err);
+	if (r == -EADDRNOTAVAIL && peer_addr_parse(arg, false, &pa, NULL) >= 0) {
+		pv->by_name = !strchr(arg, ':');
+		pv->port = pv->by_name ? PEER_DEFAULT_PORT : pa.port;
+		pv->host = strdup(pa.host && pa.host[0] ? pa.host : "127.0.0.1");
+		peer_addr_done(&pa);
+		r = pv->host ? resolve_start(st->s->d->event, pv->host, pv->port, on_resolved, pv,
+					     &pv->res)
+			     : -ENOMEM;
+		if (r < 0) {
+			free(pv->host);
+			return ERRMSG_RET(ret_error, r, "word %u 'remote': cannot look up '%s': %s",
+					  w->pos, arg, strerror(-r));
+		}
+		st->n_prov++;
+		return 0;
+	}
 	if (r < 0)
 		return ERRMSG_RET(ret_error, r, "word %u 'remote': %s", w->pos,
 				  err ?: strerror(-r));
@@ -387,6 +456,7 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 	st->s = s;
 	st->done = done;
 	st->userdata = userdata;
+	st->pos = w->pos;
 	for (char *h = strtok_r(hosts, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
 		r = provider_add(st, h, w, ret_error);
 		if (r < 0) {
@@ -418,6 +488,10 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 							      .peer_head = head },
 				       &st->create_line);
 	for (size_t i = 0; r >= 0 && i < st->n_prov; i++) {
+		if (st->prov[i].res) { /* its create goes out once the name resolved */
+			st->pending++;
+			continue;
+		}
 		r = peer_ctl_request(st->prov[i].peer, st->create_line, on_created, &st->prov[i],
 				     &st->prov[i].rq);
 		if (r >= 0)
@@ -427,7 +501,8 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 
 			snprintf(name, sizeof(name), "%s", peer_name(st->prov[i].peer));
 			for (size_t j = 0; j < i; j++)
-				chain_remote_send(st->prov[j].peer, CTL_OP_DELETE, st->rid);
+				if (st->prov[j].peer)
+					chain_remote_send(st->prov[j].peer, CTL_OP_DELETE, st->rid);
 			state_free(st);
 			return ERRMSG_RET(ret_error, r, "word %u 'remote': %s: %s", w->pos, name,
 					  strerror(-r));
@@ -447,7 +522,8 @@ static void remote_cancel(struct segment *s, void *pending)
 
 	/* the request may have reached the peers already: delete what they may have made */
 	for (size_t i = 0; i < st->n_prov; i++)
-		chain_remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
+		if (st->prov[i].peer)
+			chain_remote_send(st->prov[i].peer, CTL_OP_DELETE, st->rid);
 	state_free(st);
 }
 

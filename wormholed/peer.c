@@ -10,11 +10,7 @@
  * after the lease time unless its creator renews it from a new link. Failed links are logged
  * once each, with the peer's address.
  *
- * Links dialed from inside (`--link HOST`, `wormhole link HOST`): the peer is held, so its link
- * is kept up and re-dialed with backoff; each time it comes up we send "hello" with our name
- * (--name, default the host name) and a random instance id of this run, and the far side serves
- * `remote NAME` through that link (lib/peer/link-manager.h, peer_manager_name_link()). A refused
- * name is logged and asked again every HELLO_RETRY_USEC.
+ * Links dialed from here, and our name on them: peer-out.c.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -37,59 +33,15 @@
 #include "key-rules.h"
 #include "link-manager.h"
 #include "log.h"
+#include "peer-internal.h"
 #include "peer-key.h"
 #include "peer.h"
 #include "segment.h"
 #include "sockaddr.h"
 #include "spec.h"
 #include "stream.h"
+#include "time-util.h"
 #include "url.h"
-
-#define HELLO_RETRY_USEC (5ULL * 1000000ULL)
-/* after the last published container went: long enough for the peer's delete of the part it
- * made here to come back over the link, which would otherwise end with our last reference */
-#define LINGER_USEC (2ULL * 1000000ULL)
-
-struct link_out {
-	struct peer_server *ps;
-	char *host; /* as asked: "gw.example", "198.18.0.2:9999" */
-	struct peer *peer;
-	struct peer_request *rq; /* a hello on its way */
-	sd_event_source *retry;
-	bool named;		 /* the far side took our name on the current link */
-	bool asked;		 /* by --link or `wormhole link` (not only for labels) */
-	unsigned label_refs;	 /* containers published through this peer (labels.c) */
-	sd_event_source *linger; /* the last label went: the link lives on for LINGER_USEC */
-	struct link_out *next;
-};
-
-struct lease {
-	char *id;
-	struct h2_link *origin; /* NULL once its link ended */
-	uint64_t expires;	/* when origin is NULL */
-	struct lease *next;
-};
-
-struct peer_server {
-	struct daemon *d;
-	struct control *ctl;
-	uint64_t lease_usec;
-	struct lease *leases;
-	sd_event_source *timer;
-	char *name;
-	char instance[33];
-	struct link_out *links_out;
-	void (*named_fn)(struct peer *p, void *userdata);
-	void *named_userdata;
-};
-
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* "198.51.100.7:41234" or "[2001:db8::7]:41234", numeric only */
 static int parse_client(const char *text, union sockaddr_union *ret, socklen_t *ret_len)
@@ -184,72 +136,13 @@ static void on_link_event(struct peer_manager *m, struct h2_link *l, const char 
 			   reason ?: strerror(-error));
 }
 
-static void send_hello(struct link_out *lo);
-
-static int on_hello_retry(sd_event_source *src, uint64_t usec, void *userdata)
-{
-	struct link_out *lo = userdata;
-
-	if (peer_link_up(lo->peer) && !lo->named)
-		send_hello(lo);
-	return 0;
-}
-
-static void on_hello_reply(void *userdata, int r, const char *line, size_t len)
-{
-	struct link_out *lo = userdata;
-	_cleanup_free_ char *err = NULL;
-	struct ctl_reply rep = { 0 };
-
-	lo->rq = NULL;
-	if (r >= 0)
-		r = ctl_reply_parse(line, len, &rep, &err);
-	if (r >= 0 && rep.ok) {
-		lo->named = true;
-		log_info("link to %s: known there as '%s'", lo->host, lo->ps->name);
-		if (lo->ps->named_fn)
-			lo->ps->named_fn(lo->peer, lo->ps->named_userdata);
-	} else {
-		log_error("link to %s: the name '%s' was refused: %s; asking again in %llu s",
-			  lo->host, lo->ps->name,
-			  r < 0 ? (err ?: strerror(-r)) : (rep.error ?: "refused"),
-			  HELLO_RETRY_USEC / 1000000);
-		if (!lo->retry)
-			(void)sd_event_add_time_relative(lo->ps->d->event, &lo->retry,
-							 CLOCK_MONOTONIC, HELLO_RETRY_USEC, 100000,
-							 on_hello_retry, lo);
-		else {
-			(void)sd_event_source_set_time_relative(lo->retry, HELLO_RETRY_USEC);
-			(void)sd_event_source_set_enabled(lo->retry, SD_EVENT_ONESHOT);
-		}
-	}
-	ctl_reply_done(&rep);
-}
-
-static void send_hello(struct link_out *lo)
-{
-	_cleanup_free_ char *line = NULL;
-	int r;
-
-	lo->rq = peer_request_cancel(lo->rq);
-	lo->named = false;
-	r = ctl_request_format(&(struct ctl_request){ .op = CTL_OP_HELLO,
-						      .name = lo->ps->name,
-						      .instance = lo->ps->instance },
-			       &line);
-	if (r >= 0)
-		r = peer_request(lo->peer, line, on_hello_reply, lo, &lo->rq);
-	if (r < 0)
-		log_warning_errno(r, "link to %s: cannot send our name, ignoring", lo->host);
-}
-
 static void on_peer_up(struct peer_manager *m, struct peer *p, void *userdata)
 {
 	struct peer_server *ps = userdata;
 
 	for (struct link_out *lo = ps->links_out; lo; lo = lo->next)
 		if (lo->peer == p)
-			send_hello(lo);
+			peer_out_hello(lo);
 	chain_remote_peer_up(p);
 	/* a daemon that dials us came back: it knows where we are, no name to say */
 	if (peer_is_named(p) && ps->named_fn)
@@ -272,152 +165,6 @@ static void on_link_gone(struct peer_manager *m, struct h2_link *l, void *userda
 		}
 }
 
-static struct link_out *link_out_free(struct link_out *lo)
-{
-	if (!lo)
-		return NULL;
-	lo->rq = peer_request_cancel(lo->rq);
-	lo->retry = sd_event_source_disable_unref(lo->retry);
-	lo->linger = sd_event_source_disable_unref(lo->linger);
-	if (lo->peer)
-		peer_hold(lo->peer, false);
-	peer_unref(lo->peer);
-	free(lo->host);
-	free(lo);
-	return NULL;
-}
-
-int peer_server_link(struct peer_server *ps, const char *host, bool on, char **ret_error)
-{
-	_cleanup_free_ char *err = NULL;
-	struct peer_addr pa = { 0 };
-	struct link_out *lo, **pp;
-	int r;
-
-	*ret_error = NULL;
-	r = peer_addr_parse(host, false, &pa, &err);
-	if (r < 0)
-		return ERRMSG_RET(ret_error, r, "%s", err ?: strerror(-r));
-	for (pp = &ps->links_out; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->host, host) == 0 && (on || (*pp)->asked))
-			break;
-	if (!on) {
-		peer_addr_done(&pa);
-		if (!*pp)
-			return ERRMSG_FAIL(ret_error, "no link to '%s' was asked for", host);
-		lo = *pp;
-		lo->asked = false;
-		if (lo->label_refs > 0) {
-			log_info("link to %s: no longer asked for, still kept for published "
-				 "containers",
-				 lo->host);
-			return 0;
-		}
-		*pp = lo->next;
-		log_info("link to %s: no longer kept", lo->host);
-		link_out_free(lo);
-		return 0;
-	}
-	if (*pp) {
-		peer_addr_done(&pa);
-		(*pp)->asked = true;
-		return 0; /* kept already */
-	}
-	lo = calloc(1, sizeof(*lo));
-	if (!lo || !(lo->host = strdup(host))) {
-		free(lo);
-		peer_addr_done(&pa);
-		return -ENOMEM;
-	}
-	lo->ps = ps;
-	lo->asked = true;
-	r = peer_manager_get(ps->d->peers, pa.host && pa.host[0] ? pa.host : "127.0.0.1",
-			     pa.port ?: PEER_DEFAULT_PORT, &lo->peer, &err);
-	peer_addr_done(&pa);
-	if (r < 0) {
-		link_out_free(lo);
-		return ERRMSG_RET(ret_error, r, "%s", err ?: strerror(-r));
-	}
-	lo->next = ps->links_out;
-	ps->links_out = lo;
-	log_info("link to %s: kept up from here, as '%s'", lo->host, ps->name);
-	peer_hold(lo->peer, true); /* dials now; on_peer_up() says hello */
-	if (peer_link_up(lo->peer))
-		send_hello(lo);
-	return 0;
-}
-
-static int on_linger_end(sd_event_source *src, uint64_t usec, void *userdata)
-{
-	struct link_out *lo = userdata;
-	struct peer_server *ps = lo->ps;
-
-	if (lo->label_refs > 0 || lo->asked)
-		return 0;
-	for (struct link_out **pp = &ps->links_out; *pp; pp = &(*pp)->next)
-		if (*pp == lo) {
-			*pp = lo->next;
-			break;
-		}
-	log_info("link to %s: no longer kept (no container is published there)", lo->host);
-	link_out_free(lo);
-	return 0;
-}
-
-int peer_server_label_link(struct peer_server *ps, struct peer *p, bool on)
-{
-	struct link_out *lo;
-
-	for (lo = ps->links_out; lo; lo = lo->next)
-		if (lo->peer == p && (on || lo->label_refs > 0))
-			break;
-	if (!on) {
-		if (!lo || --lo->label_refs > 0 || lo->asked)
-			return 0;
-		if (!lo->linger &&
-		    sd_event_add_time_relative(ps->d->event, &lo->linger, CLOCK_MONOTONIC,
-					       LINGER_USEC, 100000, on_linger_end, lo) < 0) {
-			on_linger_end(NULL, 0, lo);
-			return 0;
-		}
-		(void)sd_event_source_set_time_relative(lo->linger, LINGER_USEC);
-		(void)sd_event_source_set_enabled(lo->linger, SD_EVENT_ONESHOT);
-		return 0;
-	}
-	if (lo) {
-		lo->label_refs++;
-		return lo->named && peer_link_up(p);
-	}
-	lo = calloc(1, sizeof(*lo));
-	if (!lo || !(lo->host = strdup(peer_name(p)))) {
-		free(lo);
-		return -ENOMEM;
-	}
-	lo->ps = ps;
-	lo->peer = peer_ref(p);
-	lo->label_refs = 1;
-	lo->next = ps->links_out;
-	ps->links_out = lo;
-	log_info("link to %s: kept up from here for published containers, as '%s'", lo->host,
-		 ps->name);
-	peer_hold(lo->peer, true); /* dials now; on_peer_up() says hello */
-	if (peer_link_up(lo->peer))
-		send_hello(lo);
-	return 0;
-}
-
-void peer_server_set_named_hook(struct peer_server *ps, void (*fn)(struct peer *p, void *userdata),
-				void *userdata)
-{
-	ps->named_fn = fn;
-	ps->named_userdata = userdata;
-}
-
-const char *peer_server_name(const struct peer_server *ps)
-{
-	return ps->name;
-}
-
 int peer_server_set_key_dir(struct peer_server *ps, const struct peer_key *key, const char *dir)
 {
 	int r = peer_manager_set_key_dir(ps->d->peers, key, dir);
@@ -427,39 +174,6 @@ int peer_server_set_key_dir(struct peer_server *ps, const struct peer_key *key, 
 	if (dir && access(dir, F_OK) == 0)
 		log_info("peer keys: '%s', and those in %s/ (%zu now)", peer_key_id(key), dir,
 			 peer_manager_key_count(ps->d->peers) - 1);
-	return 0;
-}
-
-int peer_server_set_name(struct peer_server *ps, const char *name)
-{
-	char host[256];
-	char *n;
-
-	if (!name) {
-		if (gethostname(host, sizeof(host)) < 0)
-			snprintf(host, sizeof(host), "wormhole");
-		host[sizeof(host) - 1] = '\0';
-		host[strcspn(host, ".")] = '\0'; /* the short name */
-		/* a host name that is no valid peer name ("(none)" in an initramfs, "localhost"
-		 * is fine) must not stop the daemon: the default is only a default */
-		if (!peer_name_valid(host)) {
-			log_notice("host name '%s' is not usable as a peer name, using 'wormhole' "
-				   "(set one with --name)",
-				   host);
-			snprintf(host, sizeof(host), "wormhole");
-		}
-		name = host;
-	}
-	if (!peer_name_valid(name))
-		return log_error_errno(-EINVAL,
-				       "--name '%s': a letter, then letters, digits, '-', '_', "
-				       "'.'; at most 63",
-				       name);
-	n = strdup(name);
-	if (!n)
-		return -ENOMEM;
-	free(ps->name);
-	ps->name = n;
 	return 0;
 }
 
@@ -771,7 +485,7 @@ struct peer_server *peer_server_free(struct peer_server *ps)
 		struct link_out *lo = ps->links_out;
 
 		ps->links_out = lo->next;
-		link_out_free(lo);
+		peer_out_free(lo);
 	}
 	free(ps->name);
 	the_manager = NULL;

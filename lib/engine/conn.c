@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * conn.c - connections and UDP sessions of a segment, and the one log line each ends with
+ * conn.c - the TCP connections of a segment, and the one log line each ends with (UDP sessions:
+ * conn-udp.c)
  *
  * A segment that routes by server name (SEGMENT_ROUTE_SNI) first peeks: the client's socket
  * waits on the inner epoll set (edge-triggered, for EPOLLIN) until the bytes it sent hold a whole
@@ -44,12 +45,14 @@
 #include <systemd/sd-event.h>
 
 #include "cleanup.h"
+#include "conn-internal.h"
 #include "conn.h"
 #include "dgram-stream.h"
 #include "engine.h"
 #include "ioloop.h"
 #include "list.h"
 #include "log.h"
+#include "proxy-v2.h"
 #include "relay.h"
 #include "segment.h"
 #include "sockaddr.h"
@@ -181,9 +184,9 @@ static void conn_set_state(struct conn *c, enum conn_state st)
 /* The one log line every connection ends with. */
 /* The one log line every connection ends with. @t: the tail it went to (NULL: the segment's);
  * @sni: the server name it asked for (NULL: none, or no routing). */
-static void conn_log_end(const struct segment *s, const struct segment_tail *t, const char *sni,
-			 const char *client, uint64_t start, uint64_t in, uint64_t out, int error,
-			 const char *reason)
+void conn_log_end(const struct segment *s, const struct segment_tail *t, const char *sni,
+		  const char *client, uint64_t start, uint64_t in, uint64_t out, int error,
+		  const char *reason)
 {
 	uint64_t dur = now_usec() - start;
 	_cleanup_free_ char *tail = t ? endpoint_url(&t->ep, true) : segment_tail_url(s);
@@ -252,59 +255,12 @@ static void on_relay_done(struct relay *r, int error, const char *reason, void *
 	conn_free(userdata, error, reason);
 }
 
-/*
- * The PROXY protocol v2 header (haproxy's proxy-protocol.txt, section 2.2): the signature,
- * version 2 / PROXY, TCP over IPv4 or IPv6, source then destination address and port. A client
- * whose address is unknown (a unix socket) gets the LOCAL command: the consumer uses the
- * connection's own addresses.
- */
-static size_t proxy_v2_header(const union conn_addr *src, socklen_t srclen,
-			      const union sockaddr_union *dst, socklen_t dstlen, uint8_t *buf)
-{
-	static const uint8_t sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
-					 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
-	size_t n = 16;
-
-	memcpy(buf, sig, sizeof(sig));
-	if (srclen > 0 && src->sa.sa_family == AF_INET) {
-		struct sockaddr_in d4 = { .sin_family = AF_INET };
-
-		if (dstlen > 0 && dst->sa.sa_family == AF_INET)
-			d4 = dst->in;
-		buf[12] = 0x21; /* v2, PROXY */
-		buf[13] = 0x11; /* TCP over IPv4 */
-		memcpy(buf + 16, &src->in.sin_addr, 4);
-		memcpy(buf + 20, &d4.sin_addr, 4);
-		memcpy(buf + 24, &src->in.sin_port, 2);
-		memcpy(buf + 26, &d4.sin_port, 2);
-		n += 12;
-	} else if (srclen > 0 && src->sa.sa_family == AF_INET6) {
-		struct sockaddr_in6 d6 = { .sin6_family = AF_INET6 };
-
-		if (dstlen > 0 && dst->sa.sa_family == AF_INET6)
-			d6 = dst->in6;
-		buf[12] = 0x21;
-		buf[13] = 0x21; /* TCP over IPv6 */
-		memcpy(buf + 16, &src->in6.sin6_addr, 16);
-		memcpy(buf + 32, &d6.sin6_addr, 16);
-		memcpy(buf + 48, &src->in6.sin6_port, 2);
-		memcpy(buf + 50, &d6.sin6_port, 2);
-		n += 36;
-	} else {
-		buf[12] = 0x20; /* v2, LOCAL */
-		buf[13] = 0x00;
-	}
-	buf[14] = (uint8_t)((n - 16) >> 8);
-	buf[15] = (uint8_t)((n - 16) & 0xff);
-	return n;
-}
-
 /* Write the header on a just-opened tail end: it fits any empty socket buffer or stream. */
 static int conn_send_proxy_header(struct conn *c, struct relay_end *end)
 {
 	union sockaddr_union dst = { 0 };
 	socklen_t dstlen = 0;
-	uint8_t buf[64];
+	uint8_t buf[PROXY_V2_MAX];
 	size_t n;
 	ssize_t k;
 
@@ -313,7 +269,7 @@ static int conn_send_proxy_header(struct conn *c, struct relay_end *end)
 		if (getsockname(c->client.fd, &dst.sa, &dstlen) < 0)
 			dstlen = 0;
 	}
-	n = proxy_v2_header(&c->client_sa, c->client_len, &dst, dstlen, buf);
+	n = proxy_v2_header(&c->client_sa.sa, c->client_len, &dst.sa, dstlen, buf);
 	if (end->fd >= 0)
 		k = send(end->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	else
@@ -709,110 +665,6 @@ unsigned conn_count_waiting(const struct segment *s)
 	return n + (unsigned)s->n_udp_waiting;
 }
 
-/* ---- UDP sessions ------------------------------------------------------------------------- */
-
-struct udp_start {
-	uint64_t usec; /* the session's start, for the log */
-};
-
-static void udp_open_backend(struct segment *s, struct udp_session *us)
-{
-	int fd;
-
-	if (s->tail.ep.down) {
-		udp_session_fail(us, -EHOSTDOWN, "the tail's container is not running");
-		return;
-	}
-	if (!s->tail.ops->open_dgram) {
-		udp_session_fail(us, -EPROTONOSUPPORT, "the tail carries no datagrams");
-		return;
-	}
-	fd = s->tail.ops->open_dgram(s, &s->tail);
-	if (fd < 0) {
-		udp_session_fail(us, fd, "cannot connect to the tail");
-		return;
-	}
-	(void)udp_session_attach(us, fd);
-}
-
-static void on_udp_session_open(struct udp_relay *u, struct udp_session *us, void *userdata)
-{
-	struct segment *s = userdata;
-	struct udp_session **w;
-	struct udp_start *st = malloc(sizeof(*st));
-
-	s->conns_active++;
-	s->d->conns_active++;
-	s->conns_total++;
-	if (!st) {
-		udp_session_fail(us, -ENOMEM, "out of memory");
-		return;
-	}
-	st->usec = now_usec();
-	udp_session_set_userdata(us, st);
-	if (s->state != SEGMENT_ARMED && s->state != SEGMENT_TRIGGERING &&
-	    s->state != SEGMENT_STOPPING) {
-		udp_open_backend(s, us);
-		return;
-	}
-	w = realloc(s->udp_waiting, (s->n_udp_waiting + 1) * sizeof(*w));
-	if (!w) {
-		udp_session_fail(us, -ENOMEM, "out of memory");
-		return;
-	}
-	s->udp_waiting = w;
-	s->udp_waiting[s->n_udp_waiting++] = us;
-	if (s->state == SEGMENT_ARMED)
-		segment_trigger(s);
-}
-
-static void on_udp_session_done(struct udp_relay *u, struct udp_session *us, int error,
-				const char *reason, void *userdata)
-{
-	struct segment *s = userdata;
-	_cleanup_free_ struct udp_start *st = udp_session_get_userdata(us);
-	union sockaddr_union sa = { 0 };
-	const struct sockaddr *csa;
-	uint64_t in = 0, out = 0;
-	socklen_t len = 0;
-	char client[SOCKADDR_STR_MAX];
-
-	udp_session_set_userdata(us, NULL);
-	for (size_t i = 0; i < s->n_udp_waiting; i++)
-		if (s->udp_waiting[i] == us) {
-			s->udp_waiting[i] = s->udp_waiting[--s->n_udp_waiting];
-			break;
-		}
-	csa = udp_session_client(us, &len);
-	if (csa && len <= sizeof(sa))
-		memcpy(&sa, csa, len);
-	udp_session_bytes(us, &in, &out);
-	sockaddr_format(&sa.sa, len, client);
-	conn_log_end(s, NULL, NULL, client, st ? st->usec : now_usec(), in, out, error, reason);
-	s->bytes_in_closed += in;
-	s->bytes_out_closed += out;
-	s->conns_active--;
-	s->d->conns_active--;
-	engine_fds_released(s->d);
-	segment_idle_check(s);
-}
-
-static bool on_udp_session_admit(struct udp_relay *u, void *userdata)
-{
-	struct segment *s = userdata;
-
-	if (conn_admit(s))
-		return true;
-	conn_refused(s, "a new UDP client");
-	return false;
-}
-
-const struct udp_relay_ops conn_udp_ops = {
-	.session_admit = on_udp_session_admit,
-	.session_open = on_udp_session_open,
-	.session_done = on_udp_session_done,
-};
-
 /* ---- the end of a trigger ----------------------------------------------------------------- */
 
 void conn_trigger_done(struct segment *s, int r, const char *reason)
@@ -828,12 +680,5 @@ void conn_trigger_done(struct segment *s, int r, const char *reason)
 		else
 			conn_open_tail(c);
 	}
-	while (s->n_udp_waiting > 0) {
-		struct udp_session *us = s->udp_waiting[--s->n_udp_waiting];
-
-		if (r < 0)
-			udp_session_fail(us, 0, reason);
-		else
-			udp_open_backend(s, us);
-	}
+	conn_udp_trigger_done(s, r, reason);
 }

@@ -30,7 +30,7 @@
  * ARMED, and runs the trigger at once if any connection waits.
  *
  * Files: segment.c (this: create, free, registry, trigger), endpoint.c, runner.c (words and
- * undo), conn.c (connections and UDP sessions), head-listen.c (the listener head), tail-socket.c
+ * undo), conn.c (connections), conn-udp.c (UDP sessions), head-listen.c (the listener head), tail-socket.c
  * (the socket tail), containers.c (following containers).
  */
 #pragma once

@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <systemd/sd-event.h>
 
@@ -124,6 +125,15 @@ int peer_manager_get(struct peer_manager *m, const char *host, uint16_t port, st
  */
 int peer_manager_get_arg(struct peer_manager *m, const char *arg, bool resolve, struct peer **ret,
 			 char **ret_error);
+
+/**
+ * peer_manager_get_resolved() - The peer "@host:@port" whose address was looked up elsewhere
+ * (lib/net/resolver.h, off the loop): an existing peer of that name, else a new one at @sa
+ * @ret:	a new reference on success only
+ * Return: 0, -EINVAL (@salen too large), -ENOMEM
+ */
+int peer_manager_get_resolved(struct peer_manager *m, const char *host, uint16_t port,
+			      const struct sockaddr *sa, socklen_t salen, struct peer **ret);
 
 /**
  * peer_ref() / peer_unref() - Take / drop a reference (NULL is fine; unref returns NULL)

@@ -169,6 +169,30 @@ static int on_reconnect(sd_event_source *src, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* A new peer "host:port" (*@name taken) at @sa, on the manager's list, one reference */
+static int peer_new(struct peer_manager *m, char **name, const struct sockaddr *sa, socklen_t salen,
+		    struct peer **ret)
+{
+	struct peer *p;
+
+	if (salen > sizeof(p->sa))
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memcpy(&p->sa, sa, salen);
+	p->salen = salen;
+	p->m = m;
+	p->refs = 1;
+	p->name = TAKE_PTR(*name);
+	p->next = m->peers;
+	if (m->peers)
+		m->peers->prev = p;
+	m->peers = p;
+	*ret = p;
+	return 0;
+}
+
 static int peer_get(struct peer_manager *m, const char *host, uint16_t port, bool resolve,
 		    struct peer **ret, char **ret_error)
 {
@@ -214,23 +238,24 @@ static int peer_get(struct peer_manager *m, const char *host, uint16_t port, boo
 						 : "");
 		return -EADDRNOTAVAIL;
 	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		freeaddrinfo(ai);
-		return -ENOMEM;
-	}
-	memcpy(&p->sa, ai->ai_addr, ai->ai_addrlen);
-	p->salen = ai->ai_addrlen;
+	r = peer_new(m, &name, ai->ai_addr, ai->ai_addrlen, ret);
 	freeaddrinfo(ai);
-	p->m = m;
-	p->refs = 1;
-	p->name = TAKE_PTR(name);
-	p->next = m->peers;
-	if (m->peers)
-		m->peers->prev = p;
-	m->peers = p;
-	*ret = p;
-	return 0;
+	return r;
+}
+
+int peer_manager_get_resolved(struct peer_manager *m, const char *host, uint16_t port,
+			      const struct sockaddr *sa, socklen_t salen, struct peer **ret)
+{
+	_cleanup_free_ char *name = NULL;
+
+	if (asprintf(&name, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, (unsigned)port) < 0)
+		return -ENOMEM;
+	for (struct peer *p = m->peers; p; p = p->next)
+		if (strcmp(p->name, name) == 0) { /* resolved meanwhile by someone else */
+			*ret = peer_ref(p);
+			return 0;
+		}
+	return peer_new(m, &name, sa, salen, ret);
 }
 
 int peer_manager_get(struct peer_manager *m, const char *host, uint16_t port, struct peer **ret,
