@@ -29,9 +29,10 @@
  * arrive while STOPPING wait, as they do while TRIGGERING; when the stop ends the segment is
  * ARMED, and runs the trigger at once if any connection waits.
  *
- * Files: segment.c (this: create, free, registry, trigger), endpoint.c, runner.c (words and
- * undo), conn.c (connections), conn-udp.c (UDP sessions), head-listen.c (the listener head), tail-socket.c
- * (the socket tail), containers.c (following containers).
+ * Files: segment.c (this: create, free, registry, trigger, restore), segment-tails.c (tails:
+ * text, balance pick, SNI routing), segment-idle.c (scale to zero), endpoint.c, runner.c (words
+ * and undo), conn.c (connections), conn-udp.c (UDP sessions), head-listen.c (the listener head),
+ * tail-socket.c (the socket tail), containers.c (following containers).
  */
 #pragma once
 
