@@ -53,6 +53,9 @@ struct provider {
 	char *host;
 	uint16_t port;
 	bool by_name; /* no port given: it could have been a linked daemon's name */
+	/* a restore whose peer did not answer: the segment is up, and the create goes out when the
+	 * peer's link comes up (chain_remote_peer_up()) */
+	bool waiting;
 };
 
 struct remote_state {
@@ -66,7 +69,8 @@ struct remote_state {
 	struct tail_peer tp;
 	chain_done_fn done;
 	void *userdata;
-	unsigned pos; /* the `remote` word's, for messages */
+	unsigned pos;	/* the `remote` word's, for messages */
+	bool restoring; /* applied by a restore (segment_adopting()): an absent peer is waited for */
 	bool held;
 	struct remote_state *remotes_prev, *remotes_next;
 };
@@ -285,7 +289,7 @@ static void provider_done(struct provider *pv, int r)
 	struct provider *failed = NULL;
 
 	pv->error = r < 0 ? r : 0;
-	pv->created = r >= 0;
+	pv->created = r >= 0 && !pv->waiting;
 	if (--st->pending > 0)
 		return; /* the others still answer */
 	for (size_t i = 0; i < st->n_prov && !failed; i++)
@@ -316,8 +320,13 @@ static void provider_done(struct provider *pv, int r)
 	for (size_t i = 0; i < st->n_prov; i++) {
 		st->prov[i].held = true;
 		peer_hold(st->prov[i].peer, true);
-		log_info("segment '%s': remote segment '%s' created on %s", st->s->id, st->rid,
-			 peer_name(st->prov[i].peer));
+		if (st->prov[i].waiting)
+			log_warning("segment '%s': restored; %s does not answer now, its part "
+				    "('%s') is created when its link comes up",
+				    st->s->id, peer_name(st->prov[i].peer), st->rid);
+		else
+			log_info("segment '%s': remote segment '%s' created on %s", st->s->id,
+				 st->rid, peer_name(st->prov[i].peer));
 	}
 	done(ud, 0, st, NULL);
 }
@@ -329,6 +338,11 @@ static void on_created(void *userdata, int r, const char *error)
 	pv->rq = NULL;
 	if (r == -EREMOTEIO)
 		(void)errmsg_set(&pv->msg, "remote '%s': %s", peer_name(pv->peer), error);
+	else if (r < 0 && pv->st->restoring) {
+		/* the peer is down or not linked yet: the restored segment waits for it */
+		pv->waiting = true;
+		r = 0;
+	}
 	provider_done(pv, r);
 }
 
@@ -340,6 +354,14 @@ static void on_resolved(void *userdata, int r, const struct sockaddr *sa, sockle
 	struct remote_state *st = pv->st;
 
 	pv->res = NULL;
+	if (r < 0 && st->restoring && pv->by_name &&
+	    (pv->peer = peer_manager_wait_named(st->s->d->peers, pv->host))) {
+		/* a restore: no host of that name, so a daemon behind NAT that has not dialed in
+		 * since our restart; its create goes out when it does */
+		pv->waiting = true;
+		provider_done(pv, 0);
+		return;
+	}
 	if (r < 0) {
 		(void)errmsg_set(&pv->msg, "word %u 'remote': cannot resolve peer '%s': %s%s",
 				 st->pos, pv->host, error ?: strerror(-r),
@@ -457,6 +479,7 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 	st->done = done;
 	st->userdata = userdata;
 	st->pos = w->pos;
+	st->restoring = segment_adopting(s);
 	for (char *h = strtok_r(hosts, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
 		r = provider_add(st, h, w, ret_error);
 		if (r < 0) {
@@ -560,15 +583,34 @@ static void on_renewed(void *userdata, int r, const char *error)
 	struct provider *pv = userdata;
 
 	pv->rq = NULL;
-	/* a daemon that dials us (behind NAT) and restarted: it is the only one who can serve
-	 * that name, so it gets its part again; a peer by address keeps issue 7's lease rules */
-	if (r == -EREMOTEIO && strstr(error, "no such segment") && peer_is_named(pv->peer)) {
+	/* the peer restarted (a peer's part is not in its state file), or our lease there ran
+	 * out while we were away: our segment is still here, so its part is made again */
+	if (r == -EREMOTEIO && strstr(error, "no such segment")) {
 		log_notice("segment '%s': %s lost remote segment '%s', creating it again",
 			   pv->st->s->id, peer_name(pv->peer), pv->st->rid);
 		if (peer_ctl_request(pv->peer, pv->st->create_line, on_fire_and_forget_provider, pv,
 				     &pv->rq) < 0)
 			pv->rq = NULL;
 	}
+}
+
+/* The create of a restored segment's part, sent when the peer's link came up */
+static void on_waited_create(void *userdata, int r, const char *error)
+{
+	struct provider *pv = userdata;
+	struct remote_state *st = pv->st;
+
+	pv->rq = NULL;
+	if (r < 0) {
+		log_warning("segment '%s': creating its part on %s failed: %s; trying again when "
+			    "the link comes up next",
+			    st->s->id, peer_name(pv->peer), r == -EREMOTEIO ? error : strerror(-r));
+		return;
+	}
+	pv->waiting = false;
+	pv->created = true;
+	log_info("segment '%s': remote segment '%s' created on %s (restored)", st->s->id, st->rid,
+		 peer_name(pv->peer));
 }
 
 void chain_remote_peer_up(struct peer *p)
@@ -582,6 +624,13 @@ void chain_remote_peer_up(struct peer *p)
 			if (pv->peer != p)
 				continue;
 			pv->retry_at = 0;
+			if (pv->waiting) {
+				pv->rq = peer_request_cancel(pv->rq);
+				if (peer_ctl_request(p, st->create_line, on_waited_create, pv,
+						     &pv->rq) < 0)
+					pv->rq = NULL;
+				continue;
+			}
 			snprintf(id, sizeof(id), "%s", st->rid);
 			pv->rq = peer_request_cancel(pv->rq);
 			if (ctl_request_format(
@@ -608,7 +657,9 @@ const char *chain_remote_child(const struct segment *s, size_t *iter, const char
 
 				*iter += 1;
 				*ret_host = peer_name(pv->peer);
-				if (ret_state && st->n_prov == 1)
+				if (ret_state && pv->waiting)
+					*ret_state = strdup("remote (waiting for its link)");
+				else if (ret_state && st->n_prov == 1)
 					*ret_state = strdup("remote");
 				else if (ret_state &&
 					 asprintf(ret_state,

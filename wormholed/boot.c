@@ -25,6 +25,7 @@
 #include "chains.h"
 #include "cleanup.h"
 #include "errmsg.h"
+#include "head.h"
 #include "log.h"
 #include "segment.h"
 #include "spec.h"
@@ -106,12 +107,36 @@ static bool hook_restored(struct daemon *d, const char *id)
 	return state_find_head(state, id) != NULL;
 }
 
+/* Leases (peer.c): whether a segment was created over a peer link, and giving one back to a
+ * segment restored with it */
+static bool (*lease_query)(const char *id, void *userdata);
+static void (*lease_restore)(const char *id, void *userdata);
+static void *lease_userdata;
+
+void boot_set_leases(bool (*query)(const char *id, void *userdata),
+		     void (*restore)(const char *id, void *userdata), void *userdata)
+{
+	lease_query = query;
+	lease_restore = restore;
+	lease_userdata = userdata;
+}
+
+static enum state_keep state_keep(const struct segment *s)
+{
+	/* a peer's part (its head is the link): the peer that made it owns it, and makes it again
+	 * when it finds it gone after our restart (chains/remote.c); restored here it would be a
+	 * plain listener */
+	if (!keep_in_state(s) || s->head_ops == &head_peer_ops)
+		return STATE_SKIP;
+	return lease_query && lease_query(s->id, lease_userdata) ? STATE_KEEP_LEASED : STATE_KEEP;
+}
+
 /* The segments the state file holds (state_serialize()): top segments not from chain files. Their
  * docker-run containers, and their descendants', stay at exit, for the next start to adopt
  * (the engine asks with the top segment of a child). */
 static bool hook_persists(struct daemon *d, const struct segment *s)
 {
-	return state && !s->parent && s->spec && keep_in_state(s);
+	return state && !s->parent && s->spec && state_keep(s) != STATE_SKIP;
 }
 
 /*
@@ -203,7 +228,7 @@ static int on_save(sd_event_source *src, uint64_t usec, void *userdata)
 	}
 	*j = (struct save_job){ .st = state, .efd = sd_event_source_get_io_fd(save_done_src) };
 	counters_saved = state_counters_sum(daemon_);
-	r = state_serialize(daemon_, keep_in_state, &j->buf, &j->len);
+	r = state_serialize(daemon_, state_keep, &j->buf, &j->len);
 	if (r >= 0) {
 		r = -pthread_attr_init(&attr);
 		if (r >= 0) {
@@ -308,7 +333,8 @@ static void boot_finish_one(void)
 }
 
 struct boot_create {
-	char *what; /* "chain file /etc/...", "restored segment 'web'" */
+	char *what;	/* "chain file /etc/...", "restored segment 'web'" */
+	char *lease_id; /* restored with a lease: its id */
 };
 
 static void on_created(struct segment *s, int r, char *error, void *userdata)
@@ -319,7 +345,9 @@ static void on_created(struct segment *s, int r, char *error, void *userdata)
 	if (r < 0) {
 		log_error("%s: %s", bc->what, err ?: strerror(-r));
 		failed++;
-	}
+	} else if (bc->lease_id && lease_restore)
+		lease_restore(bc->lease_id, lease_userdata);
+	free(bc->lease_id);
 	free(bc->what);
 	free(bc);
 	boot_finish_one();
@@ -327,7 +355,7 @@ static void on_created(struct segment *s, int r, char *error, void *userdata)
 
 /* Creates the top segment @id from @words; @what names it in messages. */
 static void create_one(struct daemon *d, const char *id, char **words, const char *what,
-		       const struct chainfile *f)
+		       const struct chainfile *f, bool leased)
 {
 	_cleanup_(spec_freep) struct spec *sp = NULL;
 	_cleanup_free_ char *err = NULL;
@@ -353,7 +381,9 @@ static void create_one(struct daemon *d, const char *id, char **words, const cha
 		return;
 	}
 	bc = calloc(1, sizeof(*bc));
-	if (!bc || !(bc->what = strdup(what))) {
+	if (!bc || !(bc->what = strdup(what)) || (leased && !(bc->lease_id = strdup(id)))) {
+		if (bc)
+			free(bc->what);
 		free(bc);
 		log_error("%s: out of memory", what);
 		failed++;
@@ -406,7 +436,7 @@ int boot_start(struct daemon *d, struct wh_state *st, const char *chains_dir)
 			r = -ENOMEM;
 			break;
 		}
-		create_one(d, files[i].name, files[i].words, what, &files[i]);
+		create_one(d, files[i].name, files[i].words, what, &files[i], false);
 	}
 	for (size_t i = 0; r >= 0 && i < n_entries; i++) {
 		_cleanup_free_ char *what = NULL;
@@ -423,7 +453,7 @@ int boot_start(struct daemon *d, struct wh_state *st, const char *chains_dir)
 			r = -ENOMEM;
 			break;
 		}
-		create_one(d, entries[i].id, entries[i].words, what, NULL);
+		create_one(d, entries[i].id, entries[i].words, what, NULL, entries[i].leased);
 	}
 	chainfiles_free(files, n_files);
 	if (sd_event_add_time_relative(d->event, &status_src, CLOCK_MONOTONIC, STATUS_EVERY_USEC,
@@ -455,7 +485,7 @@ static void save_final(void)
 		}
 		(void)on_save_done(save_done_src, p.fd, POLLIN, NULL);
 	}
-	r = state_serialize(daemon_, keep_in_state, &buf, &len);
+	r = state_serialize(daemon_, state_keep, &buf, &len);
 	if (r >= 0)
 		r = state_write(state, buf, len);
 	if (r < 0)

@@ -30,6 +30,14 @@ int boot_start(struct daemon *d, struct wh_state *st, const char *chains_dir);
 void boot_stopping(void);
 
 /**
+ * boot_set_leases() - How the state file learns which segments were created over a peer link
+ * (@query), and how one restored from it gets its lease back (@restore: it runs, and the
+ * segment goes unless its creator renews it in time). Set before boot_start(), by the peer server.
+ */
+void boot_set_leases(bool (*query)(const char *id, void *userdata),
+		     void (*restore)(const char *id, void *userdata), void *userdata);
+
+/**
  * boot_free() - Release the boot's timers and tables
  */
 void boot_free(void);

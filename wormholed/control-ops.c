@@ -135,6 +135,9 @@ static int handle_create(struct ctl_client *c, struct ctl_request *req)
 	if (!cr)
 		return -ENOMEM;
 	r = segment_create(c->ctl->d, sp->id, sp, sp->top, NULL, NULL, on_created, cr, &s, &err);
+	/* over a peer link: the peer server decides whether it is leased (a daemon's request) */
+	if (r >= 0 && c->origin && c->ctl->peer_created)
+		c->ctl->peer_created(s, c->origin, c->ctl->peer_userdata);
 	if (r == 1) {
 		TAKE_PTR(sp);
 		cr->s = s;

@@ -651,6 +651,8 @@ int main(int argc, char *argv[])
 	log_info("wormholed %s, daemon id %s (state %s), control socket %s", WORMHOLE_VERSION,
 		 d.instance, o.state_dir, from_systemd ? "from systemd" : o.ctl_path);
 	/* chain files and the restore; READY=1 once every segment is up (boot.c) */
+	if (peers)
+		boot_set_leases(peer_server_leased, peer_server_restore_lease, peers);
 	r = boot_start(&d, st, o.chains_dir);
 	if (r < 0) {
 		log_error_errno(r, "cannot start the segments");

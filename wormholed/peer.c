@@ -338,11 +338,16 @@ static struct lease *lease_find(struct peer_server *ps, const char *id)
 	return NULL;
 }
 
+/* A segment made over a link: a peer's part (its head is the link), or one a daemon that named
+ * itself asked for (a container it publishes here, labels.c) is leased to that daemon; one a
+ * CLI made over a link (`wormhole -H tcp://`) is the same as one made here, and stays. */
 static void on_created(struct segment *s, void *origin, void *userdata)
 {
 	struct peer_server *ps = userdata;
 	struct lease *x = lease_find(ps, s->id);
 
+	if (s->head_ops != &head_peer_ops && !peer_manager_link_claimed(ps->d->peers, origin))
+		return;
 	if (!x) {
 		x = calloc(1, sizeof(*x));
 		if (!x)
@@ -372,6 +377,32 @@ static int on_renew(struct segment *s, void *origin, void *userdata)
 	x->origin = origin;
 	x->expires = 0;
 	return 0;
+}
+
+bool peer_server_leased(const char *id, void *userdata)
+{
+	return lease_find(userdata, id) != NULL;
+}
+
+void peer_server_restore_lease(const char *id, void *userdata)
+{
+	struct peer_server *ps = userdata;
+	struct lease *x = lease_find(ps, id);
+
+	if (!x) {
+		x = calloc(1, sizeof(*x));
+		if (!x || !(x->id = strdup(id))) {
+			free(x);
+			return;
+		}
+		x->next = ps->leases;
+		ps->leases = x;
+	}
+	x->origin = NULL;
+	x->expires = now_usec() + ps->lease_usec;
+	log_info("segment '%s': restored with its lease; removed in %llu s unless its creator "
+		 "renews it",
+		 id, (unsigned long long)(ps->lease_usec / 1000000));
 }
 
 static struct peer_manager *the_manager; /* for origin_name(), which gets no userdata */

@@ -88,3 +88,15 @@ void peer_server_set_named_hook(struct peer_server *ps, void (*fn)(struct peer *
  * peer_server_name() - Return: this daemon's name on the links it dials (borrowed)
  */
 const char *peer_server_name(const struct peer_server *ps);
+
+/**
+ * peer_server_leased() - Whether segment @id was created over a peer link (it has a lease);
+ * @userdata is the struct peer_server (boot_set_leases())
+ */
+bool peer_server_leased(const char *id, void *userdata);
+
+/**
+ * peer_server_restore_lease() - Segment @id was restored with a lease: it runs, and goes after
+ * the lease time unless its creator renews it from a link; @userdata is the struct peer_server
+ */
+void peer_server_restore_lease(const char *id, void *userdata);

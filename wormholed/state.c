@@ -305,13 +305,16 @@ static yajl_val obj_get(yajl_val o, const char *key)
 /* One entry from its JSON object; -EINVAL when anything is not as written. */
 static int entry_parse(yajl_val o, struct state_entry *e)
 {
-	yajl_val id = obj_get(o, "id"), words = obj_get(o, "words"), chain = obj_get(o, "chain");
+	yajl_val id = obj_get(o, "id"), words = obj_get(o, "words"), chain = obj_get(o, "chain"),
+		 leased = obj_get(o, "leased");
 	size_t nw = 0;
 	int r;
 
 	if (!YAJL_IS_STRING(id) || !spec_id_valid(id->u.string) || !YAJL_IS_ARRAY(words) ||
-	    words->u.array.len == 0 || !YAJL_IS_ARRAY(chain))
+	    words->u.array.len == 0 || !YAJL_IS_ARRAY(chain) ||
+	    (leased && !YAJL_IS_TRUE(leased) && !YAJL_IS_FALSE(leased)))
 		return -EINVAL;
+	e->leased = leased && YAJL_IS_TRUE(leased);
 	e->id = strdup(id->u.string);
 	e->words = calloc(1, sizeof(char *));
 	if (!e->id || !e->words)
@@ -650,7 +653,7 @@ static void gen_counters(yajl_gen g, const struct segment *s)
 	yajl_gen_map_close(g);
 }
 
-int state_serialize(struct daemon *d, bool (*keep)(const struct segment *s), char **ret,
+int state_serialize(struct daemon *d, enum state_keep (*keep)(const struct segment *s), char **ret,
 		    size_t *ret_len)
 {
 	_cleanup_(yajl_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
@@ -680,15 +683,23 @@ int state_serialize(struct daemon *d, bool (*keep)(const struct segment *s), cha
 		_cleanup_(strv_freep) char **words = NULL;
 		const struct segment *last = s;
 		const struct segment_restore *rest;
+		enum state_keep k;
 		size_t n_rest;
 
-		if (s->parent || !s->spec || (keep && !keep(s)))
+		if (s->parent || !s->spec)
+			continue;
+		k = keep ? keep(s) : STATE_KEEP;
+		if (k == STATE_SKIP)
 			continue;
 		if (spec_seg_to_words(s->spec->top, &words) < 0)
 			return -ENOMEM;
 		yajl_gen_map_open(g);
 		gen_str(g, "id");
 		gen_str(g, s->id);
+		if (k == STATE_KEEP_LEASED) {
+			gen_str(g, "leased");
+			yajl_gen_bool(g, 1);
+		}
 		gen_str(g, "words");
 		yajl_gen_array_open(g);
 		for (char **w = words; *w; w++)

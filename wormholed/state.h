@@ -33,6 +33,7 @@ struct state_head {
 
 struct state_entry {
 	char *id;
+	bool leased; /* created over a peer link: its creator renews it (a lease), see peer.c */
 	char **words;
 	struct state_head *heads;
 	size_t n_heads;
@@ -99,14 +100,20 @@ unsigned state_restore_counters(const struct wh_state *st, struct daemon *d);
  */
 uint64_t state_counters_sum(const struct daemon *d);
 
+enum state_keep {
+	STATE_SKIP,	   /* not in the state file (a chain file's segment) */
+	STATE_KEEP,	   /* restored as it is */
+	STATE_KEEP_LEASED, /* restored with a lease its creator on a peer link must renew */
+};
+
 /**
- * state_serialize() - The state file's text: every registered top segment of @d for which
- * @keep() is true (those from chain files are not: their files are). On the loop.
+ * state_serialize() - The state file's text: every registered top segment of @d that @keep()
+ * does not skip (those from chain files are skipped: their files are). On the loop.
  * @ret:	malloc'ed, NUL-terminated; @ret_len its length
  *
  * Return: 0 or -ENOMEM
  */
-int state_serialize(struct daemon *d, bool (*keep)(const struct segment *s), char **ret,
+int state_serialize(struct daemon *d, enum state_keep (*keep)(const struct segment *s), char **ret,
 		    size_t *ret_len);
 
 /**

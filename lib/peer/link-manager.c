@@ -335,6 +335,15 @@ struct peer *peer_manager_get_named(struct peer_manager *m, const char *name)
 	return p;
 }
 
+struct peer *peer_manager_wait_named(struct peer_manager *m, const char *name)
+{
+	struct peer *p = peer_manager_get_named(m, name);
+
+	if (p || !peer_name_valid(name))
+		return p;
+	return peer_new_named(m, name); /* linkless until a daemon of that name says hello */
+}
+
 bool peer_name_valid(const char *name)
 {
 	size_t n = strlen(name);
@@ -390,6 +399,13 @@ int peer_manager_name_link(struct peer_manager *m, struct h2_link *l, const char
 			m->ops->peer_up(m, p, m->userdata);
 	}
 	return 0;
+}
+
+bool peer_manager_link_claimed(struct peer_manager *m, const struct h2_link *l)
+{
+	struct accepted *a = accepted_find(m, l);
+
+	return a && a->name;
 }
 
 const char *peer_manager_link_name(struct peer_manager *m, const struct h2_link *l)

@@ -200,6 +200,21 @@ int peer_manager_name_link(struct peer_manager *m, struct h2_link *l, const char
 struct peer *peer_manager_get_named(struct peer_manager *m, const char *name);
 
 /**
+ * peer_manager_link_claimed() - Whether @l is a link a daemon dialed to us and named itself on
+ * (hello), as opposed to a CLI's link or one we dialed
+ */
+bool peer_manager_link_claimed(struct peer_manager *m, const struct h2_link *l);
+
+/**
+ * peer_manager_wait_named() - As peer_manager_get_named(), but a name no daemon has linked yet
+ * gets a peer without a link, which takes the link of the first daemon that says hello with that
+ * name (a held peer then reports peer_up). For a restore: a gateway that restarts knows its
+ * segments before the daemons behind NAT have dialed in again.
+ * Return: a new reference, or NULL (@name is not a valid peer name, or no memory)
+ */
+struct peer *peer_manager_wait_named(struct peer_manager *m, const char *name);
+
+/**
  * peer_manager_link_name() - Return: the name of the peer at the other end of @l (claimed, or
  * the address we dialed), or NULL (borrowed, valid while the link lives)
  */
