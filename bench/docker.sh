@@ -207,11 +207,13 @@ cpu_ticks() { sed 's/.*) //' /proc/"$1"/stat | awk '{ print $12 + $13 }'; }
 start_wormholed() { # VAR CTL LOGCMD: wormholed on core 0, its stderr to LOGCMD
 	local var=$1 ctl=$2 logfile=$3 stamped=$4 pid i
 	rm -f "$ctl"
+	# a fresh state per start (never the machine's /var/lib/wormhole): nothing restored
+	rm -rf "$T/wh-state" && mkdir -p "$T/wh-state" "$T/wh-chains"
 	if ((stamped)); then
 		# through the stamper (core 1): ns timestamps per log line
-		taskset -c 0 "$WHD" -H "unix://$ctl" --max-conns 10000 2> >(taskset -c 1 "$DT" stamp >"$logfile") &
+		taskset -c 0 "$WHD" -H "unix://$ctl" --state "$T/wh-state" --chains "$T/wh-chains" --max-conns 10000 2> >(taskset -c 1 "$DT" stamp >"$logfile") &
 	else
-		taskset -c 0 "$WHD" -H "unix://$ctl" --max-conns 10000 2>"$logfile" &
+		taskset -c 0 "$WHD" -H "unix://$ctl" --state "$T/wh-state" --chains "$T/wh-chains" --max-conns 10000 2>"$logfile" &
 	fi
 	pid=$!
 	STARTED+=("$pid")

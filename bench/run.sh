@@ -236,7 +236,8 @@ proxy_start() {
 		;;
 	wormhole)
 		rm -f "$CTL"
-		start PROXY_PID 0 "$WHD" -H "unix://$CTL" --max-conns 10000 2>>"$T/wormholed.log"
+		rm -rf "$T/wh-state" && mkdir -p "$T/wh-state" "$T/wh-chains" # fresh; never the machine's
+		start PROXY_PID 0 "$WHD" -H "unix://$CTL" --state "$T/wh-state" --chains "$T/wh-chains" --max-conns 10000 2>>"$T/wormholed.log"
 		local i
 		for i in $(seq 100); do "$WHC" -H "unix://$CTL" ping >/dev/null 2>&1 && break; sleep 0.05; done
 		WH_SEG=$("$WHC" -H "unix://$CTL" create url ":$lp" tail url ":$target" | awk '{print $1}')

@@ -26,28 +26,31 @@ NS=wh-bench-s0-$$
 cc -O2 -o "$T/dockertool" "$HERE/tools/dockertool.c"
 ip netns add "$NS"
 ip -n "$NS" link set lo up
-ip netns exec "$NS" "$BUILD/wormholed/wormholed" -H "unix://$T/ctl.sock" 2>"$T/wormholed.log" &
+mkdir -p "$T/state" "$T/chains" # never the machine's /var/lib/wormhole
+ip netns exec "$NS" "$BUILD/wormholed/wormholed" -H "unix://$T/ctl.sock" --state "$T/state" --chains "$T/chains" 2>"$T/wormholed.log" &
 WH=$!
 cleanup() {
 	kill "$WH" 2>/dev/null && wait "$WH" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
-	docker ps -aq --filter "label=wormhole.daemon=$T/ctl.sock" | xargs -r docker rm -f >/dev/null
+	[[ -n ${LABEL:-} ]] && docker ps -aq --filter "label=$LABEL" | xargs -r docker rm -f >/dev/null
 	dockerd_stop
 	rm -rf "$T"
 }
 trap cleanup EXIT
 WHC() { "$BUILD/wormhole-cli/wormhole" -H "unix://$T/ctl.sock" "$@"; }
 for _ in $(seq 100); do WHC ping >/dev/null 2>&1 && break; sleep 0.05; done
+# the containers it starts carry its daemon id (the state directory's identity)
+LABEL="wormhole.daemon=$(cat "$T/state/daemon-id")"
 WHC create id s0 url :9120 idle 1s trigger url :3306 docker-run "--network none --init wormhole-test/busybox:latest wh-echo --stamp 3306" >/dev/null
 state() { WHC list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["segments"][0]["state"])'; }
 printf 'i\tfirst_byte_after_connect_ms\tcontainer_listening_after_connect_ms\tfirst_byte_after_listening_ms\n'
 for i in $(seq "$N"); do
 	for _ in $(seq 200); do
-		[[ $(state) == armed && -z $(docker ps -aq --filter "label=wormhole.daemon=$T/ctl.sock") ]] && break
+		[[ $(state) == armed && -z $(docker ps -aq --filter "label=$LABEL") ]] && break
 		sleep 0.05
 	done
 	out=$(ip netns exec "$NS" "$T/dockertool" firstbyte 9120 60)
-	id=$(docker ps -aq --no-trunc --filter "label=wormhole.daemon=$T/ctl.sock")
+	id=$(docker ps -aq --no-trunc --filter "label=$LABEL")
 	listen=""
 	for _ in $(seq 100); do
 		listen=$(docker logs "$id" 2>/dev/null | awk '$1 == "listening" { print $2; exit }')

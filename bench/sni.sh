@@ -72,7 +72,8 @@ cpu_s() { awk -v t="$TCK" '{ printf "%.3f", ($14 + $15) / t }' "/proc/$1/stat"; 
 # run MODE: one fresh daemon, one segment, SECS of load; prints "conns cpu_us_per_conn"
 run() {
 	local mode=$1 sock=$T/wh.sock pid port c0 c1 out ok bad
-	taskset -c 0 "$BUILD/wormholed/wormholed" -H "unix://$sock" >"$T/wh-$mode.log" 2>&1 &
+	rm -rf "$T/state-$mode" && mkdir -p "$T/state-$mode" "$T/chains" # a fresh daemon each run
+	taskset -c 0 "$BUILD/wormholed/wormholed" -H "unix://$sock" --state "$T/state-$mode" --chains "$T/chains" >"$T/wh-$mode.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	for _ in $(seq 100); do "$BUILD/wormhole-cli/wormhole" -H "unix://$sock" ping >/dev/null 2>&1 && break; sleep 0.05; done
