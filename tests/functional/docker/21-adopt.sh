@@ -28,27 +28,6 @@ dk_setup
 state="$wh_tmp/state-main"
 n_log=0
 
-# stop_daemon SIG: stop the main daemon with SIG, wait (bounded), keep its log
-stop_daemon() {
-	local pid=${wh_daemon_pid[main]} i
-	info "kill -$1 $pid"
-	kill "-$1" "$pid"
-	for ((i = 0; i < 400; i++)); do
-		alive "$pid" || break
-		sleep 0.05
-	done
-	alive "$pid" && fail "wormholed still running 20 s after SIG$1"
-	wait "$pid" 2>/dev/null || true
-	n_log=$((n_log + 1))
-	cp "$(wh_log main)" "$wh_tmp/main.log.$n_log"
-	if grep -Eq "$WH_SANITIZER_RE" "$wh_tmp/main.log.$n_log"; then
-		cat "$wh_tmp/main.log.$n_log" >&2
-		fail "a sanitizer report in the log of the daemon stopped with SIG$1"
-	fi
-}
-
-state_triggered() { grep -q "\"id\":\"$1\",\"port\":[0-9]*,\"triggered\":true" "$state/segments.json"; }
-log_has() { grep -q "$1" "$(wh_log main)"; }
 state_is() { [[ $(wh_json_get "$1" state) == "$2" ]]; }
 state_not_triggered() { ! state_triggered "$1"; }
 
