@@ -262,12 +262,11 @@ next:
 	return 0;
 }
 
-static void on_remote_created(void *userdata, int r, const char *error)
+/* HOST answered the create or renew of the current item: refused (its reason), recorded and on to
+ * the next, or waiting for the link (made there or not: the renew after the link is back finds
+ * out) */
+static void remote_answered(struct pub *p, int r, const char *error)
 {
-	struct pub *p = userdata;
-
-	p->rq = NULL;
-	p->creating = false;
 	if (r == -EREMOTEIO) {
 		pub_refused(p, p->items[p->next].id, error);
 		return;
@@ -278,11 +277,20 @@ static void on_remote_created(void *userdata, int r, const char *error)
 		pub_refused(p, p->items[p->next].id, strerror(-r));
 		return;
 	}
-	if (r < 0) { /* made there or not: the renew after the link is back finds out */
+	if (r < 0) {
 		remote_wait(p, r);
 		return;
 	}
 	remote_step(p);
+}
+
+static void on_remote_created(void *userdata, int r, const char *error)
+{
+	struct pub *p = userdata;
+
+	p->rq = NULL;
+	p->creating = false;
+	remote_answered(p, r, error);
 }
 
 static void remote_create(struct pub *p)
@@ -329,21 +337,8 @@ static void on_remote_renewed(void *userdata, int r, const char *error)
 		remote_create(p);
 		return;
 	}
-	if (r == -EREMOTEIO) { /* there, but not ours ("has no lease"), or a rule says no */
-		pub_refused(p, p->items[p->next].id, error);
-		return;
-	}
-	if (r >= 0)
-		r = remote_record(p);
-	if (r == -ENOMEM) {
-		pub_refused(p, p->items[p->next].id, strerror(-r));
-		return;
-	}
-	if (r < 0) {
-		remote_wait(p, r);
-		return;
-	}
-	remote_step(p);
+	/* else there, but not ours ("has no lease"), or a rule says no: refused */
+	remote_answered(p, r, error);
 }
 
 /* The next item: renewed if HOST has it from an earlier link or run of ours, else created. */
