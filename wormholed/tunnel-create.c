@@ -165,7 +165,7 @@ int tun_ensure(const char *host, bool udp, struct tunnels_wait *w, struct tun **
 	}
 	if (t)
 		return ERRMSG_RET(reterr, -EBUSY, "'%s' is setting up a tunnel with us right now",
-				 host);
+				  host);
 	if (!T->d->peers)
 		return ERRMSG_FAIL(reterr, "tunnels need the peer link: this wormholed has no peer "
 					   "key (make one with `wormhole keygen`, start wormholed "
@@ -223,7 +223,7 @@ int tun_ensure(const char *host, bool udp, struct tunnels_wait *w, struct tun **
 		t->encap_fd = espinudp_open(-1, T->port_min, T->port_max, &t->h.local_port);
 		if (t->encap_fd < 0) {
 			r = ERRMSG_RET(reterr, t->encap_fd, "ESP-in-UDP port from %u-%u: %s",
-				      T->port_min, T->port_max, strerror(-t->encap_fd));
+				       T->port_min, T->port_max, strerror(-t->encap_fd));
 			goto fail;
 		}
 	}

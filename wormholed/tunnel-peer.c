@@ -64,7 +64,7 @@ int tun_on_prepare(const struct ctl_tunnel *ct, char **reterr)
 	old = tun_by_remote(h.remote);
 	if (old && old->state == TUN_CREATING)
 		return ERRMSG_RET(reterr, -EBUSY, "this host is creating a tunnel to %s right now",
-				 ct->remote);
+				  ct->remote);
 	if (old) /* the initiator has none (it would have reused it): ours is stale */
 		tun_remove(old, "replaced by a new tunnel from the same peer");
 	for (struct tun *x = T->list; x; x = x->next)
@@ -73,12 +73,12 @@ int tun_on_prepare(const struct ctl_tunnel *ct, char **reterr)
 		    x->h.remote_ov.s_addr == h.local_ov.s_addr ||
 		    x->h.remote_ov.s_addr == h.remote_ov.s_addr)
 			return ERRMSG_RET(reterr, -EADDRINUSE,
-					 "overlay address %s or %s is in use by another tunnel",
-					 ct->local_ov, ct->remote_ov);
+					  "overlay address %s or %s is in use by another tunnel",
+					  ct->local_ov, ct->remote_ov);
 	r = overlay_check(T->nl, h.local_ov, h.remote_ov);
 	if (r < 0)
 		return ERRMSG_RET(reterr, r, "overlay address %s or %s: %s", ct->local_ov,
-				 ct->remote_ov, strerror(-r));
+				  ct->remote_ov, strerror(-r));
 	r = tunnel_reqid_in_use(T->nl, h.reqid);
 	if (r != 0)
 		return ERRMSG_RET(reterr, r > 0 ? -EADDRINUSE : r, "reqid %08x is in use", h.reqid);
@@ -98,7 +98,7 @@ int tun_on_prepare(const struct ctl_tunnel *ct, char **reterr)
 		t->encap_fd = espinudp_open(-1, T->port_min, T->port_max, &t->h.local_port);
 		if (t->encap_fd < 0) {
 			r = ERRMSG_RET(reterr, t->encap_fd, "ESP-in-UDP port from %u-%u: %s",
-				      T->port_min, T->port_max, strerror(-t->encap_fd));
+				       T->port_min, T->port_max, strerror(-t->encap_fd));
 			tun_unlink(t);
 			tun_free(t);
 			return r;
@@ -133,7 +133,7 @@ int tun_on_install(const struct ctl_tunnel *ct, char **reterr)
 	r = tunnel_install(T->nl, &t->h, &step);
 	if (r < 0) {
 		(void)ERRMSG_RET(reterr, r, "installing tunnel %08x: %s: %s", t->h.reqid,
-				step ?: "?", strerror(-r));
+				 step ?: "?", strerror(-r));
 		log_notice("%s", *reterr);
 		tun_unlink(t);
 		tun_free(t);

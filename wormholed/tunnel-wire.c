@@ -192,9 +192,9 @@ int tun_peer_reply(const char *what, const char *peer, int r, const char *line, 
 		r = ctl_reply_parse(line, len, &rep, &err);
 	if (r < 0)
 		return ERRMSG_RET(msg, r, "peer '%s': %s: %s%s", peer, what, err ?: strerror(-r),
-				 r == -EACCES || r == -ECONNRESET
-					 ? " (is wormholed running there, with the same key?)"
-					 : "");
+				  r == -EACCES || r == -ECONNRESET
+					  ? " (is wormholed running there, with the same key?)"
+					  : "");
 	if (!rep.ok) {
 		(void)errmsg_set(msg, "peer '%s': %s: %s", peer, what, rep.error ?: "refused");
 		ctl_reply_done(&rep);
