@@ -22,7 +22,7 @@ command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate (
 wh_setup
 sa_sock=/run/wh-sa-$$.sock
 # wh_cleanup keeps the exit status it finds in $?; remove our socket file first, keeping $?
-trap 'rc=$?; rm -f "$sa_sock"; (exit $rc); wh_cleanup' EXIT
+trap 'rc=$?; set +e; rm -f "$sa_sock"; (exit $rc); wh_cleanup' EXIT
 
 sa() {
 	pretty "cli" "wormhole -H unix://$sa_sock $*"

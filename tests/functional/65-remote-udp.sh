@@ -21,6 +21,7 @@ source "$(dirname "$0")/../lib/peers.sh"
 wh_setup
 cleanup_hosts() {
 	local rc=$?
+	set +e # (exit "$rc") below must not end the trap before wh_cleanup
 	rm -rf "/etc/netns/$ns_a"
 	(exit "$rc")
 	wh_cleanup

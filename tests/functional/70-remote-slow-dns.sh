@@ -23,7 +23,7 @@ peers_setup
 mkdir -p "/etc/netns/$ns_a"
 printf 'nameserver 127.0.0.1\noptions timeout:3 attempts:1\n' >"/etc/netns/$ns_a/resolv.conf"
 printf '198.18.0.2 peer-b\n127.0.0.1 localhost\n' >"/etc/netns/$ns_a/hosts"
-trap 'rc=$?; rm -rf "/etc/netns/$ns_a"; (exit $rc); wh_cleanup' EXIT
+trap 'rc=$?; set +e; rm -rf "/etc/netns/$ns_a"; (exit $rc); wh_cleanup' EXIT
 bg_in "$ns_a" "$PYTHON" -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
