@@ -34,6 +34,7 @@
 #include "stream.h"
 #include "strv.h"
 #include "tail.h"
+#include "time-util.h"
 #include "url.h"
 
 struct remote_state;
@@ -79,14 +80,6 @@ struct remote_state {
 
 /* every live remote segment of this daemon, for lease renewals */
 static struct remote_state *remotes;
-
-static uint64_t mono_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static void on_fire_and_forget(void *userdata, int r, const char *error)
 {
@@ -200,7 +193,7 @@ static int pool_open_tail(struct segment *s, const struct segment_tail *t, tail_
 			  void *userdata, void **ret_handle)
 {
 	struct remote_state *st = t->data;
-	uint64_t now = mono_usec(), tried = 0;
+	uint64_t now = now_usec(), tried = 0;
 	struct pool_open *o;
 	int r = -EHOSTUNREACH, k;
 
@@ -498,7 +491,6 @@ static int remote_apply(struct segment *s, const struct spec_word *w, struct end
 		state_free(st);
 		return -ENOMEM;
 	}
-	st->tp.peer = st->prov[0].peer;
 	r = spec_seg_to_words(w->child, &words);
 	n = strv_length(words);
 	if (r >= 0)

@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "espinudp.h"
 #include "log.h"
+#include "time-util.h"
 #include "tunnels-internal.h"
 
 /* ---- creation (initiator) -------------------------------------------------------------------- */
@@ -177,7 +178,7 @@ int tun_ensure(const char *host, bool udp, struct tunnels_wait *w, struct tun **
 	t->peer_name = TAKE_PTR(name);
 	t->h.remote = ip;
 	t->h.rekey_sec = T->rekey_sec;
-	t->deadline = tun_mono_sec() + 3 * OP_TIMEOUT_SEC;
+	t->deadline = (now_usec() / USEC_PER_SEC) + 3 * OP_TIMEOUT_SEC;
 	r = local_addr_to(ip, &t->h.local);
 	if (r < 0) {
 		r = ERRMSG_RET(reterr, r, "no route to '%s': %s", host, strerror(-r));

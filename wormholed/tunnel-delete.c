@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "engine.h"
+#include "time-util.h"
 #include "tunnels-internal.h"
 #include "url.h"
 
@@ -89,7 +90,7 @@ int tun_delete_host(const char *host, tunnels_reply_fn cb, void *userdata,
 	op->name = TAKE_PTR(name);
 	op->next = T->dels;
 	T->dels = op;
-	op->deadline = tun_mono_sec() + OP_TIMEOUT_SEC;
+	op->deadline = (now_usec() / USEC_PER_SEC) + OP_TIMEOUT_SEC;
 	tunnel_half_mirror(&t->h, &theirs);
 	theirs.in = theirs.out = (struct tunnel_sa){ 0 };
 	tun_remove(t, "tunnel-delete");

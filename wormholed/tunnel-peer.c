@@ -14,6 +14,7 @@
 
 #include "espinudp.h"
 #include "log.h"
+#include "time-util.h"
 #include "tunnels-internal.h"
 #include "url.h"
 
@@ -93,7 +94,7 @@ int tun_on_prepare(const struct ctl_tunnel *ct, char **reterr)
 		tun_free(t);
 		return -ENOMEM;
 	}
-	t->deadline = tun_mono_sec() + PREPARED_SEC;
+	t->deadline = (now_usec() / USEC_PER_SEC) + PREPARED_SEC;
 	if (h.encap == TUNNEL_ENCAP_UDP) {
 		t->encap_fd = espinudp_open(-1, T->port_min, T->port_max, &t->h.local_port);
 		if (t->encap_fd < 0) {

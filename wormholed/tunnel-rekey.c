@@ -12,6 +12,7 @@
 #include "cleanup.h"
 #include "engine.h"
 #include "log.h"
+#include "time-util.h"
 #include "tunnels-internal.h"
 
 /* ---- rekey (the side with the lower overlay address) ------------------------------------------ */
@@ -29,7 +30,7 @@ static void rekey_fail(struct tun *t, const char *msg)
 	log_warning("tunnel %08x: rekey failed: %s; the current keys stay, trying again in %u s",
 		    t->h.reqid, msg, retry);
 	t->rk = RK_IDLE;
-	t->rk_at = tun_mono_sec() + retry;
+	t->rk_at = (now_usec() / USEC_PER_SEC) + retry;
 }
 
 static void on_rekey2_reply(void *userdata, int r, const char *line, size_t len)
@@ -70,7 +71,7 @@ static void on_rekey1_reply(void *userdata, int r, const char *line, size_t len)
 	explicit_bzero(&t->n_in, sizeof(t->n_in));
 	t->rekeys++;
 	t->rk = RK_GRACE;
-	t->rk_at = tun_mono_sec() + TUNNEL_REKEY_GRACE_SEC;
+	t->rk_at = (now_usec() / USEC_PER_SEC) + TUNNEL_REKEY_GRACE_SEC;
 	log_info("tunnel %08x: rekeyed (%u), out SPI %08x, in SPI %08x", t->h.reqid, t->rekeys,
 		 t->h.out.spi, t->h.in.spi);
 }
@@ -95,7 +96,7 @@ static void rekey_start(struct tun *t)
 		return rekey_fail(t, strerror(-r));
 	}
 	t->rk = RK_STEP1;
-	t->rk_at = tun_mono_sec() + OP_TIMEOUT_SEC;
+	t->rk_at = (now_usec() / USEC_PER_SEC) + OP_TIMEOUT_SEC;
 }
 
 void tun_rekey_tick(struct tun *t, uint64_t now)

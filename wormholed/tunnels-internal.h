@@ -86,9 +86,6 @@ extern struct tunnels *T;
 
 /* ---- tunnels.c: the registry ------------------------------------------------------------------ */
 
-/* CLOCK_MONOTONIC in seconds */
-uint64_t tun_mono_sec(void);
-
 /* @a as text in @buf; returns @buf */
 const char *tun_ip4(struct in_addr a, char buf[static INET_ADDRSTRLEN]);
 

@@ -42,18 +42,11 @@
 #include "engine.h"
 #include "espinudp.h"
 #include "log.h"
+#include "time-util.h"
 #include "tunnel-nl.h"
 #include "tunnels-internal.h"
 
 struct tunnels *T;
-
-uint64_t tun_mono_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec;
-}
 
 const char *tun_ip4(struct in_addr a, char buf[static INET_ADDRSTRLEN])
 {
@@ -307,7 +300,7 @@ void tunnels_wait_cancel(struct tunnels_wait *w)
 
 static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 {
-	uint64_t now = tun_mono_sec();
+	uint64_t now = (now_usec() / USEC_PER_SEC);
 
 	for (struct tun *t = T->list, *next; t; t = next) {
 		next = t->next;

@@ -25,6 +25,7 @@
 #include "dgram-stream.h"
 #include "ioloop.h"
 #include "stream.h"
+#include "time-util.h"
 
 struct dgram_stream {
 	struct stream st; /* first: the stream is the dgram stream */
@@ -39,14 +40,6 @@ struct dgram_stream {
 	uint8_t *wbuf;	   /* a frame gathered from pieces */
 	size_t wlen;	   /* bytes of it so far (header included) */
 };
-
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static struct dgram_stream *from_stream(struct stream *st)
 {

@@ -109,13 +109,6 @@ struct h2_link {
 /* ---- h2-link.c ----------------------------------------------------------------------------- */
 
 /**
- * h2l_now_usec() - CLOCK_MONOTONIC now
- *
- * Return: microseconds
- */
-uint64_t h2l_now_usec(void);
-
-/**
  * h2l_fail() - Take the link down (once): keep why, fail its streams, notify the owner later
  * @l:		the link (borrowed)
  * @error:	negative errno

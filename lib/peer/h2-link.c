@@ -41,15 +41,8 @@
 #include "log.h"
 #include "sockaddr.h"
 #include "stream.h"
+#include "time-util.h"
 #include "tls-psk.h"
-
-uint64_t h2l_now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* ---- TLS and the socket ------------------------------------------------------------------- */
 
@@ -299,7 +292,7 @@ static void link_read(struct h2_link *l)
 			}
 			return;
 		}
-		l->last_rx = h2l_now_usec();
+		l->last_rx = now_usec();
 		k = nghttp2_session_mem_recv(l->h2, buf, (size_t)n);
 		if (k < 0) {
 			h2l_fail(l, -EPROTO, "HTTP/2: %s", nghttp2_strerror((int)k));
@@ -330,7 +323,7 @@ static void link_handshake(struct h2_link *l)
 			return;
 		}
 		l->state = LINK_UP;
-		l->last_rx = h2l_now_usec();
+		l->last_rx = now_usec();
 		r = h2l_start_h2(l);
 		if (r < 0) {
 			h2l_fail(l, r, "cannot start HTTP/2: %s", strerror(-r));
@@ -401,7 +394,7 @@ static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 static int on_timer(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct h2_link *l = userdata;
-	uint64_t now = h2l_now_usec();
+	uint64_t now = now_usec();
 
 	if (l->state == LINK_HANDSHAKE && now - l->started >= H2_LINK_HANDSHAKE_USEC) {
 		h2l_fail(l, -ETIMEDOUT, "TLS handshake timed out");
@@ -495,7 +488,7 @@ int h2_link_new(sd_event *e, int fd, SSL_CTX *ctx, bool dialer, const struct h2_
 	l->ops = ops;
 	l->userdata = userdata;
 	l->state = LINK_HANDSHAKE;
-	l->started = h2l_now_usec();
+	l->started = now_usec();
 	l->next_token = 1;
 	if (getpeername(fd, &sa.sa, &salen) == 0)
 		sockaddr_format(&sa.sa, salen, l->peer);

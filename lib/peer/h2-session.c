@@ -24,6 +24,7 @@
 #include "h2-link.h"
 #include "log.h"
 #include "stream.h"
+#include "time-util.h"
 
 /* ---- nghttp2 callbacks -------------------------------------------------------------------- */
 
@@ -202,7 +203,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 	case NGHTTP2_PING:
 		if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && l->ping_out) {
 			l->ping_out = false;
-			l->stats.rtt_usec = h2l_now_usec() - l->ping_sent;
+			l->stats.rtt_usec = now_usec() - l->ping_sent;
 			if (l->stats.rtt_usec == 0)
 				l->stats.rtt_usec = 1; /* 0 means "not measured" */
 		}

@@ -62,13 +62,6 @@ struct peer {
 };
 
 /**
- * lm_now_usec() - CLOCK_MONOTONIC now
- *
- * Return: microseconds
- */
-uint64_t lm_now_usec(void);
-
-/**
  * lm_peer_open_internal() - Open a stream to @p, dialing its link when there is none
  * @p:		the peer (borrowed)
  * @path:	the request path (copied)

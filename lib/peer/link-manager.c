@@ -34,16 +34,9 @@
 #include "peer-key.h"
 #include "sockaddr.h"
 #include "stream.h"
+#include "time-util.h"
 #include "tls-psk.h"
 #include "url.h"
-
-uint64_t lm_now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static int on_accepted_stream(struct h2_link *l, const char *path, struct stream *st,
 			      void *userdata);
@@ -80,7 +73,7 @@ static void on_accepted_up(struct h2_link *l, void *userdata)
 	struct accepted *a = accepted_find(m, l);
 
 	if (a)
-		a->up_since = lm_now_usec();
+		a->up_since = now_usec();
 	if (m->ops->link_event)
 		m->ops->link_event(m, l, h2_link_peer(l), false, true, 0, NULL, m->userdata);
 }
@@ -421,7 +414,7 @@ const char *peer_manager_link_name(struct peer_manager *m, const struct h2_link 
 
 void peer_manager_links(struct peer_manager *m, peer_link_fn fn, void *userdata)
 {
-	uint64_t now = lm_now_usec();
+	uint64_t now = now_usec();
 
 	for (struct peer *p = m->peers; p; p = p->next) {
 		struct peer_link_info i = { .name = p->name, .direction = "out" };

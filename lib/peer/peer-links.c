@@ -32,6 +32,7 @@
 #include "peer-key.h"
 #include "sockaddr.h"
 #include "stream.h"
+#include "time-util.h"
 #include "tls-psk.h"
 #include "url.h"
 
@@ -69,7 +70,7 @@ static void on_link_up(struct h2_link *l, void *userdata)
 
 	p->backoff = 0;
 	p->ups++;
-	p->up_since = lm_now_usec();
+	p->up_since = now_usec();
 	if (!m)
 		return;
 	if (m->ops->link_event)
@@ -85,12 +86,12 @@ static void peer_backoff(struct peer *p)
 	p->backoff = p->backoff ? p->backoff * 2 : BACKOFF_MIN_USEC;
 	if (p->backoff > BACKOFF_MAX_USEC)
 		p->backoff = BACKOFF_MAX_USEC;
-	p->next_dial = lm_now_usec() + p->backoff;
+	p->next_dial = now_usec() + p->backoff;
 }
 
 static void peer_arm_reconnect(struct peer *p)
 {
-	uint64_t now = lm_now_usec();
+	uint64_t now = now_usec();
 	uint64_t wait = p->next_dial > now ? p->next_dial - now : 0;
 
 	if (!p->m || p->holds == 0 || p->named)
@@ -350,7 +351,7 @@ int lm_peer_open_internal(struct peer *p, const char *path, bool now, struct str
 	if (!p->link) {
 		if (p->named)
 			return -EHOSTUNREACH; /* its link is down: it dials again by itself */
-		if (!now && p->next_dial > lm_now_usec())
+		if (!now && p->next_dial > now_usec())
 			return -EHOSTUNREACH;
 		r = peer_dial(p);
 		if (r < 0)
