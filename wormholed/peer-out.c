@@ -111,6 +111,15 @@ struct link_out *peer_out_free(struct link_out *lo)
 	return NULL;
 }
 
+/* @lo has its peer: keep its link up (dialed now, re-dialed with backoff); our name is said on
+ * it now if it is up already, else by on_peer_up() when it comes up */
+static void link_out_hold(struct link_out *lo)
+{
+	peer_hold(lo->peer, true);
+	if (peer_link_up(lo->peer))
+		peer_out_hello(lo);
+}
+
 static void link_out_resolve(struct link_out *lo);
 
 static int on_resolve_retry(sd_event_source *src, uint64_t usec, void *userdata)
@@ -149,9 +158,7 @@ static void on_link_resolved(void *userdata, int r, const struct sockaddr *sa, s
 	}
 	lo->resolve_retry = sd_event_source_disable_unref(lo->resolve_retry);
 	log_info("link to %s: '%s' resolved, dialing %s", lo->host, lo->rhost, peer_name(lo->peer));
-	peer_hold(lo->peer, true); /* dials now; on_peer_up() says hello */
-	if (peer_link_up(lo->peer))
-		peer_out_hello(lo);
+	link_out_hold(lo);
 }
 
 static void link_out_resolve(struct link_out *lo)
@@ -233,9 +240,7 @@ int peer_server_link(struct peer_server *ps, const char *host, bool on, char **r
 	lo->next = ps->links_out;
 	ps->links_out = lo;
 	log_info("link to %s: kept up from here, as '%s'", lo->host, ps->name);
-	peer_hold(lo->peer, true); /* dials now; on_peer_up() says hello */
-	if (peer_link_up(lo->peer))
-		peer_out_hello(lo);
+	link_out_hold(lo);
 	return 0;
 }
 
@@ -292,9 +297,7 @@ int peer_server_label_link(struct peer_server *ps, struct peer *p, bool on)
 	ps->links_out = lo;
 	log_info("link to %s: kept up from here for published containers, as '%s'", lo->host,
 		 ps->name);
-	peer_hold(lo->peer, true); /* dials now; on_peer_up() says hello */
-	if (peer_link_up(lo->peer))
-		peer_out_hello(lo);
+	link_out_hold(lo);
 	return 0;
 }
 
