@@ -333,8 +333,8 @@ static void boot_finish_one(void)
 }
 
 struct boot_create {
-	char *what;	/* "chain file /etc/...", "restored segment 'web'" */
-	char *lease_id; /* restored with a lease: its id */
+	char *what;  /* "chain file /etc/...", "restored segment 'web'" */
+	bool leased; /* restored with a lease (created over a peer link) */
 };
 
 static void on_created(struct segment *s, int r, char *error, void *userdata)
@@ -345,9 +345,8 @@ static void on_created(struct segment *s, int r, char *error, void *userdata)
 	if (r < 0) {
 		log_error("%s: %s", bc->what, err ?: strerror(-r));
 		failed++;
-	} else if (bc->lease_id && lease_restore)
-		lease_restore(bc->lease_id, lease_userdata);
-	free(bc->lease_id);
+	} else if (bc->leased && lease_restore)
+		lease_restore(s->id, lease_userdata);
 	free(bc->what);
 	free(bc);
 	boot_finish_one();
@@ -381,14 +380,13 @@ static void create_one(struct daemon *d, const char *id, char **words, const cha
 		return;
 	}
 	bc = calloc(1, sizeof(*bc));
-	if (!bc || !(bc->what = strdup(what)) || (leased && !(bc->lease_id = strdup(id)))) {
-		if (bc)
-			free(bc->what);
+	if (!bc || !(bc->what = strdup(what))) {
 		free(bc);
 		log_error("%s: out of memory", what);
 		failed++;
 		return;
 	}
+	bc->leased = leased;
 	pending++;
 	r = segment_create(d, id, sp, sp->top, NULL, NULL, on_created, bc, &s, &err);
 	if (r == 1) {
