@@ -258,17 +258,11 @@ int peer_manager_listen(struct peer_manager *m, const char *addr, char **ret_err
 
 int peer_manager_listen_fd(struct peer_manager *m, int fd, char **ret_error)
 {
-	int r, type = 0, listening = 0;
-	socklen_t len = sizeof(type);
+	int r;
 
 	*ret_error = NULL;
 	if (m->n_listeners >= LISTEN_MAX)
 		return ERRMSG_FAIL(ret_error, "at most %d peer listeners", LISTEN_MAX);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
-		return ERRMSG_FAIL(ret_error, "fd %d is not a stream socket", fd);
-	len = sizeof(listening);
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
-		return ERRMSG_FAIL(ret_error, "fd %d is not listening", fd);
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		return ERRMSG_FAIL(ret_error, "fd %d: %s", fd, strerror(errno));

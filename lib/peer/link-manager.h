@@ -94,11 +94,11 @@ int peer_manager_listen(struct peer_manager *m, const char *addr, char **ret_err
 unsigned peer_manager_close_revoked(struct peer_manager *m);
 
 /**
- * peer_manager_listen_fd() - Accept links on @fd, a listening stream socket bound elsewhere
- * (systemd's wormholed.socket, FileDescriptorName=peer)
+ * peer_manager_listen_fd() - Accept links on @fd, a listening stream socket (the caller checked:
+ * systemd.c with sd_is_socket() for wormholed-peer.socket's, peer_manager_listen() its own)
  * @fd:		owned by the manager on success only (made non-blocking and close-on-exec)
  * @ret_error:	on failure, a malloc'ed message
- * Return: 0, -EINVAL (not a listening stream socket, too many listeners), -ENOMEM
+ * Return: 0, -EINVAL (too many listeners, fcntl failed), -ENOMEM
  */
 int peer_manager_listen_fd(struct peer_manager *m, int fd, char **ret_error);
 
