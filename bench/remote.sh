@@ -23,34 +23,10 @@ source "$HERE/hop-lib.sh"
 
 # wormhole: A and B on core 0
 "$WHC" keygen "$T/key" >/dev/null
-whd b -K "$T/key" --peer-listen 127.0.0.1:9999
-WB=$LAST
-whd a -K "$T/key" --peer-listen 127.0.0.1:9998
-WA=$LAST
-wait_listen 9999
-for _ in $(seq 100); do "$WHC" -H "unix://$T/a.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done
-"$WHC" -H "unix://$T/a.sock" create url :9000 remote 127.0.0.1:9999 tail url :7001 >/dev/null
-"$WHC" -H "unix://$T/a.sock" create url :9001 remote 127.0.0.1:9999 tail url :5201 >/dev/null
-"$WHC" -H "unix://$T/a.sock" create url :9002 remote 127.0.0.1:9999 tail url :7002 >/dev/null
+remote_pair b 9999 a 9998 9000
+WB=$RP_SERVER WA=$RP_CLIENT
 
-# stunnel: a client and a server, TLS 1.3 PSK (stunnel uses the TLS 1.2-style PSK callbacks,
-# which OpenSSL runs as TLS 1.3 too), on core 0
-printf 'wormhole:%s\n' "$(cat "$T/key")" >"$T/psk.txt"
-chmod 600 "$T/psk.txt"
-svc() { # NAME ACCEPT CONNECT CLIENT
-	printf '[%s]\nclient = %s\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\nPSKsecrets = %s\nsslVersionMin = TLSv1.3\n' \
-		"$1" "$4" "$2" "$3" "$T/psk.txt"
-}
-for side in client server; do
-	printf 'foreground = yes\npid =\ndebug = 3\noutput = %s\n' "$T/stunnel-$side.log" >"$T/stunnel-$side.conf"
-done
-{ svc e 9100 9200 yes; svc i 9101 9201 yes; svc h 9102 9202 yes; } >>"$T/stunnel-client.conf"
-{ svc e 9200 7001 no; svc i 9201 5201 no; svc h 9202 7002 no; } >>"$T/stunnel-server.conf"
-bg 0 stunnel4 "$T/stunnel-server.conf" 2>/dev/null
-SS=$LAST
-bg 0 stunnel4 "$T/stunnel-client.conf" 2>/dev/null
-SC=$LAST
-wait_listen 9100; wait_listen 9200
+stunnel_pair # SS, SC
 
 declare -A R
 measure() { # NAME PORT_ECHO PORT_IPERF PORT_HOLD PIDS...
