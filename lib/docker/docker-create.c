@@ -220,7 +220,7 @@ static void create_fail(struct docker_op *op, int r, const char *error)
 	}
 	c->cleaning = true;
 	c->may_create = true;
-	path = docker_remove_path(c->id);
+	path = docker_container_path(c->id, DOCKER_REMOVE_QUERY);
 	if (!path) {
 		create_finish(op);
 		return;

@@ -127,18 +127,14 @@ static int inspect_kind_request(struct docker *d, const char *ref, const char *m
 				const char *what, docker_step_fn step, docker_info_fn cb,
 				void *userdata, struct docker_op **ret_op)
 {
-	_cleanup_free_ char *esc = NULL, *path = NULL;
+	_cleanup_free_ char *path = NULL;
 	struct docker_op *op;
 
 	if (!ref || !ref[0])
 		return -EINVAL;
-	esc = docker_url_escape(ref);
-	if (!esc)
+	path = docker_container_path(ref, what);
+	if (!path)
 		return -ENOMEM;
-	if (asprintf(&path, "/containers/%s/%s", esc, what) < 0) {
-		path = NULL; /* undefined after a failure */
-		return -ENOMEM;
-	}
 	op = docker_op_new(d, &inspect_kind, userdata);
 	if (!op)
 		return -ENOMEM;
@@ -158,7 +154,7 @@ static int inspect_kind_request(struct docker *d, const char *ref, const char *m
 int docker_inspect(struct docker *d, const char *ref, docker_info_fn cb, void *userdata,
 		   struct docker_op **ret_op)
 {
-	return inspect_kind_request(d, ref, "GET", "json", step_inspect, cb, userdata, ret_op);
+	return inspect_kind_request(d, ref, "GET", "/json", step_inspect, cb, userdata, ret_op);
 }
 
 /* ---- remove and list --------------------------------------------------------------------- */
@@ -182,7 +178,7 @@ int docker_remove(struct docker *d, const char *id, docker_done_fn cb, void *use
 
 	if (!id || !id[0])
 		return -EINVAL;
-	path = docker_remove_path(id);
+	path = docker_container_path(id, DOCKER_REMOVE_QUERY);
 	if (!path)
 		return -ENOMEM;
 	op = docker_op_new(d, &plain_kind, userdata);
@@ -212,18 +208,16 @@ static void step_stop(struct docker_op *op, int r, const char *error, long statu
 int docker_stop(struct docker *d, const char *id, unsigned timeout_sec, docker_done_fn cb,
 		void *userdata, struct docker_op **ret_op)
 {
-	_cleanup_free_ char *esc = NULL, *path = NULL;
+	_cleanup_free_ char *path = NULL;
+	char what[32];
 	struct docker_op *op;
 
 	if (!id || !id[0])
 		return -EINVAL;
-	esc = docker_url_escape(id);
-	if (!esc)
+	snprintf(what, sizeof(what), "/stop?t=%u", timeout_sec);
+	path = docker_container_path(id, what);
+	if (!path)
 		return -ENOMEM;
-	if (asprintf(&path, "/containers/%s/stop?t=%u", esc, timeout_sec) < 0) {
-		path = NULL; /* undefined after a failure */
-		return -ENOMEM;
-	}
 	op = docker_op_new(d, &plain_kind, userdata);
 	if (!op)
 		return -ENOMEM;
@@ -255,16 +249,14 @@ static void step_start_inspected(struct docker_op *op, int r, const char *error,
 
 static void step_start(struct docker_op *op, int r, const char *error, long status, char *body)
 {
-	_cleanup_free_ char *msg = NULL, *path = NULL, *esc = NULL;
+	_cleanup_free_ char *msg = NULL, *path = NULL;
 
 	if (r >= 0 && status != 204 && status != 304)
 		r = docker_http_error(status, body, &msg), error = msg ? msg : "out of memory";
 	if (r >= 0) {
-		esc = docker_url_escape(container_of_inspect(op)->ref);
-		if (!esc || asprintf(&path, "/containers/%s/json", esc) < 0) {
-			path = NULL; /* undefined after a failure */
+		path = docker_container_path(container_of_inspect(op)->ref, "/json");
+		if (!path)
 			r = -ENOMEM, error = "out of memory";
-		}
 	}
 	if (r < 0) {
 		docker_op_finish_info(op, r, error, NULL);
@@ -276,7 +268,7 @@ static void step_start(struct docker_op *op, int r, const char *error, long stat
 int docker_start(struct docker *d, const char *id, docker_info_fn cb, void *userdata,
 		 struct docker_op **ret_op)
 {
-	return inspect_kind_request(d, id, "POST", "start", step_start, cb, userdata, ret_op);
+	return inspect_kind_request(d, id, "POST", "/start", step_start, cb, userdata, ret_op);
 }
 
 static void step_list(struct docker_op *op, int r, const char *error, long status, char *body)

@@ -124,8 +124,9 @@ void docker_op_request(struct docker_op *op, const char *method, const char *pat
 
 /* curl's URL escaping, as a malloc'ed string; NULL without memory */
 char *docker_url_escape(const char *s);
-/* "/containers/ID?force=1&v=1", escaped; NULL without memory */
-char *docker_remove_path(const char *id);
+/* "/containers/REF" + @what ("/json", "?force=1&v=1"), REF escaped; NULL without memory */
+char *docker_container_path(const char *ref, const char *what);
+#define DOCKER_REMOVE_QUERY "?force=1&v=1" /* the container's anonymous volumes go too */
 
 yajl_val docker_json_get(yajl_val v, const char *k1, const char *k2, yajl_type t);
 /* v[k1][k2] (k2 may be NULL) if it is a string, else NULL */

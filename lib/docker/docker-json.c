@@ -32,12 +32,12 @@ char *docker_url_escape(const char *s)
 	return r;
 }
 
-char *docker_remove_path(const char *id)
+char *docker_container_path(const char *ref, const char *what)
 {
-	_cleanup_free_ char *esc = docker_url_escape(id);
+	_cleanup_free_ char *esc = docker_url_escape(ref);
 	char *path;
 
-	if (!esc || asprintf(&path, "/containers/%s?force=1&v=1", esc) < 0)
+	if (!esc || asprintf(&path, "/containers/%s%s", esc, what) < 0)
 		return NULL;
 	return path;
 }
